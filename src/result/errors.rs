@@ -1,0 +1,1106 @@
+//! Finds the errors in a stream of user-visible log lines: `r(N);`, its message and the failing command.
+//!
+//! [`ErrorScanner`] reads one line at a time (the runner's own lines already removed) and keeps
+//! only bounded state: the current command, the last few output lines, the open do-files and
+//! a few captured-error candidates. It never keeps the log, so a 100 MB trace log costs the
+//! same memory as a ten-line one.
+//!
+//! What it recognises (see the project's notes on Stata's behaviour, §3 and §5):
+//! - an uncaptured error: a line that is only `r(N);`. The first one is the run's error; the
+//!   later ones are the trailers Stata prints for each enclosing do-file;
+//! - `--Break--` followed by `r(1);`: an interruption;
+//! - an error message that Stata printed without `r(N);` (`capture noisily`): a warning;
+//! - a licence failure (`License is invalid`, a message about `stata.lic`) before any command.
+
+use std::collections::VecDeque;
+
+use super::ErrorInfo;
+
+/// At most this many lines of an error's message are kept (the last ones before `r(N);`).
+const MAX_MESSAGE_LINES: usize = 20;
+/// At most this many characters of an error's message are kept.
+const MAX_MESSAGE_CHARS: usize = 2_000;
+/// A command echo is kept up to this many characters.
+const MAX_COMMAND_CHARS: usize = 2_000;
+/// Open do-files remembered; deeper nesting is counted but not named.
+const MAX_STACK: usize = 32;
+/// Warnings kept; later ones are only counted.
+const MAX_WARNINGS: usize = 20;
+/// Captured-error candidates held while waiting to see whether `r(N);` follows.
+const MAX_PENDING: usize = 32;
+/// The licence message is kept up to this many characters.
+const MAX_LICENSE_CHARS: usize = 1_000;
+/// Stata's default line size in batch logs: an echo line this long was wrapped by Stata.
+const WRAP_WIDTH: usize = 79;
+
+/// What the scanner found, once the log is complete.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// The error that ended the run: the first uncaptured `r(N);`.
+    pub error: Option<ErrorInfo>,
+    /// Errors whose message was printed but which did not stop the run (`capture noisily`).
+    /// Their code is read from the message (Stata logs no `r(N);` for them); identical ones
+    /// are reported once.
+    pub warnings: Vec<ErrorInfo>,
+    /// Warnings found beyond the first [`MAX_WARNINGS`] distinct ones.
+    pub warnings_omitted: u64,
+    /// Stata was interrupted (`--Break--` then `r(1);`, or `--Break--` as the last word).
+    pub interrupted: bool,
+    /// Stata refused to run because of its licence: the message it printed.
+    pub license: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Kind {
+    /// Nothing yet, a blank line, `end of do-file`, `r(N);`.
+    #[default]
+    Other,
+    /// A command echo (`. cmd`), possibly continued by `> ` lines.
+    Echo,
+    /// A numbered line of a loop or program body echoed before it runs.
+    Body,
+    /// A `set trace on` line (`- cmd`, `= cmd`, a begin/end rule).
+    Trace,
+    /// Anything else: what commands print.
+    Output,
+}
+
+#[derive(Debug, Clone)]
+struct DoFile {
+    path: String,
+    /// Run without output (`run`, `quietly do`): no echo and no `end of do-file` will show.
+    silent: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    code: i32,
+    message: String,
+    command: Option<String>,
+    line_no: u64,
+}
+
+/// Streaming error finder over user-visible log lines. See the module documentation.
+#[derive(Debug, Default)]
+pub struct ErrorScanner {
+    line_no: u64,
+    kind: Kind,
+    /// Characters in the previous line (to tell Stata's wrapping from a source line break).
+    prev_len: usize,
+    seen_echo: bool,
+
+    /// The current top-level command, continuation lines joined.
+    command: String,
+    command_full: bool,
+    /// Its echo starts with `capture noisily` (or `cap noi`, `cap n`, ...).
+    command_cap_noi: bool,
+    /// The latest trace line (`- cmd`) at its depth is a `capture noisily` command: its
+    /// indentation and text.
+    trace_cap_noi: Option<(usize, String)>,
+    /// Expected number of the next body line while a loop or program body is being echoed.
+    body_next: Option<u32>,
+
+    /// Output lines since the last echo or trace command (the last few).
+    message: VecDeque<String>,
+    message_chars: usize,
+    message_start: u64,
+
+    stack: Vec<DoFile>,
+    /// Do-files opened beyond [`MAX_STACK`].
+    stack_hidden: usize,
+    /// The do-file pushed by the previous line: its opening is confirmed by the next line.
+    just_pushed: bool,
+
+    pending: Vec<Candidate>,
+    warnings: Vec<ErrorInfo>,
+    warnings_omitted: u64,
+
+    error: Option<ErrorInfo>,
+    /// A `--Break--` line was seen.
+    saw_break: bool,
+    /// The last non-blank line was `--Break--`.
+    break_last: bool,
+    interrupted: bool,
+    license: Option<String>,
+    working_dir: Option<String>,
+}
+
+impl ErrorScanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Names Stata's working directory in the hint of a `file ... not found` error.
+    pub fn with_working_dir(mut self, dir: impl Into<String>) -> Self {
+        self.working_dir = Some(dir.into());
+        self
+    }
+
+    /// Feeds one complete line, without its newline.
+    pub fn push_line(&mut self, line: &str) {
+        self.line_no += 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let len = if line.is_ascii() {
+            line.len()
+        } else {
+            line.chars().count()
+        };
+        self.classify(line);
+        self.prev_len = len;
+    }
+
+    fn classify(&mut self, line: &str) {
+        let trimmed = line.trim();
+
+        if !self.seen_echo && self.check_license(trimmed) {
+            self.kind = Kind::Other;
+            return;
+        }
+
+        // A continuation line: `> ` at column 0.
+        if let Some(rest) = line.strip_prefix('>')
+            && (rest.is_empty() || rest.starts_with(' '))
+        {
+            let rest = rest.strip_prefix(' ').unwrap_or(rest);
+            match self.kind {
+                Kind::Echo => self.continue_command(rest),
+                Kind::Output => self.continue_message(rest),
+                _ => {}
+            }
+            return;
+        }
+
+        if self.just_pushed {
+            self.just_pushed = false;
+            // `do missing.do` fails before the file opens: it is not on the stack.
+            if matches!(known_message(line.trim_end()), Some((601 | 603, _))) {
+                self.pop_do_file();
+            }
+        }
+
+        if trimmed.is_empty() {
+            self.body_next = None;
+            self.kind = Kind::Other;
+            return;
+        }
+        if trimmed != "--Break--" {
+            self.break_last = false;
+        }
+
+        if let Some(code) = rc_code(trimmed) {
+            // `display "r(198);"` prints the very text of its echo: output, not an error.
+            if self.kind == Kind::Echo && self.command.contains(trimmed) {
+                self.on_output(line);
+                return;
+            }
+            self.on_rc(code);
+            self.kind = Kind::Other;
+            return;
+        }
+        if trimmed == "end of do-file" {
+            self.on_end_of_do_file();
+            self.kind = Kind::Other;
+            return;
+        }
+        if trimmed == "--Break--" {
+            self.saw_break = true;
+            self.break_last = true;
+            self.kind = Kind::Other;
+            return;
+        }
+
+        // Echoes of a loop or program body: numbered from 1 or 2, right after the echo.
+        if let Some(n) = body_number(line)
+            && matches!(self.kind, Kind::Echo | Kind::Body)
+        {
+            let expected = self.body_next.unwrap_or(0);
+            let starts = self.kind == Kind::Echo && self.body_next.is_none() && (n == 1 || n == 2);
+            if starts || n == expected {
+                self.body_next = Some(n + 1);
+                self.kind = Kind::Body;
+                return;
+            }
+        }
+
+        if let Some(cmd) = echo_text(line) {
+            if self.body_next.is_some() {
+                // Inside a body being echoed, Stata echoes some lines with `. ` (comments,
+                // lines after a blank one); they belong to the block, not a new command.
+                self.kind = Kind::Body;
+                return;
+            }
+            self.on_echo(cmd);
+            return;
+        }
+
+        self.body_next = None;
+        if let Some(cmd) = trace_command(line) {
+            let indent = line.len() - line.trim_start_matches(' ').len();
+            self.on_trace(indent, cmd);
+            self.kind = Kind::Trace;
+            return;
+        }
+        if is_trace_rule(trimmed) {
+            self.kind = Kind::Trace;
+            return;
+        }
+        self.on_output(line);
+    }
+
+    /// A licence failure printed before any command. Returns whether the line was one.
+    fn check_license(&mut self, trimmed: &str) -> bool {
+        if trimmed.is_empty() || trimmed == "." || trimmed.starts_with(". ") {
+            return false;
+        }
+        let is_license = trimmed.eq_ignore_ascii_case("license is invalid")
+            || contains_ignore_ascii_case(trimmed, "stata.lic");
+        match &mut self.license {
+            None if is_license => {
+                self.license = Some(cut_bytes(trimmed, MAX_LICENSE_CHARS).to_owned());
+                true
+            }
+            Some(text) if !trimmed.starts_with(". ") => {
+                // What Stata printed after the licence message belongs to it.
+                if text.len() + trimmed.len() < MAX_LICENSE_CHARS {
+                    text.push('\n');
+                    text.push_str(trimmed);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn on_echo(&mut self, cmd: &str) {
+        self.seen_echo = true;
+        self.kind = Kind::Echo;
+
+        // The error was followed by more commands: it was captured (`capture noisily do`).
+        if let Some(err) = self.error.take() {
+            if self.interrupted {
+                self.error = Some(err);
+            } else {
+                self.add_warning(err);
+            }
+        }
+        self.commit_pending();
+
+        // Do-files run silently show no echo: a new echo means they are over.
+        while self.stack.last().is_some_and(|d| d.silent) && self.stack_hidden == 0 {
+            self.stack.pop();
+        }
+
+        self.command.clear();
+        self.command_full = false;
+        self.append_command(cmd);
+        self.trace_cap_noi = None;
+        self.clear_message();
+
+        let (rest, cap_noi, silent) = strip_prefixes(cmd);
+        self.command_cap_noi = cap_noi;
+        if let Some((path, is_run)) = do_file_of(rest) {
+            self.push_do_file(path, silent || is_run);
+        }
+    }
+
+    fn continue_command(&mut self, rest: &str) {
+        if self.prev_len < WRAP_WIDTH {
+            // A line break in the source (`///`, `#delimit ;`, a comment): not Stata's wrapping.
+            let kept = self.command.trim_end().len();
+            self.command.truncate(kept);
+            if let Some(s) = self.command.strip_suffix("///") {
+                let kept = s.trim_end().len();
+                self.command.truncate(kept);
+            }
+            if !self.command.is_empty() {
+                self.command.push(' ');
+            }
+            self.append_command(rest.trim_start());
+        } else {
+            self.append_command(rest);
+        }
+        // A wrapped echo's continuation may reveal `capture noisily` only now (rare); recheck.
+        let (_, cap_noi, _) = strip_prefixes(&self.command);
+        self.command_cap_noi = cap_noi;
+    }
+
+    fn append_command(&mut self, text: &str) {
+        if self.command_full {
+            return;
+        }
+        let room = MAX_COMMAND_CHARS.saturating_sub(self.command.len());
+        if text.len() <= room {
+            self.command.push_str(text);
+        } else {
+            self.command.push_str(cut_bytes(text, room));
+            self.command.push('…');
+            self.command_full = true;
+        }
+    }
+
+    fn on_trace(&mut self, indent: usize, cmd: &str) {
+        self.clear_message();
+        // Lines deeper than a `capture noisily` line run inside it (the captured command's code).
+        if self
+            .trace_cap_noi
+            .as_ref()
+            .is_some_and(|(d, _)| indent > *d)
+        {
+            return;
+        }
+        let (_, cap_noi, _) = strip_prefixes(cmd);
+        if cap_noi {
+            let mut text = self
+                .trace_cap_noi
+                .take()
+                .map(|(_, t)| t)
+                .unwrap_or_default();
+            text.clear();
+            text.push_str(cut_bytes(cmd.trim_end(), MAX_COMMAND_CHARS));
+            self.trace_cap_noi = Some((indent, text));
+        } else {
+            self.trace_cap_noi = None;
+        }
+    }
+
+    fn on_output(&mut self, line: &str) {
+        self.kind = Kind::Output;
+        self.push_message(line.trim_end());
+
+        if let Some((code, strong)) = known_message(line.trim_end()) {
+            let captured = self.command_cap_noi || self.trace_cap_noi.is_some();
+            if strong || captured {
+                let command = match &self.trace_cap_noi {
+                    Some((_, t)) => Some(t.clone()),
+                    None => self.current_command(),
+                };
+                if self.pending.len() >= MAX_PENDING {
+                    let first = self.pending.remove(0);
+                    self.add_candidate_warning(first);
+                }
+                self.pending.push(Candidate {
+                    code,
+                    message: line.trim().to_owned(),
+                    command,
+                    line_no: self.line_no,
+                });
+            }
+        }
+    }
+
+    fn on_rc(&mut self, code: i32) {
+        if self.error.is_some() {
+            // A trailer of the same error, printed by an enclosing do-file.
+            return;
+        }
+        let interrupted = code == 1 && (self.break_last || self.saw_break);
+        // The candidate printed just before is this error's message, not a warning.
+        let mut pending = std::mem::take(&mut self.pending);
+        if let Some(last) = pending.last()
+            && last.code == code
+            && last.line_no >= self.message_start
+        {
+            pending.pop();
+        }
+        for c in pending {
+            self.add_candidate_warning(c);
+        }
+
+        let mut err = ErrorInfo::new(code, String::new());
+        if interrupted {
+            self.interrupted = true;
+            err.message = "--Break--".to_owned();
+        } else {
+            err.message = self.message_text(code);
+        }
+        err.command = self.current_command();
+        err.stack = self.stack_names();
+        err.hint = hint(&err, self.working_dir.as_deref());
+        self.error = Some(err);
+        self.break_last = false;
+        self.clear_message();
+    }
+
+    fn on_end_of_do_file(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        while self.stack.last().is_some_and(|d| d.silent) && self.stack_hidden == 0 {
+            self.stack.pop();
+        }
+        self.pop_do_file();
+        self.commit_pending();
+        self.clear_message();
+    }
+
+    fn push_do_file(&mut self, path: String, silent: bool) {
+        if self.stack.len() >= MAX_STACK {
+            self.stack_hidden += 1;
+        } else {
+            self.stack.push(DoFile { path, silent });
+        }
+        self.just_pushed = true;
+    }
+
+    fn pop_do_file(&mut self) {
+        if self.stack_hidden > 0 {
+            self.stack_hidden -= 1;
+        } else {
+            self.stack.pop();
+        }
+    }
+
+    fn stack_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.stack.iter().map(|d| d.path.clone()).collect();
+        if self.stack_hidden > 0 {
+            names.push(format!("… {} more", self.stack_hidden));
+        }
+        names
+    }
+
+    fn current_command(&self) -> Option<String> {
+        let c = self.command.trim();
+        if c.is_empty() {
+            None
+        } else {
+            Some(c.to_owned())
+        }
+    }
+
+    // --- the message lines ---------------------------------------------------------------
+
+    fn clear_message(&mut self) {
+        self.message.clear();
+        self.message_chars = 0;
+        self.message_start = self.line_no;
+    }
+
+    fn push_message(&mut self, line: &str) {
+        let line = cut_bytes(line, MAX_MESSAGE_CHARS);
+        let mut buf = if self.message.len() >= MAX_MESSAGE_LINES {
+            let old = self.message.pop_front().unwrap_or_default();
+            self.message_chars -= old.len();
+            old
+        } else {
+            String::new()
+        };
+        buf.clear();
+        buf.push_str(line);
+        self.message_chars += buf.len();
+        self.message.push_back(buf);
+        while self.message_chars > MAX_MESSAGE_CHARS && self.message.len() > 1 {
+            let old = self.message.pop_front().unwrap_or_default();
+            self.message_chars -= old.len();
+        }
+    }
+
+    fn continue_message(&mut self, rest: &str) {
+        if let Some(last) = self.message.back_mut() {
+            let room = MAX_MESSAGE_CHARS.saturating_sub(last.len());
+            let add = cut_bytes(rest, room);
+            last.push_str(add);
+            self.message_chars += add.len();
+            while self.message_chars > MAX_MESSAGE_CHARS && self.message.len() > 1 {
+                let old = self.message.pop_front().unwrap_or_default();
+                self.message_chars -= old.len();
+            }
+        }
+    }
+
+    /// The message of an error with `code`: the output lines before `r(N);`, starting at the
+    /// last line that is a known message for this code, if any (earlier lines are the
+    /// output of the loop or program that failed).
+    fn message_text(&self, code: i32) -> String {
+        let start = self
+            .message
+            .iter()
+            .rposition(|l| known_message(l).is_some_and(|(c, _)| c == code))
+            .unwrap_or(0);
+        let lines: Vec<&str> = self
+            .message
+            .iter()
+            .skip(start)
+            .map(String::as_str)
+            .collect();
+        lines.join("\n")
+    }
+
+    // --- warnings ------------------------------------------------------------------------
+
+    fn commit_pending(&mut self) {
+        for c in std::mem::take(&mut self.pending) {
+            self.add_candidate_warning(c);
+        }
+    }
+
+    fn add_candidate_warning(&mut self, c: Candidate) {
+        let mut w = ErrorInfo::new(c.code, c.message);
+        w.command = c.command;
+        self.add_warning(w);
+    }
+
+    fn add_warning(&mut self, w: ErrorInfo) {
+        let seen = self
+            .warnings
+            .iter()
+            .any(|x| x.code == w.code && x.message == w.message && x.command == w.command);
+        if seen {
+            return;
+        }
+        if self.warnings.len() >= MAX_WARNINGS {
+            self.warnings_omitted += 1;
+        } else {
+            self.warnings.push(w);
+        }
+    }
+
+    /// The log is complete.
+    pub fn finish(mut self) -> Scan {
+        self.commit_pending();
+        if self.break_last {
+            // Stopped right after `--Break--`, before `r(1);` reached the log.
+            self.interrupted = true;
+            if self.error.is_none() {
+                let mut err = ErrorInfo::new(1, "--Break--");
+                err.command = self.current_command();
+                err.stack = self.stack_names();
+                self.error = Some(err);
+            }
+        }
+        Scan {
+            error: self.error,
+            warnings: self.warnings,
+            warnings_omitted: self.warnings_omitted,
+            interrupted: self.interrupted,
+            license: self.license,
+        }
+    }
+}
+
+// --- line shapes ----------------------------------------------------------------------------
+
+/// `N` when the line is `r(N);` alone (spaces around allowed): Stata's report of an uncaptured error.
+pub fn rc_code(trimmed: &str) -> Option<i32> {
+    let inner = trimmed.trim().strip_prefix("r(")?.strip_suffix(");")?;
+    if inner.is_empty() || inner.len() > 9 || !inner.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    inner.parse().ok()
+}
+
+/// The command of an echo line: `. cmd` (or a bare `.`).
+fn echo_text(line: &str) -> Option<&str> {
+    if line == "." {
+        return Some("");
+    }
+    line.strip_prefix(". ")
+}
+
+/// `N` for a numbered body echo, `  N. text` or `  N.`: spaces, digits, a dot, then a space
+/// or nothing.
+fn body_number(line: &str) -> Option<u32> {
+    let t = line.trim_start_matches(' ');
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 6 {
+        return None;
+    }
+    let rest = &t[digits..];
+    let rest = rest.strip_prefix('.')?;
+    if !(rest.is_empty() || rest.starts_with(' ')) {
+        return None;
+    }
+    // `list` rows: `  1. | make ...`.
+    if rest.trim_start().starts_with('|') {
+        return None;
+    }
+    t[..digits].parse().ok()
+}
+
+/// The command of a `set trace on` line: `  - cmd` or `  = cmd` (indented by depth).
+fn trace_command(line: &str) -> Option<&str> {
+    let t = line.trim_start_matches(' ');
+    if t == "-" || t == "=" {
+        return Some("");
+    }
+    t.strip_prefix("- ").or_else(|| t.strip_prefix("= "))
+}
+
+/// A trace rule: `---- begin prog ---` / `---- end prog ---`.
+fn is_trace_rule(trimmed: &str) -> bool {
+    trimmed.starts_with("---")
+        && trimmed.ends_with("---")
+        && (trimmed.contains(" begin ") || trimmed.contains(" end "))
+}
+
+/// Splits `capture`, `noisily` and `quietly` prefixes (abbreviated or not, with or without a
+/// colon) off a command. Returns the rest, whether the command's errors are captured but
+/// shown (`capture noisily`), and whether it runs silently (`quietly`, `capture` alone).
+fn strip_prefixes(cmd: &str) -> (&str, bool, bool) {
+    let mut rest = cmd.trim_start();
+    let mut capture = false;
+    let mut noisily_after_capture = false;
+    let mut quiet = false;
+    loop {
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == ':')
+            .unwrap_or(rest.len());
+        let word = &rest[..end];
+        if is_abbrev(word, "capture", 3) {
+            capture = true;
+        } else if is_abbrev(word, "noisily", 1) {
+            if capture {
+                noisily_after_capture = true;
+            }
+            quiet = false;
+        } else if is_abbrev(word, "quietly", 3) {
+            quiet = true;
+        } else {
+            break;
+        }
+        rest = rest[end..].trim_start();
+        rest = rest.strip_prefix(':').unwrap_or(rest).trim_start();
+    }
+    let silent = quiet || (capture && !noisily_after_capture);
+    (rest, capture && noisily_after_capture, silent)
+}
+
+/// Whether `word` is `full` abbreviated to at least `min` characters.
+fn is_abbrev(word: &str, full: &str, min: usize) -> bool {
+    word.len() >= min && word.len() <= full.len() && full.starts_with(word)
+}
+
+/// The file of `do FILE`, `run FILE` or `include FILE` (quotes removed), and whether it is `run`.
+fn do_file_of(cmd: &str) -> Option<(String, bool)> {
+    let end = cmd.find(char::is_whitespace)?;
+    let (word, rest) = (&cmd[..end], cmd[end..].trim());
+    let is_run = match word {
+        "do" | "include" => false,
+        "run" => true,
+        _ => return None,
+    };
+    let path = if let Some(r) = rest.strip_prefix("`\"") {
+        r.split("\"'").next().unwrap_or(r)
+    } else if let Some(r) = rest.strip_prefix('"') {
+        r.split('"').next().unwrap_or(r)
+    } else {
+        let e = rest.find([' ', ',']).unwrap_or(rest.len());
+        &rest[..e]
+    };
+    if path.is_empty() {
+        return None;
+    }
+    Some((cut_bytes(path, 500).to_owned(), is_run))
+}
+
+/// A Stata error message from the table of common ones: its code, and whether the text is
+/// unmistakable (a weak one, like `no observations`, is also printed by commands that
+/// succeed, so it only counts under `capture noisily`).
+pub fn known_message(line: &str) -> Option<(i32, bool)> {
+    // Error messages start at column 0 and are short.
+    if line.is_empty() || line.starts_with([' ', '(']) || line.len() > 300 {
+        return None;
+    }
+    let exact = match line {
+        "--Break--" => Some(1),
+        "no; data in memory would be lost" => Some(4),
+        "assertion is false" => Some(9),
+        "varlist required" => Some(100),
+        "type mismatch" => Some(109),
+        "invalid syntax" => Some(198),
+        _ => None,
+    };
+    if let Some(code) = exact {
+        return Some((code, true));
+    }
+    if line == "no observations" {
+        return Some((2000, false));
+    }
+    let between = |prefix: &str, suffix: &str| -> Option<&str> {
+        line.strip_prefix(prefix)?
+            .strip_suffix(suffix)
+            .filter(|m| !m.trim().is_empty())
+    };
+    let one_word = |s: &str| !s.is_empty() && !s.contains(char::is_whitespace);
+    if between("file ", " not found").is_some() {
+        return Some((601, true));
+    }
+    if between("file ", " already exists").is_some() {
+        return Some((602, true));
+    }
+    if between("file ", " could not be opened").is_some() {
+        return Some((603, true));
+    }
+    if between("variable ", " already defined").is_some_and(one_word) {
+        return Some((110, true));
+    }
+    if between("variable ", " not found").is_some_and(one_word)
+        || between("translator ", " not found").is_some_and(one_word)
+    {
+        return Some((111, true));
+    }
+    if let Some(name) = line.strip_suffix(" not found")
+        && one_word(name)
+    {
+        return Some((111, true));
+    }
+    if between("option ", " not allowed").is_some_and(|m| m.len() < 80) {
+        return Some((198, true));
+    }
+    if between("invalid '", "'").is_some_and(|m| m.len() < 80) {
+        return Some((198, true));
+    }
+    if between("command ", " is unrecognized").is_some_and(one_word) {
+        return Some((199, true));
+    }
+    if line
+        .strip_prefix("unrecognized command:")
+        .is_some_and(|m| one_word(m.trim()))
+    {
+        return Some((199, true));
+    }
+    None
+}
+
+/// A short hint for common errors, only where it is certain.
+fn hint(err: &ErrorInfo, working_dir: Option<&str>) -> Option<String> {
+    let msg = err.message.lines().next().unwrap_or("").trim_end();
+    match err.code {
+        111 => {
+            if let Some(name) = msg
+                .strip_prefix("variable ")
+                .and_then(|m| m.strip_suffix(" not found"))
+                .or_else(|| msg.strip_suffix(" not found").filter(|m| !m.contains(' ')))
+            {
+                Some(format!(
+                    "no variable {name} in the data in memory; list the variables with \
+                     stata_inspect_data (describe)"
+                ))
+            } else if msg.starts_with("translator ") {
+                Some(
+                    "this Stata cannot export this graph format from the console; export SVG \
+                     instead (graph export file.svg)"
+                        .to_owned(),
+                )
+            } else {
+                None
+            }
+        }
+        199 => {
+            let name = msg
+                .strip_prefix("command ")
+                .and_then(|m| m.strip_suffix(" is unrecognized"))
+                .or_else(|| msg.strip_prefix("unrecognized command:").map(str::trim))?;
+            Some(format!(
+                "{name} is not a Stata command: check the spelling; if it comes from a \
+                 user-written package, install the package (often: ssc install {name})"
+            ))
+        }
+        601 => {
+            let file = msg.strip_prefix("file ")?.strip_suffix(" not found")?;
+            let absolute = file.starts_with('/')
+                || file.starts_with('\\')
+                || file.starts_with('~')
+                || file.as_bytes().get(1) == Some(&b':');
+            if absolute {
+                None
+            } else {
+                Some(match working_dir {
+                    Some(dir) => format!(
+                        "{file} is a relative path, looked for in the working directory {dir}"
+                    ),
+                    None => format!(
+                        "{file} is a relative path, looked for in Stata's working directory"
+                    ),
+                })
+            }
+        }
+        198 => {
+            let cmd = err.command.as_deref().map(|c| strip_prefixes(c).0);
+            match cmd.and_then(|c| c.split_whitespace().next()) {
+                Some(name)
+                    if !err
+                        .command
+                        .as_deref()
+                        .unwrap_or("")
+                        .trim_end()
+                        .ends_with('{')
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+                {
+                    Some(format!("check the syntax of {name} with stata_help"))
+                }
+                _ => Some("check the command's syntax with stata_help".to_owned()),
+            }
+        }
+        2000 => Some(
+            "no observations matched: check the if/in conditions and missing values".to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn cut_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    let n = needle.len();
+    haystack
+        .as_bytes()
+        .windows(n)
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(log: &str) -> Scan {
+        let mut s = ErrorScanner::new();
+        for l in log.lines() {
+            s.push_line(l);
+        }
+        s.finish()
+    }
+
+    #[test]
+    fn rc_line_is_anchored() {
+        assert_eq!(rc_code("r(111);"), Some(111));
+        assert_eq!(rc_code("  r(198);  "), Some(198));
+        assert_eq!(rc_code("see r(198);"), None);
+        assert_eq!(rc_code("r(198)"), None);
+        assert_eq!(rc_code("r();"), None);
+        assert_eq!(rc_code("r(99999999999999);"), None);
+    }
+
+    #[test]
+    fn simple_error_with_hint() {
+        let s = scan(
+            ". sysuse auto\n(1978 automobile data)\n\n. gen y = foo + 1\nfoo not found\nr(111);\n",
+        );
+        let e = s.error.unwrap();
+        assert_eq!(e.code, 111);
+        assert_eq!(e.message, "foo not found");
+        assert_eq!(e.command.as_deref(), Some("gen y = foo + 1"));
+        assert!(e.hint.unwrap().contains("stata_inspect_data"));
+        assert!(s.warnings.is_empty());
+    }
+
+    #[test]
+    fn display_of_rc_text_is_not_an_error() {
+        let s = scan(". display \"see r(198);\"\nsee r(198);\n\n. list\n  1. | r(198); |\n");
+        assert_eq!(s.error, None);
+        assert!(s.warnings.is_empty());
+    }
+
+    #[test]
+    fn capture_noisily_is_a_warning() {
+        let s = scan(
+            ". capture noisily confirm variable nope\nvariable nope not found\n\n. display 1\n1\n",
+        );
+        assert_eq!(s.error, None);
+        assert_eq!(s.warnings.len(), 1);
+        let w = &s.warnings[0];
+        assert_eq!(w.code, 111);
+        assert_eq!(w.message, "variable nope not found");
+        assert_eq!(
+            w.command.as_deref(),
+            Some("capture noisily confirm variable nope")
+        );
+        // Abbreviated, and a weak message only counts under capture noisily.
+        let s = scan(". cap n tab x\nno observations\n\n. tab x\nno observations\n");
+        assert_eq!(s.warnings.len(), 1);
+        assert_eq!(s.warnings[0].code, 2000);
+        assert_eq!(s.warnings[0].command.as_deref(), Some("cap n tab x"));
+    }
+
+    #[test]
+    fn warning_then_error_in_the_same_loop() {
+        let log = "\
+. forvalues i = 1/2 {
+  2.     capture noisily confirm variable a`i'
+  3.     gen z = nothere
+  4. }
+variable a1 not found
+nothere not found
+r(111);
+";
+        let s = scan(log);
+        let e = s.error.unwrap();
+        assert_eq!(e.message, "nothere not found");
+        assert_eq!(e.command.as_deref(), Some("forvalues i = 1/2 {"));
+        assert_eq!(s.warnings.len(), 1);
+        assert_eq!(s.warnings[0].message, "variable a1 not found");
+    }
+
+    #[test]
+    fn break_is_an_interruption() {
+        let s = scan(". sleep 100000\n--Break--\nr(1);\n");
+        assert!(s.interrupted);
+        let e = s.error.unwrap();
+        assert_eq!((e.code, e.message.as_str()), (1, "--Break--"));
+        assert_eq!(e.command.as_deref(), Some("sleep 100000"));
+        // Killed before `r(1);` reached the log.
+        let s = scan(". sleep 100000\n--Break--\n");
+        assert!(s.interrupted);
+        assert_eq!(s.error.unwrap().code, 1);
+    }
+
+    #[test]
+    fn wrapped_and_continued_commands_are_joined() {
+        let l1 = format!(". gen {} = 1 +", "a".repeat(WRAP_WIDTH - 12));
+        assert_eq!(l1.len(), WRAP_WIDTH);
+        let log = format!("{l1}\n> 2 + bad\nbad not found\nr(111);\n");
+        let e = scan(&log).error.unwrap();
+        assert_eq!(
+            e.command.unwrap(),
+            format!("gen {} = 1 +2 + bad", "a".repeat(WRAP_WIDTH - 12))
+        );
+        let e =
+            scan(". regress y x1 ///\n>     x2, robustt\noption robustt not allowed\nr(198);\n")
+                .error
+                .unwrap();
+        assert_eq!(e.command.as_deref(), Some("regress y x1 x2, robustt"));
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("check the syntax of regress with stata_help")
+        );
+    }
+
+    #[test]
+    fn do_file_stack_and_missing_do_file() {
+        let log = "\
+. do a.do
+
+. do \"sub dir/b.do\"
+
+. run quiet.do
+
+. use nothing
+file nothing.dta not found
+r(601);
+
+end of do-file
+r(601);
+";
+        let e = scan(log).error.unwrap();
+        assert_eq!(e.code, 601);
+        assert_eq!(e.stack, vec!["a.do", "sub dir/b.do"]);
+        assert!(e.hint.unwrap().contains("relative path"));
+
+        let e = scan(". do missing.do\nfile missing.do not found\nr(601);\n")
+            .error
+            .unwrap();
+        assert!(e.stack.is_empty());
+        assert_eq!(e.command.as_deref(), Some("do missing.do"));
+
+        let log = ". do a.do\n\n. display 1\n1\n\n. \nend of do-file\n\n. gen x = y\ny not found\nr(111);\n";
+        assert!(scan(log).error.unwrap().stack.is_empty());
+    }
+
+    #[test]
+    fn an_error_followed_by_more_commands_was_captured() {
+        let log = "\
+. capture noisily do sub.do
+
+. gen x = y
+y not found
+r(111);
+
+end of do-file
+
+. display 2
+2
+";
+        let s = scan(log);
+        assert_eq!(s.error, None);
+        assert_eq!(s.warnings.len(), 1);
+        assert_eq!(s.warnings[0].code, 111);
+    }
+
+    #[test]
+    fn license() {
+        let s = scan("License is invalid\n");
+        assert_eq!(s.license.as_deref(), Some("License is invalid"));
+        assert_eq!(s.error, None);
+        let s = scan("Cannot find license file /usr/local/stata/stata.lic\n");
+        assert!(s.license.unwrap().contains("stata.lic"));
+        // A user's output mentioning it is not a licence failure.
+        let s = scan(". display \"stata.lic\"\nstata.lic\n");
+        assert_eq!(s.license, None);
+    }
+
+    #[test]
+    fn hints() {
+        let e = scan(". foo x\ncommand foo is unrecognized\nr(199);\n")
+            .error
+            .unwrap();
+        assert!(e.hint.unwrap().contains("ssc install foo"));
+        let e = scan(". use /data/x.dta\nfile /data/x.dta not found\nr(601);\n")
+            .error
+            .unwrap();
+        assert_eq!(e.hint, None);
+        let e = scan(". graph export a.png\ntranslator Graph2png not found\nr(111);\n")
+            .error
+            .unwrap();
+        assert!(e.hint.unwrap().contains("SVG"));
+        let e = scan(". reg y x if 0\nno observations\nr(2000);\n")
+            .error
+            .unwrap();
+        assert!(e.hint.is_some());
+        let e = scan(". mystery\nsomething odd\nr(459);\n").error.unwrap();
+        assert_eq!((e.message.as_str(), e.hint), ("something odd", None));
+    }
+
+    #[test]
+    fn trace_lines_are_not_messages() {
+        let log = "\
+. demo 2
+  ---------------------------------------------------------------- begin demo ---
+  - capture noisily confirm variable __x__
+    ------------------------------------------------------------- begin confirm ---
+    - error 111
+variable __x__ not found
+    --------------------------------------------------------------- end confirm ---
+  - display \"go on\"
+go on
+  - gen y = bad
+bad not found
+  ------------------------------------------------------------------ end demo ---
+r(111);
+";
+        let s = scan(log);
+        let e = s.error.unwrap();
+        assert_eq!(e.message, "bad not found");
+        assert_eq!(e.command.as_deref(), Some("demo 2"));
+        assert_eq!(s.warnings.len(), 1);
+        assert_eq!(
+            s.warnings[0].command.as_deref(),
+            Some("capture noisily confirm variable __x__")
+        );
+    }
+
+    #[test]
+    fn bounded_in_memory() {
+        let mut s = ErrorScanner::new();
+        s.push_line(". forvalues i = 1/1000000 {");
+        s.push_line("  2.     capture noisily confirm variable v`i'");
+        s.push_line("  3. }");
+        for i in 0..200_000 {
+            s.push_line(&format!("variable v{i} not found"));
+            s.push_line(&"x".repeat(100));
+        }
+        assert!(s.message.len() <= MAX_MESSAGE_LINES);
+        assert!(s.pending.len() <= MAX_PENDING);
+        let scan = s.finish();
+        assert_eq!(scan.warnings.len(), MAX_WARNINGS);
+        assert!(scan.warnings_omitted > 0);
+    }
+}

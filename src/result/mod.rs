@@ -1,0 +1,43 @@
+//! The final result of a run: what failed, what was printed, and how it is shown to a client.
+
+pub mod errors;
+pub mod output;
+pub mod render;
+
+use serde::Serialize;
+
+/// One error (or, for warnings, a `capture noisily` message) found in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ErrorInfo {
+    /// Stata's return code, the `N` of `r(N);`.
+    pub code: i32,
+    /// The error message lines Stata printed, joined with newlines.
+    pub message: String,
+    /// The command that failed, as Stata echoed it (continuations joined).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// A short, certain hint for common codes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The do-files that were open when it failed, outermost first (the user's own nesting).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<String>,
+}
+
+impl ErrorInfo {
+    /// An error with just a code and a message (no command, hint or stack).
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            command: None,
+            hint: None,
+            stack: Vec::new(),
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}

@@ -1,0 +1,310 @@
+//! Turns a `RunOutcome` into the text and structured content of an MCP tool result.
+//!
+//! The text is what a model reads: a status line, the error (always before the output),
+//! the captured errors, the runner's notes, then the output, head and tail. The structured
+//! content carries the same facts as JSON (its schema is [`RunResultJson`]), including the
+//! output text, since some clients show a model only the structured content.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::ErrorInfo;
+use super::output::group;
+use crate::runner::{RunOutcome, RunStatus};
+
+/// What a run tool returns: the text block, the structured content, and the error flag.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub text: String,
+    pub structured: serde_json::Value,
+    pub is_error: bool,
+}
+
+/// The structured result of a Stata run (the tool's `outputSchema`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RunResultJson {
+    /// How the run ended: ok, error, timeout, cancelled or failed_to_start.
+    pub status: RunStatus,
+    /// The run's id (names its log for stata_read_log).
+    pub run_id: String,
+    /// Stata's return code of the failure, `N` of `r(N);`; null when there was none.
+    pub rc: Option<i32>,
+    /// The error that ended the run; null on success.
+    pub error: Option<ErrorInfo>,
+    /// Errors printed but captured (`capture noisily`): the run went on. Their codes are read
+    /// from the message text, as Stata logs no `r(N);` for them.
+    pub warnings: Vec<ErrorInfo>,
+    /// The full log on disk; null when there is none.
+    pub log_path: Option<String>,
+    /// Wall-clock time of the run, in milliseconds.
+    pub duration_ms: u64,
+    /// Whether `output` lacks part of what Stata printed (read the rest from the log).
+    pub truncated: bool,
+    /// Lines Stata printed (the user's output, all of it).
+    pub output_lines: u64,
+    /// Lines left out of `output` (its middle).
+    pub omitted_lines: u64,
+    /// Messages from the runner to read (e.g. why the run stopped).
+    pub notes: Vec<String>,
+    /// What Stata printed: all of it, or its head and tail around one line saying what is missing.
+    pub output: String,
+}
+
+/// Builds the tool result of a finished run.
+pub fn render(outcome: &RunOutcome) -> Rendered {
+    let log_path = outcome
+        .log_path
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let output = outcome.output.render(log_path.as_deref().unwrap_or(""));
+    let rc = outcome.rc.or_else(|| {
+        (outcome.status == RunStatus::Error)
+            .then(|| outcome.error.as_ref().map(|e| e.code).filter(|c| *c > 0))
+            .flatten()
+    });
+
+    let mut text = String::with_capacity(output.len() + 512);
+    text.push_str(&status_line(outcome.status, rc, outcome.duration));
+    text.push('\n');
+    if let Some(err) = &outcome.error {
+        write_error(&mut text, err, "");
+    }
+    if !outcome.warnings.is_empty() {
+        let n = outcome.warnings.len();
+        let _ = writeln!(
+            text,
+            "{} captured error{} (capture noisily; the run went on):",
+            n,
+            if n == 1 { "" } else { "s" }
+        );
+        for w in &outcome.warnings {
+            write_error(&mut text, w, "  ");
+        }
+    }
+    for note in &outcome.notes {
+        let _ = writeln!(text, "note: {}", note.trim_end());
+    }
+    if outcome.output.is_empty() {
+        text.push_str("(no output)\n");
+    } else {
+        let lines = outcome.output.total_lines();
+        let _ = writeln!(
+            text,
+            "--- output ({} line{}) ---",
+            group(lines),
+            if lines == 1 { "" } else { "s" }
+        );
+        text.push_str(&output);
+    }
+
+    let json = RunResultJson {
+        status: outcome.status,
+        run_id: outcome.run_id.clone(),
+        rc,
+        error: outcome.error.clone(),
+        warnings: outcome.warnings.clone(),
+        log_path,
+        duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
+        truncated: outcome.output.is_truncated(),
+        output_lines: outcome.output.total_lines(),
+        omitted_lines: outcome.output.omitted_lines(),
+        notes: outcome.notes.clone(),
+        output,
+    };
+    let structured = serde_json::to_value(&json).unwrap_or(serde_json::Value::Null);
+
+    Rendered {
+        text,
+        structured,
+        is_error: outcome.status != RunStatus::Ok,
+    }
+}
+
+/// `Stata run ok in 1.2 s`, `Stata error r(111) in 0.4 s`, `Timed out after 30 s`, ...
+pub fn status_line(status: RunStatus, rc: Option<i32>, duration: Duration) -> String {
+    let d = human_duration(duration);
+    match status {
+        RunStatus::Ok => format!("Stata run ok in {d}"),
+        RunStatus::Error => match rc {
+            Some(rc) => format!("Stata error r({rc}) in {d}"),
+            None => format!("Stata error in {d}"),
+        },
+        RunStatus::Timeout => format!("Timed out after {d}"),
+        RunStatus::Cancelled => format!("Cancelled after {d}"),
+        RunStatus::FailedToStart => "Stata did not start".to_owned(),
+    }
+}
+
+/// One error as a few lines: `r(111): message`, then `in:`, `in do-file:` and `hint:`.
+fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
+    let mut lines = err.message.lines();
+    let first = lines.next().unwrap_or("").trim_end();
+    if err.code > 0 {
+        let _ = writeln!(text, "{indent}r({}): {first}", err.code);
+    } else {
+        let _ = writeln!(text, "{indent}error: {first}");
+    }
+    for l in lines {
+        let _ = writeln!(text, "{indent}  {}", l.trim_end());
+    }
+    if let Some(cmd) = &err.command {
+        let _ = writeln!(text, "{indent}  in: {cmd}");
+    }
+    if !err.stack.is_empty() {
+        let _ = writeln!(text, "{indent}  in do-file: {}", err.stack.join(" > "));
+    }
+    if let Some(hint) = &err.hint {
+        let _ = writeln!(text, "{indent}  hint: {hint}");
+    }
+}
+
+/// `12 ms`, `0.4 s`, `12.3 s`, `42 s`, `2 min 5 s`, `1 h 3 min`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 100 {
+        format!("{ms} ms")
+    } else if ms < 20_000 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else if ms < 60_000 {
+        format!("{} s", (ms + 500) / 1000)
+    } else {
+        let s = (ms + 500) / 1000;
+        if s < 3600 {
+            format!("{} min {} s", s / 60, s % 60)
+        } else {
+            format!("{} h {} min", s / 3600, (s % 3600) / 60)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::output::CappedOutput;
+    use std::path::PathBuf;
+
+    fn outcome(status: RunStatus) -> RunOutcome {
+        let mut output = CappedOutput::new(10_000);
+        for l in [". gen y = foo + 1", "foo not found", "r(111);"] {
+            output.push_line(l);
+        }
+        RunOutcome {
+            status,
+            run_id: "r1".into(),
+            rc: None,
+            error: None,
+            warnings: Vec::new(),
+            output,
+            log_path: Some(PathBuf::from("/tmp/runs/r1/run.log")),
+            duration: Duration::from_millis(1234),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn ok_run() {
+        let r = render(&outcome(RunStatus::Ok));
+        assert!(!r.is_error);
+        assert!(
+            r.text
+                .starts_with("Stata run ok in 1.2 s\n--- output (3 lines) ---\n")
+        );
+        assert_eq!(r.structured["status"], "ok");
+        assert_eq!(r.structured["rc"], serde_json::Value::Null);
+        assert_eq!(r.structured["duration_ms"], 1234);
+        assert_eq!(r.structured["output_lines"], 3);
+        assert_eq!(r.structured["truncated"], false);
+    }
+
+    #[test]
+    fn error_block_comes_before_the_output() {
+        let mut o = outcome(RunStatus::Error);
+        o.rc = Some(111);
+        let mut e = ErrorInfo::new(111, "foo not found");
+        e.command = Some("gen y = foo + 1".into());
+        e.stack = vec!["a.do".into(), "b.do".into()];
+        e.hint = Some("list the variables".into());
+        o.error = Some(e);
+        o.warnings = vec![ErrorInfo::new(111, "variable z not found")];
+        o.notes = vec!["a note".into()];
+        let r = render(&o);
+        assert!(r.is_error);
+        let expected = "\
+Stata error r(111) in 1.2 s
+r(111): foo not found
+  in: gen y = foo + 1
+  in do-file: a.do > b.do
+  hint: list the variables
+1 captured error (capture noisily; the run went on):
+  r(111): variable z not found
+note: a note
+--- output (3 lines) ---
+";
+        assert!(r.text.starts_with(expected), "{}", r.text);
+        assert_eq!(r.structured["error"]["code"], 111);
+        assert_eq!(r.structured["error"]["stack"][1], "b.do");
+        assert_eq!(
+            r.structured["warnings"][0]["message"],
+            "variable z not found"
+        );
+        assert!(r.structured["error"].get("command").is_some());
+    }
+
+    #[test]
+    fn other_statuses() {
+        for (status, start) in [
+            (RunStatus::Timeout, "Timed out after 1.2 s"),
+            (RunStatus::Cancelled, "Cancelled after 1.2 s"),
+            (RunStatus::FailedToStart, "Stata did not start"),
+        ] {
+            let mut o = outcome(status);
+            if status == RunStatus::FailedToStart {
+                o.error = Some(ErrorInfo::new(0, "License is invalid"));
+                o.output = CappedOutput::new(0);
+            }
+            let r = render(&o);
+            assert!(r.is_error);
+            assert!(r.text.starts_with(start), "{}", r.text);
+            assert_eq!(r.structured["status"], status.as_str());
+            if status == RunStatus::FailedToStart {
+                assert!(r.text.contains("error: License is invalid\n(no output)"));
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_output_points_at_the_log() {
+        let mut o = outcome(RunStatus::Ok);
+        o.output = CappedOutput::new(200);
+        for i in 0..1000 {
+            o.output.push_line(&format!("row {i}"));
+        }
+        let r = render(&o);
+        assert!(
+            r.text
+                .contains("omitted; read them with stata_read_log (/tmp/runs/r1/run.log)")
+        );
+        assert!(r.text.ends_with("row 999\n"));
+        assert_eq!(r.structured["truncated"], true);
+        assert_eq!(r.structured["output_lines"], 1000);
+    }
+
+    #[test]
+    fn schema_is_an_object() {
+        let schema = schemars::schema_for!(RunResultJson);
+        let v = serde_json::to_value(&schema).unwrap();
+        assert_eq!(v["type"], "object");
+        assert!(v["properties"]["status"].is_object());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(Duration::from_millis(12)), "12 ms");
+        assert_eq!(human_duration(Duration::from_millis(400)), "0.4 s");
+        assert_eq!(human_duration(Duration::from_secs(30)), "30 s");
+        assert_eq!(human_duration(Duration::from_secs(125)), "2 min 5 s");
+    }
+}
