@@ -1,0 +1,137 @@
+//! Command-line options and their environment variables (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stata-mcp",
+    version,
+    about = "An MCP server that runs Stata and streams its log to the client as it is written",
+    long_about = "An MCP server that runs Stata and streams its log to the client as it is written.\n\n\
+                  With no subcommand it serves MCP over stdin/stdout (newline-delimited JSON-RPC); \
+                  an MCP client (Claude Desktop, Cursor, Claude Code) launches it as a child process."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub options: ServerOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP on stdin/stdout (the default).
+    Serve,
+}
+
+/// How each call reaches Stata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// A fresh `stata -b` process per call (the only mode on Windows, which has no console Stata).
+    Batch,
+    /// One console Stata kept alive across calls: data, macros and estimates persist.
+    Session,
+}
+
+impl Mode {
+    /// Session where a console Stata exists (Linux, macOS), batch on Windows.
+    pub const fn platform_default() -> Mode {
+        if cfg!(windows) {
+            Mode::Batch
+        } else {
+            Mode::Session
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServerOptions {
+    /// The Stata console binary (e.g. /usr/local/stata18/stata-mp), or an install folder to look in.
+    #[arg(long, env = "STATA_PATH", global = true)]
+    pub stata_path: Option<PathBuf>,
+
+    /// How calls run Stata [default: session on Linux and macOS, batch on Windows].
+    #[arg(long, env = "STATA_MCP_MODE", value_enum, global = true)]
+    pub mode: Option<Mode>,
+
+    /// Session mode: start Stata when the server starts instead of at the first call.
+    #[arg(long, env = "STATA_MCP_WARM", global = true)]
+    pub warm: bool,
+
+    /// Batch mode: at most this many Stata processes at once [default: the number of cores].
+    #[arg(long, env = "STATA_MCP_MAX_PARALLEL", global = true)]
+    pub max_parallel: Option<usize>,
+
+    /// Session mode: seconds Stata gets to return to its prompt after a break before it is killed.
+    #[arg(
+        long,
+        env = "STATA_MCP_BREAK_GRACE_SECS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub break_grace_secs: u64,
+
+    /// Directory Stata code runs in when a call gives no `cwd` [default: where the server started].
+    #[arg(long, env = "STATA_MCP_WORKDIR", global = true)]
+    pub workdir: Option<PathBuf>,
+
+    /// Default time limit of one run, in seconds (a call may pass its own `timeout_s`).
+    #[arg(
+        long = "timeout",
+        env = "STATA_MCP_TIMEOUT",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub timeout_secs: u64,
+
+    /// Where run directories and full logs are kept [default: the user's cache folder, else the temp folder].
+    #[arg(long, env = "STATA_MCP_LOG_DIR", global = true)]
+    pub log_dir: Option<PathBuf>,
+
+    /// Under a flood of output, at most one progress notification per this many milliseconds.
+    #[arg(
+        long,
+        env = "STATA_MCP_PROGRESS_INTERVAL_MS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub progress_interval_ms: u64,
+
+    /// When Stata prints nothing for this many seconds, send a heartbeat progress notification.
+    #[arg(
+        long,
+        env = "STATA_MCP_HEARTBEAT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub heartbeat_secs: u64,
+
+    /// Largest text (in bytes) one progress notification carries; the rest stays in the log.
+    #[arg(
+        long,
+        env = "STATA_MCP_MAX_FRAME_BYTES",
+        default_value_t = 8192,
+        global = true
+    )]
+    pub max_frame_bytes: usize,
+
+    /// Output characters a tool result shows in full before keeping only its head and tail.
+    #[arg(
+        long,
+        env = "STATA_MCP_MAX_OUTPUT_CHARS",
+        default_value_t = 20_000,
+        global = true
+    )]
+    pub max_output_chars: usize,
+
+    /// Log filter for stderr diagnostics (overridden by RUST_LOG), e.g. `info`, `debug`.
+    #[arg(
+        long,
+        env = "STATA_MCP_LOG_LEVEL",
+        default_value = "warn",
+        global = true
+    )]
+    pub log_level: String,
+}

@@ -1,0 +1,164 @@
+//! Collects a run's new output between progress frames: coalesced, capped, and always bounded in memory.
+
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+/// The text waiting to go out in the next progress frame.
+///
+/// The runner pushes lines as fast as Stata writes them; the progress sender takes
+/// them at its own pace. Whatever the gap, at most `max_bytes` of text is held: under a
+/// flood the newest text is kept (it says where the run is now) and the frame says how
+/// much was skipped. Nothing is lost: the full text is in the log on disk.
+pub struct LiveOutput {
+    max_bytes: usize,
+    inner: Mutex<Pending>,
+    notify: Notify,
+}
+
+#[derive(Default)]
+struct Pending {
+    text: String,
+    skipped_bytes: u64,
+    /// The last command Stata echoed, for heartbeats ("still running: regress ...").
+    last_command: Option<String>,
+    status: Option<String>,
+}
+
+/// One frame's worth of news.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub message: String,
+}
+
+impl LiveOutput {
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes: max_bytes.max(256),
+            inner: Mutex::new(Pending::default()),
+            notify: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // A panic while holding this lock cannot leave the text inconsistent, so
+        // a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds complete output lines (each ending in `\n`).
+    pub fn push_lines(&self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        {
+            let mut p = self.lock();
+            if let Some(cmd) = text.lines().rev().find_map(|l| l.strip_prefix(". ")) {
+                let cmd = cmd.trim();
+                if !cmd.is_empty() {
+                    p.last_command = Some(cmd.chars().take(120).collect());
+                }
+            }
+            p.text.push_str(text);
+            if p.text.len() > self.max_bytes {
+                // Keep the newest text, cut at a line start so a frame never opens mid-line.
+                let mut cut = p.text.len() - self.max_bytes;
+                while !p.text.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                if let Some(nl) = p.text[cut..].find('\n') {
+                    let line_start = cut + nl + 1;
+                    if line_start < p.text.len() {
+                        cut = line_start;
+                    }
+                }
+                p.skipped_bytes += cut as u64;
+                p.text.drain(..cut);
+            }
+        }
+        self.notify.notify_one();
+    }
+
+    /// A note about the run itself rather than Stata output (e.g. "queued behind another run").
+    pub fn push_status(&self, status: impl Into<String>) {
+        self.lock().status = Some(status.into());
+        self.notify.notify_one();
+    }
+
+    /// Takes everything pending as one frame message, or `None` when there is no news.
+    pub fn take(&self) -> Option<Chunk> {
+        let mut p = self.lock();
+        if p.text.is_empty() && p.status.is_none() {
+            return None;
+        }
+        let mut message = String::new();
+        if let Some(s) = p.status.take() {
+            message.push_str(&s);
+            if !p.text.is_empty() {
+                message.push('\n');
+            }
+        }
+        if p.skipped_bytes > 0 {
+            message.push_str(&format!(
+                "[… {} bytes of output not shown here; they are in the log …]\n",
+                p.skipped_bytes
+            ));
+            p.skipped_bytes = 0;
+        }
+        message.push_str(&p.text);
+        p.text.clear();
+        Some(Chunk { message })
+    }
+
+    /// The last command Stata echoed, if any.
+    pub fn last_command(&self) -> Option<String> {
+        self.lock().last_command.clone()
+    }
+
+    /// Resolves when something new was pushed since the last `take`.
+    pub async fn changed(&self) {
+        self.notify.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_coalesce_into_one_frame() {
+        let live = LiveOutput::new(8192);
+        live.push_lines(". display 1\n1\n");
+        live.push_lines(". display 2\n2\n");
+        let chunk = live.take().expect("news");
+        assert_eq!(chunk.message, ". display 1\n1\n. display 2\n2\n");
+        assert_eq!(live.take(), None);
+        assert_eq!(live.last_command().as_deref(), Some("display 2"));
+    }
+
+    #[test]
+    fn a_flood_keeps_the_newest_text_and_says_what_was_cut() {
+        let live = LiveOutput::new(1000);
+        for i in 0..10_000 {
+            live.push_lines(&format!("line {i}\n"));
+        }
+        let chunk = live.take().expect("news");
+        assert!(chunk.message.len() < 1200, "{}", chunk.message.len());
+        assert!(chunk.message.starts_with("[… "));
+        assert!(chunk.message.ends_with("line 9999\n"));
+        // Every kept line is whole.
+        for l in chunk.message.lines().skip(1) {
+            assert!(l.starts_with("line "), "{l}");
+        }
+    }
+
+    #[test]
+    fn status_goes_first() {
+        let live = LiveOutput::new(8192);
+        live.push_status("queued behind another run");
+        assert_eq!(
+            live.take().expect("news").message,
+            "queued behind another run"
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! Spawns Stata in its own process group, signals and kills the whole group, and reaps it.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+
+/// Every process group this server started and has not yet seen end, so that a
+/// shutdown (stdin closed, SIGTERM) can kill them all, helpers of Stata-MP included.
+fn live_groups() -> &'static Mutex<HashSet<u32>> {
+    static GROUPS: OnceLock<Mutex<HashSet<u32>>> = OnceLock::new();
+    GROUPS.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+fn groups() -> std::sync::MutexGuard<'static, HashSet<u32>> {
+    live_groups().lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Kills every process group the server started. Called on shutdown.
+pub fn kill_all_groups() {
+    let pgids: Vec<u32> = groups().drain().collect();
+    for pgid in pgids {
+        signal_group(pgid, Signal::Kill);
+    }
+}
+
+/// How many process groups are alive (started and not yet reaped).
+pub fn live_group_count() -> usize {
+    groups().len()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Stata's break: interrupts the running command.
+    Interrupt,
+    Kill,
+}
+
+#[cfg(unix)]
+fn signal_group(pgid: u32, sig: Signal) {
+    use nix::sys::signal::{Signal as NixSignal, killpg};
+    use nix::unistd::Pid;
+    let s = match sig {
+        Signal::Interrupt => NixSignal::SIGINT,
+        Signal::Kill => NixSignal::SIGKILL,
+    };
+    let Ok(raw) = i32::try_from(pgid) else {
+        return;
+    };
+    // ESRCH (the group is already gone) is the expected race; nothing else can be done
+    // about other errors, so they are only logged.
+    if let Err(e) = killpg(Pid::from_raw(raw), s)
+        && e != nix::errno::Errno::ESRCH
+    {
+        tracing::warn!(pgid, error = %e, "could not signal Stata's process group");
+    }
+}
+
+#[cfg(windows)]
+fn signal_group(pid: u32, sig: Signal) {
+    // Windows has no process groups to signal and no console Stata to interrupt:
+    // end the process tree.
+    if sig == Signal::Kill {
+        let _ = std::process::Command::new("taskkill")
+            .args(["/F", "/T", "/PID", &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// What to connect to the child's standard streams.
+#[derive(Debug, Clone, Copy)]
+pub struct Pipes {
+    pub stdin: bool,
+}
+
+/// A running Stata process, leader of its own process group.
+///
+/// Dropping it kills the group, so no early return or panic can leave Stata running.
+pub struct StataProcess {
+    child: Child,
+    pgid: u32,
+    exited: Option<ExitStatus>,
+    pub stdin: Option<ChildStdin>,
+    pub stdout: Option<ChildStdout>,
+    pub stderr: Option<ChildStderr>,
+}
+
+impl StataProcess {
+    pub fn spawn<I, S>(program: &Path, args: I, cwd: &Path, pipes: Pipes) -> io::Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .current_dir(cwd)
+            .stdin(if pipes.stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Belt and braces: if this handle is leaked somehow, tokio still kills the leader.
+            .kill_on_drop(true);
+        #[cfg(unix)]
+        cmd.process_group(0);
+        let mut child = cmd.spawn()?;
+        let pgid = child
+            .id()
+            .ok_or_else(|| io::Error::other("Stata exited before its process id could be read"))?;
+        groups().insert(pgid);
+        Ok(Self {
+            stdin: child.stdin.take(),
+            stdout: child.stdout.take(),
+            stderr: child.stderr.take(),
+            child,
+            pgid,
+            exited: None,
+        })
+    }
+
+    pub fn pgid(&self) -> u32 {
+        self.pgid
+    }
+
+    /// Sends SIGINT to the whole group: Stata's break key.
+    pub fn interrupt(&self) {
+        if self.exited.is_none() {
+            signal_group(self.pgid, Signal::Interrupt);
+        }
+    }
+
+    /// Kills the whole group and reaps the leader.
+    pub async fn kill(&mut self) -> io::Result<ExitStatus> {
+        if let Some(status) = self.exited {
+            return Ok(status);
+        }
+        signal_group(self.pgid, Signal::Kill);
+        self.wait().await
+    }
+
+    /// Waits for the leader to exit; then kills what is left of its group (helpers).
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        if let Some(status) = self.exited {
+            return Ok(status);
+        }
+        let status = self.child.wait().await?;
+        self.exited = Some(status);
+        // Stata-MP may leave helper processes behind in the group.
+        signal_group(self.pgid, Signal::Kill);
+        groups().remove(&self.pgid);
+        Ok(status)
+    }
+
+    /// Whether the leader has exited, without waiting.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some(status) = self.exited {
+            return Ok(Some(status));
+        }
+        let status = self.child.try_wait()?;
+        if let Some(s) = status {
+            self.exited = Some(s);
+            signal_group(self.pgid, Signal::Kill);
+            groups().remove(&self.pgid);
+        }
+        Ok(status)
+    }
+}
+
+impl Drop for StataProcess {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            signal_group(self.pgid, Signal::Kill);
+            groups().remove(&self.pgid);
+            // tokio reaps a dropped child in the background once it has exited.
+        }
+    }
+}
+
+/// Describes how a process ended, for messages: "exit code 1", "killed by signal 9".
+pub fn describe_exit(status: &ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return format!("killed by signal {sig}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exit code {code}"),
+        None => "unknown exit status".to_owned(),
+    }
+}

@@ -1,0 +1,51 @@
+//! The MCP side: the stdio transport, the tool surface, and progress notifications.
+
+pub mod progress;
+pub mod tools;
+pub mod transport;
+
+use anyhow::Context;
+use rmcp::ServiceExt;
+
+use crate::cli::ServerOptions;
+
+/// Serves MCP on stdin/stdout until stdin closes; then stops every Stata process it started.
+pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
+    let server = tools::StataServer::new(&options).context("could not set up the server")?;
+    spawn_signal_handler();
+    let transport = transport::StdioTransport::new(tokio::io::stdin(), tokio::io::stdout());
+    match server.serve(transport).await {
+        Ok(running) => {
+            let reason = running.waiting().await;
+            tracing::info!(?reason, "MCP session ended");
+        }
+        Err(e) => tracing::info!("MCP session ended before it began: {e}"),
+    }
+    crate::runner::process::kill_all_groups();
+    Ok(())
+}
+
+/// A client that kills the server (or Ctrl-C in a terminal) must not leave Stata running:
+/// Stata is in its own process group, so the terminal's SIGINT does not reach it.
+fn spawn_signal_handler() {
+    #[cfg(unix)]
+    tokio::spawn(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::warn!("could not install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = hup.recv() => {}
+        }
+        tracing::info!("signal received: stopping Stata and exiting");
+        crate::runner::process::kill_all_groups();
+        std::process::exit(130);
+    });
+}

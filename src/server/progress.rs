@@ -1,0 +1,246 @@
+//! Sends a run's live output to the client as `notifications/progress` for one request:
+//! at once after a quiet spell, at most one frame per interval under a flood, a heartbeat
+//! when Stata is silent, and nothing at all once the request is cancelled or answered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::{Peer, RoleServer};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::log::chunk::LiveOutput;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ProgressSettings {
+    /// At most one frame per this interval.
+    pub interval: Duration,
+    /// A heartbeat after this much silence.
+    pub heartbeat: Duration,
+}
+
+/// Where frames go; a trait so the pacing can be tested without a client.
+pub trait FrameSink: Send + Sync {
+    /// Sends one frame; `progress` strictly increases from one call to the next.
+    fn send(&self, progress: f64, message: String) -> impl Future<Output = bool> + Send;
+}
+
+/// Frames to an MCP peer for one progress token.
+pub struct PeerSink {
+    pub peer: Peer<RoleServer>,
+    pub token: ProgressToken,
+}
+
+impl FrameSink for PeerSink {
+    async fn send(&self, progress: f64, message: String) -> bool {
+        let param =
+            ProgressNotificationParam::new(self.token.clone(), progress).with_message(message);
+        self.peer.notify_progress(param).await.is_ok()
+    }
+}
+
+/// Streams `live` to `sink` until `done` fires; then sends what is left (unless the
+/// request was cancelled) and returns. The caller awaits this before writing the
+/// response, so no frame can follow the response.
+pub async fn pump<S: FrameSink>(
+    live: Arc<LiveOutput>,
+    sink: S,
+    settings: ProgressSettings,
+    done: CancellationToken,
+    request_cancelled: CancellationToken,
+) {
+    let started = Instant::now();
+    let mut seq: u64 = 0;
+    let mut last_frame: Option<Instant> = None;
+    let mut last_news = Instant::now();
+    let mut next_heartbeat = started + settings.heartbeat;
+    loop {
+        // Wait for news, the heartbeat, or the end of the run.
+        let finished = tokio::select! {
+            _ = done.cancelled() => true,
+            _ = request_cancelled.cancelled() => return,
+            _ = live.changed() => false,
+            _ = tokio::time::sleep_until(next_heartbeat) => false,
+        };
+        if request_cancelled.is_cancelled() {
+            return;
+        }
+        if !finished && let Some(prev) = last_frame {
+            // Coalesce a flood: wait out the rest of the interval, collecting more news.
+            let ready_at = prev + settings.interval;
+            if Instant::now() < ready_at {
+                tokio::select! {
+                    _ = done.cancelled() => {}
+                    _ = request_cancelled.cancelled() => return,
+                    _ = tokio::time::sleep_until(ready_at) => {}
+                }
+            }
+        }
+        let message = match live.take() {
+            Some(chunk) => {
+                last_news = Instant::now();
+                Some(chunk.message)
+            }
+            None if !finished && Instant::now() >= next_heartbeat => Some(heartbeat(
+                started.elapsed(),
+                last_news.elapsed(),
+                live.last_command(),
+            )),
+            None => None,
+        };
+        if let Some(message) = message {
+            if request_cancelled.is_cancelled() {
+                return;
+            }
+            seq += 1;
+            if !sink.send(seq as f64, message).await {
+                return;
+            }
+            last_frame = Some(Instant::now());
+            next_heartbeat = Instant::now() + settings.heartbeat;
+        }
+        if finished || done.is_cancelled() {
+            // One last look: lines pushed just before the end.
+            if let Some(chunk) = live.take()
+                && !request_cancelled.is_cancelled()
+            {
+                seq += 1;
+                sink.send(seq as f64, chunk.message).await;
+            }
+            return;
+        }
+    }
+}
+
+fn heartbeat(elapsed: Duration, silent: Duration, command: Option<String>) -> String {
+    let mut s = format!(
+        "still running ({} elapsed, no new output for {})",
+        human(elapsed),
+        human(silent)
+    );
+    if let Some(cmd) = command {
+        s.push_str(&format!(": {cmd}"));
+    }
+    s
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<(f64, String, Instant)>>>);
+
+    impl FrameSink for Recorder {
+        async fn send(&self, progress: f64, message: String) -> bool {
+            self.0
+                .lock()
+                .expect("lock")
+                .push((progress, message, Instant::now()));
+            true
+        }
+    }
+
+    fn settings() -> ProgressSettings {
+        ProgressSettings {
+            interval: Duration::from_millis(100),
+            heartbeat: Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_is_paced_and_nothing_is_lost_from_the_stream() {
+        let live = Arc::new(LiveOutput::new(1 << 20));
+        let rec = Recorder::default();
+        let done = CancellationToken::new();
+        let task = tokio::spawn(pump(
+            live.clone(),
+            rec.clone(),
+            settings(),
+            done.clone(),
+            CancellationToken::new(),
+        ));
+        for i in 0..100 {
+            live.push_lines(&format!("line {i}\n"));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        done.cancel();
+        task.await.expect("pump");
+        let frames = rec.0.lock().expect("lock").clone();
+        // 1 s of output at 100 ms pacing: about 10 frames, never 100.
+        assert!(
+            frames.len() >= 5 && frames.len() <= 13,
+            "{} frames",
+            frames.len()
+        );
+        for w in frames.windows(2) {
+            assert!(w[1].0 > w[0].0, "progress must increase");
+            assert!(
+                w[1].2 - w[0].2 >= Duration::from_millis(100),
+                "frames closer than the interval"
+            );
+        }
+        let all: String = frames.iter().map(|f| f.1.as_str()).collect();
+        for i in 0..100 {
+            assert!(all.contains(&format!("line {i}\n")), "line {i} missing");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_brings_a_heartbeat_naming_the_command() {
+        let live = Arc::new(LiveOutput::new(8192));
+        let rec = Recorder::default();
+        let done = CancellationToken::new();
+        let task = tokio::spawn(pump(
+            live.clone(),
+            rec.clone(),
+            settings(),
+            done.clone(),
+            CancellationToken::new(),
+        ));
+        live.push_lines(". sleep 30000\n");
+        tokio::time::sleep(Duration::from_secs(25)).await;
+        done.cancel();
+        task.await.expect("pump");
+        let frames = rec.0.lock().expect("lock").clone();
+        assert_eq!(frames[0].1, ". sleep 30000\n");
+        assert!(frames.len() >= 3, "{frames:?}");
+        assert!(frames[1].1.starts_with("still running"), "{}", frames[1].1);
+        assert!(frames[1].1.ends_with(": sleep 30000"), "{}", frames[1].1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_sent_after_cancellation() {
+        let live = Arc::new(LiveOutput::new(8192));
+        let rec = Recorder::default();
+        let cancelled = CancellationToken::new();
+        let task = tokio::spawn(pump(
+            live.clone(),
+            rec.clone(),
+            settings(),
+            CancellationToken::new(),
+            cancelled.clone(),
+        ));
+        live.push_lines("a\n");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        cancelled.cancel();
+        live.push_lines("b\n");
+        task.await.expect("pump");
+        let frames = rec.0.lock().expect("lock").clone();
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].1, "a\n");
+    }
+}

@@ -1,0 +1,354 @@
+//! Newline-delimited JSON-RPC on stdin/stdout: answers malformed lines instead of dropping
+//! them, and never lets a progress frame out after its request was answered or cancelled.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rmcp::RoleServer;
+use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::Transport;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// Longest request line accepted (a do-file's text can be large, but not this large).
+pub const MAX_LINE_BYTES: usize = 32 * 1024 * 1024;
+
+/// JSON-RPC error codes.
+const PARSE_ERROR: i64 = -32700;
+const INVALID_REQUEST: i64 = -32600;
+const INVALID_PARAMS: i64 = -32602;
+
+type Writer = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
+
+/// Which progress tokens may still be used: token → the request that carried it.
+///
+/// A token is live from the moment its request arrives until the response to that request
+/// is written or the client cancels it. Claude Code and Cursor drop the connection when a
+/// progress notification names a token they no longer know, so this is enforced here, at
+/// the last point before stdout, whatever the tool code does.
+#[derive(Default)]
+struct LiveTokens {
+    by_token: HashMap<String, String>,
+}
+
+impl LiveTokens {
+    fn open(&mut self, token: &Value, request_id: &Value) {
+        self.by_token
+            .insert(token.to_string(), request_id.to_string());
+    }
+    fn close_request(&mut self, request_id: &Value) {
+        let id = request_id.to_string();
+        self.by_token.retain(|_, r| *r != id);
+    }
+    fn is_live(&self, token: &Value) -> bool {
+        self.by_token.contains_key(&token.to_string())
+    }
+}
+
+pub struct StdioTransport<R> {
+    reader: BufReader<R>,
+    line: Vec<u8>,
+    /// Dropping the rest of an over-long line.
+    discarding: bool,
+    line_no: u64,
+    writer: Writer,
+    tokens: Arc<Mutex<LiveTokens>>,
+    /// rmcp ends the session if anything but a request arrives before `initialize`,
+    /// so early notifications are dropped here instead.
+    seen_initialize: bool,
+}
+
+/// What to do with one incoming line.
+enum Verdict {
+    Deliver(Box<RxJsonRpcMessage<RoleServer>>),
+    Reply(Value),
+    Ignore,
+}
+
+impl<R: AsyncRead + Send + Unpin> StdioTransport<R> {
+    pub fn new(reader: R, writer: impl AsyncWrite + Send + Unpin + 'static) -> Self {
+        Self {
+            reader: BufReader::with_capacity(64 * 1024, reader),
+            line: Vec::new(),
+            discarding: false,
+            line_no: 0,
+            writer: Arc::new(tokio::sync::Mutex::new(Box::new(writer))),
+            tokens: Arc::new(Mutex::new(LiveTokens::default())),
+            seen_initialize: false,
+        }
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, LiveTokens> {
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads one line into `self.line`. Cancel-safe: rmcp polls `receive` inside a
+    /// `select!`, so a read may be dropped half-way; the bytes already taken stay in
+    /// `self.line` and the next call carries on.
+    async fn read_line(&mut self) -> std::io::Result<Option<LineKind>> {
+        loop {
+            let (used, done) = {
+                let buf = self.reader.fill_buf().await?;
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let nl = buf.iter().position(|&b| b == b'\n');
+                let take = nl.map_or(buf.len(), |i| i + 1);
+                if !self.discarding {
+                    if self.line.len() + take > MAX_LINE_BYTES {
+                        self.line.clear();
+                        self.discarding = true;
+                    } else {
+                        self.line.extend_from_slice(&buf[..take]);
+                    }
+                }
+                (take, nl.is_some())
+            };
+            self.reader.consume(used);
+            if done {
+                self.line_no += 1;
+                if std::mem::take(&mut self.discarding) {
+                    return Ok(Some(LineKind::TooLong));
+                }
+                return Ok(Some(LineKind::Line));
+            }
+        }
+    }
+
+    fn judge(&mut self) -> Verdict {
+        let raw = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return Verdict::Ignore;
+        }
+        let value: Value = match serde_json::from_slice(raw) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(
+                    line = self.line_no,
+                    "stdin: not JSON ({e}); answered with a parse error"
+                );
+                return Verdict::Reply(error_reply(
+                    Value::Null,
+                    PARSE_ERROR,
+                    format!("Parse error: line {} is not valid JSON: {e}", self.line_no),
+                ));
+            }
+        };
+        let Value::Object(obj) = &value else {
+            let what = if value.is_array() {
+                "batches (JSON arrays) are not supported; send one message per line"
+            } else {
+                "a JSON-RPC message must be a JSON object"
+            };
+            tracing::warn!(line = self.line_no, "stdin: {what}");
+            return Verdict::Reply(error_reply(
+                Value::Null,
+                INVALID_REQUEST,
+                format!("Invalid request: {what}"),
+            ));
+        };
+        let id = obj.get("id").cloned();
+        let usable_id = id
+            .as_ref()
+            .filter(|v| v.is_string() || v.is_i64() || v.is_u64())
+            .cloned();
+        if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            tracing::warn!(line = self.line_no, "stdin: missing \"jsonrpc\": \"2.0\"");
+            return Verdict::Reply(error_reply(
+                usable_id.unwrap_or(Value::Null),
+                INVALID_REQUEST,
+                "Invalid request: \"jsonrpc\" must be \"2.0\"".into(),
+            ));
+        }
+        let method = obj.get("method").and_then(Value::as_str).map(str::to_owned);
+        let is_request = method.is_some() && id.is_some();
+        if id.is_some() && usable_id.is_none() {
+            tracing::warn!(
+                line = self.line_no,
+                "stdin: id must be a string or an integer"
+            );
+            return Verdict::Reply(error_reply(
+                Value::Null,
+                INVALID_REQUEST,
+                "Invalid request: \"id\" must be a string or an integer".into(),
+            ));
+        }
+        if method.is_none() && !(obj.contains_key("result") || obj.contains_key("error")) {
+            tracing::warn!(
+                line = self.line_no,
+                "stdin: neither a request, a notification nor a response"
+            );
+            return Verdict::Reply(error_reply(
+                usable_id.unwrap_or(Value::Null),
+                INVALID_REQUEST,
+                "Invalid request: no \"method\"".into(),
+            ));
+        }
+        if !self.seen_initialize && !is_request {
+            tracing::warn!(
+                line = self.line_no,
+                method = method.as_deref().unwrap_or("-"),
+                "stdin: ignored: arrived before initialize"
+            );
+            return Verdict::Ignore;
+        }
+        match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(value.clone()) {
+            Ok(msg) => {
+                if method.as_deref() == Some("initialize") {
+                    self.seen_initialize = true;
+                }
+                if let (true, Some(id)) = (is_request, usable_id.as_ref())
+                    && let Some(token) = value.pointer("/params/_meta/progressToken")
+                {
+                    self.tokens().open(token, id);
+                }
+                if method.as_deref() == Some("notifications/cancelled")
+                    && let Some(req) = value.pointer("/params/requestId")
+                {
+                    self.tokens().close_request(req);
+                }
+                Verdict::Deliver(Box::new(msg))
+            }
+            Err(e) => {
+                if let (true, Some(id)) = (is_request, usable_id) {
+                    tracing::warn!(
+                        line = self.line_no,
+                        "stdin: bad params for {}: {e}",
+                        method.as_deref().unwrap_or("-")
+                    );
+                    Verdict::Reply(error_reply(
+                        id,
+                        INVALID_PARAMS,
+                        format!(
+                            "Invalid params for {}: {e}",
+                            method.as_deref().unwrap_or("-")
+                        ),
+                    ))
+                } else {
+                    tracing::warn!(
+                        line = self.line_no,
+                        "stdin: ignored malformed notification or response: {e}"
+                    );
+                    Verdict::Ignore
+                }
+            }
+        }
+    }
+}
+
+enum LineKind {
+    Line,
+    TooLong,
+}
+
+fn error_reply(id: Value, code: i64, message: String) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
+}
+
+async fn write_line(writer: &Writer, mut text: Vec<u8>) -> std::io::Result<()> {
+    text.push(b'\n');
+    let mut w = writer.lock().await;
+    w.write_all(&text).await?;
+    w.flush().await
+}
+
+impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for StdioTransport<R> {
+    type Error = std::io::Error;
+
+    fn name() -> Cow<'static, str> {
+        "stdio".into()
+    }
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let writer = self.writer.clone();
+        // Decide now, in the order rmcp hands messages over, not when the write runs.
+        let bytes = match serde_json::to_value(&item) {
+            Ok(v) => {
+                let mut tokens = self.tokens();
+                let is_progress =
+                    v.get("method").and_then(Value::as_str) == Some("notifications/progress");
+                if is_progress {
+                    let token = v
+                        .pointer("/params/progressToken")
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    if !tokens.is_live(&token) {
+                        tracing::debug!(%token, "dropped a progress frame for a finished or cancelled request");
+                        None
+                    } else {
+                        serde_json::to_vec(&v).ok()
+                    }
+                } else {
+                    if let Some(id) = v.get("id")
+                        && (v.get("result").is_some() || v.get("error").is_some())
+                    {
+                        tokens.close_request(id);
+                    }
+                    serde_json::to_vec(&v).ok()
+                }
+            }
+            Err(e) => {
+                tracing::error!("could not serialise an outgoing message: {e}");
+                None
+            }
+        };
+        async move {
+            match bytes {
+                Some(b) => write_line(&writer, b).await,
+                None => Ok(()),
+            }
+        }
+    }
+
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        loop {
+            let kind = match self.read_line().await {
+                Ok(Some(k)) => k,
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::error!("reading stdin failed: {e}");
+                    return None;
+                }
+            };
+            let verdict = match kind {
+                LineKind::TooLong => {
+                    tracing::warn!(
+                        line = self.line_no,
+                        "stdin: line longer than {MAX_LINE_BYTES} bytes dropped"
+                    );
+                    Verdict::Reply(error_reply(
+                        Value::Null,
+                        INVALID_REQUEST,
+                        format!(
+                            "Invalid request: line {} is longer than {MAX_LINE_BYTES} bytes",
+                            self.line_no
+                        ),
+                    ))
+                }
+                LineKind::Line => self.judge(),
+            };
+            self.line.clear();
+            match verdict {
+                Verdict::Deliver(msg) => return Some(*msg),
+                Verdict::Ignore => {}
+                Verdict::Reply(v) => {
+                    let bytes = serde_json::to_vec(&v).unwrap_or_default();
+                    if let Err(e) = write_line(&self.writer, bytes).await {
+                        tracing::error!("writing to stdout failed: {e}");
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        self.writer.lock().await.flush().await
+    }
+}

@@ -1,0 +1,288 @@
+//! Test support: a fake Stata install backed by the project's double, and an MCP client
+//! that drives the real `stata-mcp` binary over pipes, recording when each line arrives.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The test double of Stata, built by `cargo test` as the `stata-double` example.
+pub fn double_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/stata-double
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = profile_dir.join("examples").join("stata-double");
+    assert!(
+        p.exists(),
+        "{} is missing: build it with `cargo build --examples`",
+        p.display()
+    );
+    p
+}
+
+pub fn server_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_stata-mcp"))
+}
+
+/// A temp dir holding `bin/stata-mp` (a link to the double), a work dir and a log dir.
+pub struct FakeStata {
+    pub dir: tempfile::TempDir,
+}
+
+impl FakeStata {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("stata-mcp-test")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("bin")).expect("bin");
+        std::fs::create_dir_all(dir.path().join("work")).expect("work");
+        std::os::unix::fs::symlink(double_path(), dir.path().join("bin/stata-mp")).expect("link");
+        Self { dir }
+    }
+    pub fn stata(&self) -> PathBuf {
+        self.dir.path().join("bin/stata-mp")
+    }
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+    pub fn log_dir(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.work().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+    /// Live processes of the Stata double started from this fake install.
+    pub fn live_processes(&self) -> Vec<u32> {
+        processes_running(&self.stata())
+    }
+}
+
+/// Pids of live (non-zombie) processes whose program (argv[0]) is `program`.
+pub fn processes_running(program: &Path) -> Vec<u32> {
+    let needle = program.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'));
+        let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+        if !zombie && String::from_utf8_lossy(argv0) == needle {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// One line the server wrote, and when the test read it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub msg: Value,
+}
+
+pub struct Client {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    rx: Receiver<Received>,
+    /// Everything received so far, in order.
+    pub seen: Vec<Received>,
+    next_id: i64,
+}
+
+impl Client {
+    /// Starts the server with `args` (plus `--stata-path` and `--log-dir` of `fake`).
+    pub fn start(fake: &FakeStata, extra: &[&str]) -> Self {
+        let mut cmd = Command::new(server_path());
+        cmd.arg("--stata-path")
+            .arg(fake.stata())
+            .arg("--log-dir")
+            .arg(fake.log_dir())
+            .arg("--workdir")
+            .arg(fake.work())
+            .args(extra)
+            .env_remove("STATA_PATH")
+            .env("RUST_LOG", "warn");
+        Self::spawn(cmd)
+    }
+
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn stata-mcp");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let at = Instant::now();
+                let msg: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("stdout carried a line that is not JSON ({e}): {line}")
+                });
+                if tx.send(Received { at, msg }).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Self {
+            child,
+            stdin,
+            rx,
+            seen: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    pub fn send_raw(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(line.as_bytes()).expect("write");
+        stdin.write_all(b"\n").expect("write");
+        stdin.flush().expect("flush");
+    }
+
+    pub fn send(&mut self, v: &Value) {
+        self.send_raw(&v.to_string());
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The next message, or None after `timeout`.
+    pub fn recv(&mut self, timeout: Duration) -> Option<Received> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(r) => {
+                self.seen.push(r.clone());
+                Some(r)
+            }
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Waits for the response to `id`, collecting everything before it.
+    pub fn wait_response(&mut self, id: i64, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let r = self
+                .recv(left)
+                .unwrap_or_else(|| panic!("no response to request {id} within {timeout:?}"));
+            if r.msg.get("id") == Some(&json!(id)) && r.msg.get("method").is_none() {
+                return r.msg;
+            }
+        }
+    }
+
+    pub fn request(&mut self, method: &str, params: Value) -> i64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        id
+    }
+
+    pub fn initialize(&mut self) {
+        let id = self.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}),
+        );
+        let resp = self.wait_response(id, Duration::from_secs(10));
+        assert!(resp.get("result").is_some(), "initialize failed: {resp}");
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    }
+
+    /// Sends a tools/call; with `token`, asks for progress.
+    pub fn call_tool(&mut self, name: &str, args: Value, token: Option<&str>) -> i64 {
+        let mut params = json!({"name": name, "arguments": args});
+        if let Some(t) = token {
+            params["_meta"] = json!({"progressToken": t});
+        }
+        self.request("tools/call", params)
+    }
+
+    /// Progress frames seen so far for `token`.
+    pub fn frames(&self, token: &str) -> Vec<Received> {
+        self.seen
+            .iter()
+            .filter(|r| {
+                r.msg.get("method").and_then(Value::as_str) == Some("notifications/progress")
+                    && r.msg
+                        .pointer("/params/progressToken")
+                        .and_then(Value::as_str)
+                        == Some(token)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Waits for the server to exit, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The text block of a tools/call result.
+pub fn result_text(resp: &Value) -> String {
+    resp.pointer("/result/content/0/text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The message text of a progress frame.
+pub fn frame_message(r: &Received) -> String {
+    r.msg
+        .pointer("/params/message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits until `cond` holds, polling, up to `timeout`.
+pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
