@@ -1,6 +1,9 @@
 //! The MCP side: the stdio transport, the tool surface, and progress notifications.
 
+pub mod log_tools;
 pub mod progress;
+pub mod run_tools;
+pub mod session_tools;
 pub mod tools;
 pub mod transport;
 
