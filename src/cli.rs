@@ -126,6 +126,31 @@ pub struct ServerOptions {
     )]
     pub max_output_chars: usize,
 
+    /// Keep the run directories (and full logs) of at most this many runs; older ones are removed first.
+    #[arg(
+        long,
+        env = "STATA_MCP_KEEP_RUNS",
+        default_value_t = 200,
+        global = true
+    )]
+    pub keep_runs: usize,
+
+    /// Keep at most this many megabytes of run directories; older runs are removed first.
+    #[arg(long, env = "STATA_MCP_KEEP_MB", default_value_t = 2048, global = true)]
+    pub keep_mb: u64,
+
+    /// At most this many graphs are returned as images per call.
+    #[arg(long, env = "STATA_MCP_MAX_IMAGES", default_value_t = 4, global = true)]
+    pub max_images: usize,
+
+    /// Return no images (graph files are still listed in the structured result).
+    #[arg(long, env = "STATA_MCP_NO_IMAGES", global = true)]
+    pub no_images: bool,
+
+    /// Allow shell escapes (`shell`, `!`, `winexec`, ...) in Stata code; refused by default.
+    #[arg(long, env = "STATA_MCP_ALLOW_SHELL", global = true)]
+    pub allow_shell: bool,
+
     /// Log filter for stderr diagnostics (overridden by RUST_LOG), e.g. `info`, `debug`.
     #[arg(
         long,

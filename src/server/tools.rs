@@ -35,6 +35,11 @@ pub struct ServerState {
     pub progress: ProgressSettings,
     pub max_frame_bytes: usize,
     pub max_output_chars: usize,
+    pub keep_runs: usize,
+    pub keep_bytes: u64,
+    pub max_images: usize,
+    pub no_images: bool,
+    pub allow_shell: bool,
 }
 
 #[derive(Clone)]
@@ -82,6 +87,11 @@ impl StataServer {
                 },
                 max_frame_bytes: opts.max_frame_bytes,
                 max_output_chars: opts.max_output_chars,
+                keep_runs: opts.keep_runs,
+                keep_bytes: opts.keep_mb.saturating_mul(1024 * 1024),
+                max_images: opts.max_images,
+                no_images: opts.no_images,
+                allow_shell: opts.allow_shell,
             }),
         })
     }
