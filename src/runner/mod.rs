@@ -6,6 +6,7 @@ pub mod pipeline;
 pub mod process;
 pub mod rundir;
 pub mod session;
+pub mod shell_guard;
 pub mod wrapper;
 
 use std::path::PathBuf;

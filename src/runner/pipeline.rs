@@ -9,6 +9,8 @@ use crate::log::filter::RunnerFilter;
 use crate::result::errors::{ErrorScanner, Scan};
 use crate::result::output::CappedOutput;
 
+const BATCH_LIMIT: usize = 64 * 1024;
+
 pub struct LogPipeline {
     filter: RunnerFilter,
     scanner: ErrorScanner,
@@ -49,6 +51,9 @@ impl LogPipeline {
             batch.push_str(l);
             batch.push('\n');
         });
+        if self.batch.len() >= BATCH_LIMIT {
+            self.flush_live();
+        }
     }
 
     /// Session mode: the number the end sentinel printed, once it has run.

@@ -20,8 +20,12 @@ fn groups() -> std::sync::MutexGuard<'static, HashSet<u32>> {
     live_groups().lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Kills every process group the server started. Called on shutdown.
+/// Set once the server is shutting down: no new Stata may start after that.
+static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Kills every process group the server started, and refuses new ones. Called on shutdown.
 pub fn kill_all_groups() {
+    SHUTTING_DOWN.store(true, std::sync::atomic::Ordering::SeqCst);
     let pgids: Vec<u32> = groups().drain().collect();
     for pgid in pgids {
         signal_group(pgid, Signal::Kill);
@@ -111,11 +115,17 @@ impl StataProcess {
             .kill_on_drop(true);
         #[cfg(unix)]
         cmd.process_group(0);
+        // Hold the registry while spawning so a shutdown cannot slip in between.
+        let mut registry = groups();
+        if SHUTTING_DOWN.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(io::Error::other("the server is shutting down"));
+        }
         let mut child = cmd.spawn()?;
         let pgid = child
             .id()
             .ok_or_else(|| io::Error::other("Stata exited before its process id could be read"))?;
-        groups().insert(pgid);
+        registry.insert(pgid);
+        drop(registry);
         Ok(Self {
             stdin: child.stdin.take(),
             stdout: child.stdout.take(),

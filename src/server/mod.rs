@@ -12,15 +12,28 @@ use rmcp::ServiceExt;
 
 use crate::cli::ServerOptions;
 
+/// How long handlers get to finish once stdin has closed and Stata was stopped.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(1000);
+
 /// Serves MCP on stdin/stdout until stdin closes; then stops every Stata process it started.
 pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
     let server = tools::StataServer::new(&options).context("could not set up the server")?;
     spawn_signal_handler();
     let transport = transport::StdioTransport::new(tokio::io::stdin(), tokio::io::stdout());
+    let stdin_closed = transport.closed_token();
     match server.serve(transport).await {
         Ok(running) => {
-            let reason = running.waiting().await;
-            tracing::info!(?reason, "MCP session ended");
+            let waiting = running.waiting();
+            tokio::pin!(waiting);
+            tokio::select! {
+                reason = &mut waiting => tracing::info!(?reason, "MCP session ended"),
+                _ = stdin_closed.cancelled() => {
+                    // The client is gone: stop Stata now rather than letting runs finish,
+                    // then give the handlers a moment to wind down.
+                    crate::runner::process::kill_all_groups();
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut waiting).await;
+                }
+            }
         }
         Err(e) => tracing::info!("MCP session ended before it began: {e}"),
     }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::tools::{ServerState, parse_args, resolve, to_tool_result};
 use crate::result::render::RunResultJson;
 use crate::runner::batch::failed_to_start;
+use crate::runner::shell_guard::find_shell_escape;
 use crate::runner::{RunRequest, RunSource};
 
 pub const NAMES: &[&str] = &["stata_run_code", "stata_run_file"];
@@ -121,6 +122,11 @@ fn request(
             };
             check_dir(&cwd)?;
             let timeout = timeout(state, a.timeout_s).map_err(bad)?;
+            if !state.allow_shell
+                && let Some(escape) = find_shell_escape(&a.code, None, &cwd)
+            {
+                return Err((None, escape.to_string()));
+            }
             let stata = state.locate_stata().map_err(bad)?;
             Ok(RunRequest {
                 stata,
@@ -153,6 +159,15 @@ fn request(
             };
             check_dir(&cwd)?;
             let timeout = timeout(state, a.timeout_s).map_err(bad)?;
+            if !state.allow_shell {
+                let text = std::fs::read(&path)
+                    .map_err(|e| bad(format!("could not read {}: {e}", path.display())))?;
+                if let Some(escape) =
+                    find_shell_escape(&String::from_utf8_lossy(&text), Some(&path), &cwd)
+                {
+                    return Err((None, escape.to_string()));
+                }
+            }
             let stata = state.locate_stata().map_err(bad)?;
             Ok(RunRequest {
                 stata,

@@ -2,7 +2,7 @@
 //! them, and never lets a progress frame out after its request was answered or cancelled.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use rmcp::RoleServer;
@@ -21,28 +21,39 @@ const INVALID_PARAMS: i64 = -32602;
 
 type Writer = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
 
-/// Which progress tokens may still be used: token → the request that carried it.
+/// What the transport knows of the requests in flight.
 ///
-/// A token is live from the moment its request arrives until the response to that request
-/// is written or the client cancels it. Claude Code and Cursor drop the connection when a
-/// progress notification names a token they no longer know, so this is enforced here, at
-/// the last point before stdout, whatever the tool code does.
+/// Progress tokens: a token is live from the moment its request arrives until the response
+/// to that request is written or the client cancels it. Claude Code and Cursor drop the
+/// connection when a progress notification names a token they no longer know, so this is
+/// enforced here, at the last point before stdout, whatever the tool code does.
+///
+/// Request ids: a second request with the id of one still running is refused, since its
+/// response could not be told apart (rmcp would silently drop one of the two).
 #[derive(Default)]
-struct LiveTokens {
+pub struct Ledger {
     by_token: HashMap<String, String>,
+    in_flight: HashSet<String>,
 }
 
-impl LiveTokens {
-    fn open(&mut self, token: &Value, request_id: &Value) {
-        self.by_token
-            .insert(token.to_string(), request_id.to_string());
+impl Ledger {
+    fn open(&mut self, token: Option<&Value>, request_id: &Value) {
+        let id = request_id.to_string();
+        if let Some(token) = token {
+            self.by_token.insert(token.to_string(), id.clone());
+        }
+        self.in_flight.insert(id);
     }
     fn close_request(&mut self, request_id: &Value) {
         let id = request_id.to_string();
         self.by_token.retain(|_, r| *r != id);
+        self.in_flight.remove(&id);
     }
     fn is_live(&self, token: &Value) -> bool {
         self.by_token.contains_key(&token.to_string())
+    }
+    fn is_in_flight(&self, request_id: &Value) -> bool {
+        self.in_flight.contains(&request_id.to_string())
     }
 }
 
@@ -51,16 +62,14 @@ pub struct StdioTransport<R> {
     line: Vec<u8>,
     /// Dropping the rest of an over-long line.
     discarding: bool,
-    line_no: u64,
     writer: Writer,
-    tokens: Arc<Mutex<LiveTokens>>,
-    /// rmcp ends the session if anything but a request arrives before `initialize`,
-    /// so early notifications are dropped here instead.
-    seen_initialize: bool,
+    inbox: Inbox,
+    /// Cancelled when stdin ends: the client is gone.
+    closed: tokio_util::sync::CancellationToken,
 }
 
 /// What to do with one incoming line.
-enum Verdict {
+pub enum Verdict {
     Deliver(Box<RxJsonRpcMessage<RoleServer>>),
     Reply(Value),
     Ignore,
@@ -72,15 +81,15 @@ impl<R: AsyncRead + Send + Unpin> StdioTransport<R> {
             reader: BufReader::with_capacity(64 * 1024, reader),
             line: Vec::new(),
             discarding: false,
-            line_no: 0,
             writer: Arc::new(tokio::sync::Mutex::new(Box::new(writer))),
-            tokens: Arc::new(Mutex::new(LiveTokens::default())),
-            seen_initialize: false,
+            inbox: Inbox::new(),
+            closed: tokio_util::sync::CancellationToken::new(),
         }
     }
 
-    fn tokens(&self) -> std::sync::MutexGuard<'_, LiveTokens> {
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    /// A token cancelled when stdin ends (or cannot be read): the client has gone.
+    pub fn closed_token(&self) -> tokio_util::sync::CancellationToken {
+        self.closed.clone()
     }
 
     /// Reads one line into `self.line`. Cancel-safe: rmcp polls `receive` inside a
@@ -107,7 +116,7 @@ impl<R: AsyncRead + Send + Unpin> StdioTransport<R> {
             };
             self.reader.consume(used);
             if done {
-                self.line_no += 1;
+                self.inbox.line_no += 1;
                 if std::mem::take(&mut self.discarding) {
                     return Ok(Some(LineKind::TooLong));
                 }
@@ -115,9 +124,40 @@ impl<R: AsyncRead + Send + Unpin> StdioTransport<R> {
             }
         }
     }
+}
 
-    fn judge(&mut self) -> Verdict {
-        let raw = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+/// The state that judging incoming lines needs: a line count for messages, whether
+/// `initialize` has arrived, and the ledger of requests in flight.
+pub struct Inbox {
+    line_no: u64,
+    /// rmcp ends the session if anything but a request arrives before `initialize`,
+    /// so early notifications are dropped here instead.
+    seen_initialize: bool,
+    tokens: Arc<Mutex<Ledger>>,
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Inbox {
+    pub fn new() -> Self {
+        Self {
+            line_no: 0,
+            seen_initialize: false,
+            tokens: Arc::new(Mutex::new(Ledger::default())),
+        }
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Decides what to do with one line read from stdin.
+    pub fn judge(&mut self, line: &[u8]) -> Verdict {
+        let raw = line.strip_suffix(b"\n").unwrap_or(line);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
@@ -200,10 +240,19 @@ impl<R: AsyncRead + Send + Unpin> StdioTransport<R> {
                 if method.as_deref() == Some("initialize") {
                     self.seen_initialize = true;
                 }
-                if let (true, Some(id)) = (is_request, usable_id.as_ref())
-                    && let Some(token) = value.pointer("/params/_meta/progressToken")
-                {
-                    self.tokens().open(token, id);
+                if let (true, Some(id)) = (is_request, usable_id.as_ref()) {
+                    let mut ledger = self.tokens();
+                    if ledger.is_in_flight(id) {
+                        tracing::warn!(line = self.line_no, %id, "stdin: duplicate id of a request in progress");
+                        return Verdict::Reply(error_reply(
+                            id.clone(),
+                            INVALID_REQUEST,
+                            format!(
+                                "Invalid request: id {id} is already used by a request in progress; use a new id"
+                            ),
+                        ));
+                    }
+                    ledger.open(value.pointer("/params/_meta/progressToken"), id);
                 }
                 if method.as_deref() == Some("notifications/cancelled")
                     && let Some(req) = value.pointer("/params/requestId")
@@ -270,7 +319,7 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for StdioTrans
         // Decide now, in the order rmcp hands messages over, not when the write runs.
         let bytes = match serde_json::to_value(&item) {
             Ok(v) => {
-                let mut tokens = self.tokens();
+                let mut tokens = self.inbox.tokens();
                 let is_progress =
                     v.get("method").and_then(Value::as_str) == Some("notifications/progress");
                 if is_progress {
@@ -310,16 +359,20 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for StdioTrans
         loop {
             let kind = match self.read_line().await {
                 Ok(Some(k)) => k,
-                Ok(None) => return None,
+                Ok(None) => {
+                    self.closed.cancel();
+                    return None;
+                }
                 Err(e) => {
                     tracing::error!("reading stdin failed: {e}");
+                    self.closed.cancel();
                     return None;
                 }
             };
             let verdict = match kind {
                 LineKind::TooLong => {
                     tracing::warn!(
-                        line = self.line_no,
+                        line = self.inbox.line_no,
                         "stdin: line longer than {MAX_LINE_BYTES} bytes dropped"
                     );
                     Verdict::Reply(error_reply(
@@ -327,22 +380,27 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for StdioTrans
                         INVALID_REQUEST,
                         format!(
                             "Invalid request: line {} is longer than {MAX_LINE_BYTES} bytes",
-                            self.line_no
+                            self.inbox.line_no
                         ),
                     ))
                 }
-                LineKind::Line => self.judge(),
+                LineKind::Line => self.inbox.judge(&self.line),
             };
             self.line.clear();
             match verdict {
                 Verdict::Deliver(msg) => return Some(*msg),
                 Verdict::Ignore => {}
                 Verdict::Reply(v) => {
+                    // Written from its own task: rmcp polls `receive` inside a `select!` and
+                    // drops it whenever another branch is ready, which would lose a reply
+                    // awaited here (or cut it off half-written).
                     let bytes = serde_json::to_vec(&v).unwrap_or_default();
-                    if let Err(e) = write_line(&self.writer, bytes).await {
-                        tracing::error!("writing to stdout failed: {e}");
-                        return None;
-                    }
+                    let writer = self.writer.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = write_line(&writer, bytes).await {
+                            tracing::error!("writing to stdout failed: {e}");
+                        }
+                    });
                 }
             }
         }

@@ -1,0 +1,294 @@
+//! Refuses Stata code that would run operating-system commands (`shell`, `!`, `winexec`, ...)
+//! unless the server was started with `--allow-shell`. A guard against accidents, not a sandbox.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Commands that hand a line to the operating system.
+const SHELL_COMMANDS: &[&str] = &["shell", "winexec", "xshell", "unixcmd"];
+/// Prefixes that run the command after them.
+const PREFIXES: &[&str] = &[
+    "quietly", "quietl", "quiet", "quie", "qui", "noisily", "noisil", "noisi", "nois", "noi", "n",
+    "capture", "captur", "captu", "capt", "cap",
+];
+/// How deep nested do-files are followed.
+const MAX_DEPTH: usize = 16;
+
+/// Where a shell escape was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellEscape {
+    /// The do-file it is in (None: the code of the call itself).
+    pub file: Option<PathBuf>,
+    /// 1-based line number.
+    pub line: usize,
+    pub text: String,
+}
+
+impl std::fmt::Display for ShellEscape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let place = match &self.file {
+            Some(p) => format!("{}, line {}", p.display(), self.line),
+            None => format!("line {} of the code", self.line),
+        };
+        write!(
+            f,
+            "refused: {place} runs an operating-system command ({}). Shell escapes are off by \
+             default so that code from a model cannot run programs on this machine by accident; \
+             if you trust it, restart the server with --allow-shell (or STATA_MCP_ALLOW_SHELL=1).",
+            self.text.trim()
+        )
+    }
+}
+
+/// Looks for shell escapes in `code`, and in the do-files it runs with `do`, `run` or
+/// `include` when their paths are literal and readable (relative to `cwd`).
+pub fn find_shell_escape(code: &str, file: Option<&Path>, cwd: &Path) -> Option<ShellEscape> {
+    let mut seen = HashSet::new();
+    scan(code, file, cwd, 0, &mut seen)
+}
+
+fn scan(
+    code: &str,
+    file: Option<&Path>,
+    cwd: &Path,
+    depth: usize,
+    seen: &mut HashSet<PathBuf>,
+) -> Option<ShellEscape> {
+    for (line_no, stmt) in statements(code) {
+        let cmd = strip_prefixes(&stmt);
+        if is_shell(cmd) {
+            return Some(ShellEscape {
+                file: file.map(Path::to_path_buf),
+                line: line_no,
+                text: stmt.clone(),
+            });
+        }
+        if depth < MAX_DEPTH
+            && let Some(target) = nested_do_file(cmd, cwd)
+            && seen.insert(target.clone())
+            && let Ok(bytes) = std::fs::read(&target)
+        {
+            let text = String::from_utf8_lossy(&bytes);
+            if let Some(found) = scan(&text, Some(&target), cwd, depth + 1, seen) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// Splits do-file text into statements with their first line number: joins `///`
+/// continuations, drops `//` and `/* */` comments and `*` comment lines, and follows
+/// `#delimit ;`.
+fn statements(code: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut semicolon = false;
+    let mut in_block_comment = false;
+    let mut current = String::new();
+    let mut start_line = 1;
+    for (i, raw) in code.lines().enumerate() {
+        let line_no = i + 1;
+        let line = strip_comments(raw, &mut in_block_comment);
+        let trimmed = line.trim();
+        if current.is_empty() {
+            start_line = line_no;
+        }
+        if let Some(rest) = trimmed
+            .strip_prefix("#delimit")
+            .or_else(|| trimmed.strip_prefix("#d "))
+        {
+            semicolon = rest.trim().starts_with(';');
+            continue;
+        }
+        if semicolon {
+            for (k, piece) in trimmed.split(';').enumerate() {
+                if k > 0 {
+                    out.push((start_line, std::mem::take(&mut current)));
+                    start_line = line_no;
+                }
+                if !piece.trim().is_empty() {
+                    if !current.is_empty() {
+                        current.push(' ');
+                    }
+                    current.push_str(piece.trim());
+                }
+            }
+            continue;
+        }
+        if let Some(head) = trimmed.strip_suffix("///") {
+            current.push_str(head);
+            current.push(' ');
+            continue;
+        }
+        if trimmed.starts_with('*') && current.is_empty() {
+            continue;
+        }
+        current.push_str(trimmed);
+        out.push((start_line, std::mem::take(&mut current)));
+    }
+    if !current.trim().is_empty() {
+        out.push((start_line, current));
+    }
+    out
+}
+
+/// Removes `/* */` and `//` comments (not inside double quotes).
+fn strip_comments(line: &str, in_block: &mut bool) -> String {
+    let mut out = String::with_capacity(line.len());
+    let b = line.as_bytes();
+    let mut i = 0;
+    let mut in_quote = false;
+    while i < b.len() {
+        if *in_block {
+            if b[i..].starts_with(b"*/") {
+                *in_block = false;
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        if b[i] == b'"' {
+            in_quote = !in_quote;
+        } else if !in_quote && b[i..].starts_with(b"/*") {
+            *in_block = true;
+            i += 2;
+            continue;
+        } else if !in_quote
+            && b[i..].starts_with(b"//")
+            && !b[i..].starts_with(b"///")
+            && (i == 0 || b[i - 1].is_ascii_whitespace())
+        {
+            break;
+        }
+        // Safe: we only split at ASCII bytes, so `i` is a char boundary here.
+        let ch_len = line[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&line[i..i + ch_len]);
+        i += ch_len;
+    }
+    out
+}
+
+/// Drops `quietly`, `capture`, `noisily` (and their abbreviations, with or without `:`),
+/// and the opening of a one-line block.
+fn strip_prefixes(stmt: &str) -> &str {
+    let mut s = stmt.trim_start();
+    loop {
+        let word_end = s
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(s.len());
+        let word = &s[..word_end];
+        if word_end > 0 && PREFIXES.contains(&word) {
+            s = s[word_end..].trim_start();
+            s = s.strip_prefix(':').unwrap_or(s).trim_start();
+            continue;
+        }
+        if let Some(rest) = s.strip_prefix('{') {
+            s = rest.trim_start();
+            continue;
+        }
+        return s;
+    }
+}
+
+fn is_shell(cmd: &str) -> bool {
+    if cmd.starts_with('!') {
+        return true;
+    }
+    let word_end = cmd
+        .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .unwrap_or(cmd.len());
+    let word = &cmd[..word_end];
+    // `shell` may be abbreviated to `sh`.
+    SHELL_COMMANDS.contains(&word) || (word.len() >= 2 && "shell".starts_with(word))
+}
+
+/// The do-file a `do`, `run` or `include` statement names, when it is a literal path.
+fn nested_do_file(cmd: &str, cwd: &Path) -> Option<PathBuf> {
+    let (word, rest) = cmd.split_once(char::is_whitespace)?;
+    if !matches!(word, "do" | "run" | "include" | "ru") {
+        return None;
+    }
+    let rest = rest.trim();
+    let name = if let Some(q) = rest.strip_prefix("`\"") {
+        q.split("\"'").next()?
+    } else if let Some(q) = rest.strip_prefix('"') {
+        q.split('"').next()?
+    } else {
+        rest.split_whitespace().next()?
+    };
+    if name.contains('`') || name.contains('$') {
+        return None;
+    }
+    let mut path = PathBuf::from(name);
+    if path.extension().is_none() {
+        path.set_extension("do");
+    }
+    Some(if path.is_absolute() {
+        path
+    } else {
+        cwd.join(path)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(code: &str) -> Option<usize> {
+        find_shell_escape(code, None, Path::new("/nonexistent")).map(|e| e.line)
+    }
+
+    #[test]
+    fn finds_each_form() {
+        assert_eq!(found("display 1\nshell ls"), Some(2));
+        assert_eq!(found("!rm -rf x"), Some(1));
+        assert_eq!(found("  !!ls"), Some(1));
+        assert_eq!(found("winexec notepad"), Some(1));
+        assert_eq!(found("xshell ls"), Some(1));
+        assert_eq!(found("unixcmd ls"), Some(1));
+        assert_eq!(found("sh ls"), Some(1));
+        assert_eq!(found("quietly shell ls"), Some(1));
+        assert_eq!(found("capture noisily: shell ls"), Some(1));
+        assert_eq!(found("forvalues i=1/2 {\n    shell echo `i'\n}"), Some(2));
+        assert_eq!(
+            found("#delimit ;\ndisplay 1; shell ls;\n#delimit cr"),
+            Some(2)
+        );
+        assert_eq!(found("display 1 ///\n  + 2\nshell ls"), Some(3));
+    }
+
+    #[test]
+    fn ignores_what_is_not_a_command() {
+        assert_eq!(found("display \"shell\""), None);
+        assert_eq!(found("* shell ls in a comment"), None);
+        assert_eq!(found("// shell ls"), None);
+        assert_eq!(found("/* shell ls */ display 1"), None);
+        assert_eq!(found("/*\nshell ls\n*/"), None);
+        assert_eq!(found("gen shelled = 1"), None);
+        assert_eq!(found("display 3 != 4"), None);
+        assert_eq!(found("summarize shell_size"), None);
+    }
+
+    #[test]
+    fn follows_nested_do_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("inner.do"), "display 1\n!ls\n").expect("write");
+        std::fs::write(dir.path().join("outer.do"), "do inner\n").expect("write");
+        let e = find_shell_escape("do \"outer.do\"", None, dir.path()).expect("found");
+        assert_eq!(
+            e.file.as_deref(),
+            Some(dir.path().join("inner.do").as_path())
+        );
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().contains("--allow-shell"));
+    }
+
+    #[test]
+    fn nested_cycles_end() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.do"), "do b.do\n").expect("write");
+        std::fs::write(dir.path().join("b.do"), "do a.do\n").expect("write");
+        assert_eq!(find_shell_escape("do a.do", None, dir.path()), None);
+    }
+}
