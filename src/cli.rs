@@ -24,6 +24,68 @@ pub struct Cli {
 pub enum Command {
     /// Serve MCP on stdin/stdout (the default).
     Serve,
+    /// Check the setup: which Stata is found (and why), then start it and ask its version.
+    ///
+    /// Exits 0 when Stata started and answered, 1 otherwise, with what to do about it.
+    Doctor,
+    /// Print (or, with --write, install) the configuration an MCP client needs to start this server.
+    ///
+    /// The server options given here (e.g. --stata-path, --mode), or set through their
+    /// environment variables, go into the configuration as environment variables.
+    Config(ConfigArgs),
+    /// Run a do-file from a terminal through the same runner the server uses, printing its log as it streams.
+    ///
+    /// Exit codes: 0 ok, 1 Stata reported an error, 2 Stata did not start (or bad
+    /// arguments), 3 time limit reached, 130 interrupted (Ctrl-C).
+    Run(RunArgs),
+}
+
+/// An MCP client `config` can write for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Client {
+    /// Claude Desktop (claude_desktop_config.json).
+    ClaudeDesktop,
+    /// Cursor (~/.cursor/mcp.json).
+    Cursor,
+    /// Claude Code (`claude mcp add`, or ~/.claude.json with --write).
+    ClaudeCode,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// The client to configure.
+    #[arg(value_enum)]
+    pub client: Client,
+
+    /// Merge the configuration into the client's configuration file (backed up first) instead of printing it.
+    #[arg(long, env = "STATA_MCP_CONFIG_WRITE")]
+    pub write: bool,
+
+    /// The client configuration file to write [default: the client's standard location for this OS].
+    #[arg(long, env = "STATA_MCP_CONFIG_FILE", value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+
+    /// The name the server gets in the client's configuration.
+    #[arg(long, env = "STATA_MCP_SERVER_NAME", default_value = "stata")]
+    pub name: String,
+
+    /// Claude Code: print the JSON entry instead of the `claude mcp add` command line.
+    #[arg(long, env = "STATA_MCP_CONFIG_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The do-file to run (it runs in the current directory, or in --workdir, as `stata -b do` would).
+    pub file: PathBuf,
+
+    /// Arguments passed to the do-file (read there with `args`); put `--` before them if the first starts with `-`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+
+    /// Never show the progress line on stderr, even on a terminal.
+    #[arg(long, env = "STATA_MCP_NO_PROGRESS")]
+    pub no_progress: bool,
 }
 
 /// How each call reaches Stata.

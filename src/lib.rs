@@ -6,6 +6,7 @@
 //! chunking into progress frames) and finally builds the tool result with `result`.
 
 pub mod cli;
+pub mod commands;
 pub mod discovery;
 pub mod log;
 pub mod result;

@@ -1,12 +1,19 @@
 //! The `stata-mcp` binary: parses the command line, sends diagnostics to stderr, runs the command.
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use stata_mcp::cli::{Cli, Command};
+use stata_mcp::commands;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    // stdout carries JSON-RPC only: every diagnostic goes to stderr.
+    // The raw matches are kept besides the parsed options: `config` needs to know which
+    // options the user set (and how) rather than their values alone.
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // stdout carries JSON-RPC (serve) or the command's output: every diagnostic goes to stderr.
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cli.options.log_level))
         .unwrap_or_else(|_| EnvFilter::new("warn"));
@@ -27,20 +34,22 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            None | Some(Command::Serve) => stata_mcp::server::serve(cli.options).await,
+    let code = runtime.block_on(async {
+        match &cli.command {
+            None | Some(Command::Serve) => match stata_mcp::server::serve(cli.options).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("stata-mcp: {e:#}");
+                    1
+                }
+            },
+            Some(Command::Doctor) => commands::doctor::doctor(&cli.options).await,
+            Some(Command::Config(args)) => commands::config::config(&cli.options, args, &matches),
+            Some(Command::Run(args)) => commands::run::run(&cli.options, args).await,
         }
     });
-    let code = match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("stata-mcp: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    };
     // tokio's stdin reader sits in a blocking read that runtime shutdown would wait on;
     // everything that matters (Stata's processes) has been stopped already.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    code
+    std::process::ExitCode::from(code)
 }

@@ -317,6 +317,9 @@ impl fmt::Display for Found {
     }
 }
 
+/// The environment variable that replaces the usual install places (a `PATH`-style list).
+pub const INSTALL_ROOTS_VAR: &str = "STATA_MCP_INSTALL_ROOTS";
+
 /// Where to look. Build it with [`SearchEnv::from_system`], or by hand in tests.
 #[derive(Debug, Clone)]
 pub struct SearchEnv {
@@ -362,11 +365,28 @@ impl SearchEnv {
         };
         #[cfg(not(windows))]
         let registry_dirs = Vec::new();
+        // STATA_MCP_INSTALL_ROOTS replaces the usual install places (and the symlink folder
+        // and registry with them): tests point it at temp folders, and a site with Stata
+        // in an unusual place can name that place's parent.
+        let (install_roots, bin_dirs, registry_dirs) = match std::env::var_os(INSTALL_ROOTS_VAR) {
+            Some(list) => (
+                std::env::split_paths(&list)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect(),
+                Vec::new(),
+                Vec::new(),
+            ),
+            None => (
+                os.default_install_roots(),
+                os.default_bin_dirs(),
+                registry_dirs,
+            ),
+        };
         SearchEnv {
             explicit,
             path_var: std::env::var_os("PATH"),
-            install_roots: os.default_install_roots(),
-            bin_dirs: os.default_bin_dirs(),
+            install_roots,
+            bin_dirs,
             registry_dirs,
             os,
         }

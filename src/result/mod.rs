@@ -1,6 +1,7 @@
 //! The final result of a run: what failed, what was printed, and how it is shown to a client.
 
 pub mod errors;
+pub mod graphs;
 pub mod output;
 pub mod render;
 

@@ -49,6 +49,9 @@ pub struct RunResultJson {
     pub omitted_lines: u64,
     /// Messages from the runner to read (e.g. why the run stopped).
     pub notes: Vec<String>,
+    /// Graph files (PNG or SVG) the run exported, absolute paths; the first `--max-images`
+    /// of them also come as image content unless the server runs with `--no-images`.
+    pub graphs: Vec<String>,
     /// What Stata printed: all of it, or its head and tail around one line saying what is missing.
     pub output: String,
 }
@@ -87,6 +90,7 @@ pub fn render(outcome: &RunOutcome) -> Rendered {
     for note in &outcome.notes {
         let _ = writeln!(text, "note: {}", note.trim_end());
     }
+    write_graphs(&mut text, outcome);
     if outcome.output.is_empty() {
         text.push_str("(no output)\n");
     } else {
@@ -112,6 +116,11 @@ pub fn render(outcome: &RunOutcome) -> Rendered {
         output_lines: outcome.output.total_lines(),
         omitted_lines: outcome.output.omitted_lines(),
         notes: outcome.notes.clone(),
+        graphs: outcome
+            .graphs
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
         output,
     };
     let structured = serde_json::to_value(&json).unwrap_or(serde_json::Value::Null);
@@ -161,6 +170,18 @@ fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
     }
 }
 
+/// One line per graph file, saying which are attached as images.
+fn write_graphs(text: &mut String, outcome: &RunOutcome) {
+    for g in &outcome.graphs {
+        let shown = if outcome.images.iter().any(|im| im.source == *g) {
+            " (attached as an image)"
+        } else {
+            ""
+        };
+        let _ = writeln!(text, "graph: {}{shown}", g.display());
+    }
+}
+
 /// `12 ms`, `0.4 s`, `12.3 s`, `42 s`, `2 min 5 s`, `1 h 3 min`.
 pub fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
@@ -201,6 +222,8 @@ mod tests {
             log_path: Some(PathBuf::from("/tmp/runs/r1/run.log")),
             duration: Duration::from_millis(1234),
             notes: Vec::new(),
+            graphs: Vec::new(),
+            images: Vec::new(),
         }
     }
 

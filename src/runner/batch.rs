@@ -252,6 +252,8 @@ pub fn failed_to_start(
         log_path: None,
         duration: started.elapsed(),
         notes: Vec::new(),
+        graphs: Vec::new(),
+        images: Vec::new(),
     }
 }
 
@@ -268,6 +270,7 @@ fn outcome_from(
         output,
         started,
         pre_start,
+        graphs,
     } = summary;
     let mut outcome = RunOutcome {
         status: RunStatus::Ok,
@@ -279,6 +282,8 @@ fn outcome_from(
         log_path: None,
         duration: Duration::ZERO,
         notes: Vec::new(),
+        graphs,
+        images: Vec::new(),
     };
     if scan.warnings_omitted > 0 {
         outcome.notes.push(format!(

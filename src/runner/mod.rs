@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod pipeline;
 pub mod process;
+pub mod retention;
 pub mod rundir;
 pub mod session;
 pub mod shell_guard;
@@ -83,6 +84,13 @@ pub struct RunOutcome {
     pub duration: Duration,
     /// A note from the runner the user must read (e.g. the session was lost).
     pub notes: Vec<String>,
+    /// Graph files the run wrote (`graph export` of PNG or SVG), as Stata printed them;
+    /// relative paths are relative to the run's working directory until the server
+    /// resolves them (`ServerState::run`).
+    pub graphs: Vec<PathBuf>,
+    /// The graphs as images for the client, at most `--max-images`, none with `--no-images`
+    /// (loaded by the server after the run).
+    pub images: Vec<crate::result::graphs::Image>,
 }
 
 /// A way of running Stata code: one process per call (batch) or a live session.

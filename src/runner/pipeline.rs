@@ -7,8 +7,10 @@ use crate::log::chunk::LiveOutput;
 use crate::log::decode::decode_line;
 use crate::log::filter::RunnerFilter;
 use crate::result::errors::{ErrorScanner, Scan};
+use crate::result::graphs::GraphExports;
 use crate::result::output::CappedOutput;
 
+/// Bytes of user lines gathered before they are handed to the live output.
 const BATCH_LIMIT: usize = 64 * 1024;
 
 pub struct LogPipeline {
@@ -18,6 +20,8 @@ pub struct LogPipeline {
     live: Arc<LiveOutput>,
     /// User lines read since the last `flush_live`, sent as one progress chunk.
     batch: String,
+    /// Spots `graph export` messages, so the files can be shown as images.
+    graphs: GraphExports,
 }
 
 /// What the log said, once the run is over.
@@ -28,6 +32,8 @@ pub struct LogSummary {
     pub started: bool,
     /// Non-blank lines Stata wrote before the user's code, for start-up failure reports.
     pub pre_start: Vec<String>,
+    /// Graph files the output says were exported, as Stata printed their paths.
+    pub graphs: Vec<std::path::PathBuf>,
 }
 
 impl LogPipeline {
@@ -38,6 +44,7 @@ impl LogPipeline {
             output: CappedOutput::new(max_output_chars),
             live,
             batch: String::new(),
+            graphs: GraphExports::new(),
         }
     }
 
@@ -45,12 +52,16 @@ impl LogPipeline {
     pub fn push_raw(&mut self, raw: &[u8]) {
         let line = decode_line(raw);
         let (scanner, output, batch) = (&mut self.scanner, &mut self.output, &mut self.batch);
+        let graphs = &mut self.graphs;
         self.filter.push(&line, |l| {
             scanner.push_line(l);
             output.push_line(l);
+            graphs.push_line(l);
             batch.push_str(l);
             batch.push('\n');
         });
+        // One poll can read megabytes when Stata floods: hand them on in pieces so
+        // memory stays bounded (the live output keeps only the newest text anyway).
         if self.batch.len() >= BATCH_LIMIT {
             self.flush_live();
         }
@@ -72,9 +83,11 @@ impl LogPipeline {
     /// The log is complete: releases held lines and returns what was found.
     pub fn finish(mut self) -> LogSummary {
         let (scanner, output, batch) = (&mut self.scanner, &mut self.output, &mut self.batch);
+        let graphs = &mut self.graphs;
         self.filter.finish(|l| {
             scanner.push_line(l);
             output.push_line(l);
+            graphs.push_line(l);
             batch.push_str(l);
             batch.push('\n');
         });
@@ -84,6 +97,7 @@ impl LogPipeline {
             pre_start: self.filter.pre_start_lines().map(str::to_owned).collect(),
             scan: self.scanner.finish(),
             output: self.output,
+            graphs: self.graphs.into_paths(),
         }
     }
 }

@@ -337,6 +337,7 @@ fn session_outcome(
         output,
         started,
         pre_start,
+        graphs,
     } = summary;
     let mut outcome = RunOutcome {
         status: RunStatus::Ok,
@@ -348,6 +349,8 @@ fn session_outcome(
         log_path: None,
         duration: Duration::ZERO,
         notes: Vec::new(),
+        graphs,
+        images: Vec::new(),
     };
     let limit = req.timeout.as_secs_f64();
     match end {

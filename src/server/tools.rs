@@ -18,8 +18,10 @@ use super::progress::{PeerSink, ProgressSettings, pump};
 use super::{log_tools, run_tools, session_tools};
 use crate::cli::{Mode, ServerOptions};
 use crate::log::chunk::LiveOutput;
+use crate::result::graphs::{self, PNG_MIME};
 use crate::result::render::render;
 use crate::runner::batch::BatchRunner;
+use crate::runner::retention::{Policy, Retention};
 use crate::runner::rundir::{RunDirs, default_log_dir};
 use crate::runner::session::SessionRunner;
 use crate::runner::{RunOutcome, RunRequest, Runner};
@@ -40,6 +42,8 @@ pub struct ServerState {
     pub max_images: usize,
     pub no_images: bool,
     pub allow_shell: bool,
+    /// Removes old run directories (`--keep-runs`, `--keep-mb`) and knows which are in use.
+    pub retention: Arc<Retention>,
 }
 
 #[derive(Clone)]
@@ -58,21 +62,17 @@ impl StataServer {
             None => default_log_dir(),
         };
         let dirs = Arc::new(RunDirs::new(&log_dir));
-        let max_parallel = opts
-            .max_parallel
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let runner = match opts.mode.unwrap_or(Mode::platform_default()) {
-            Mode::Batch => Runner::Batch(BatchRunner::new(
-                dirs.clone(),
-                opts.max_output_chars,
-                max_parallel,
-            )),
-            Mode::Session => Runner::Session(Box::new(SessionRunner::new(
-                dirs.clone(),
-                opts.max_output_chars,
-                Duration::from_secs(opts.break_grace_secs),
-            ))),
-        };
+        let runner = build_runner(opts, dirs.clone());
+        let keep_bytes = opts.keep_mb.saturating_mul(1024 * 1024);
+        let retention = Arc::new(Retention::new(
+            dirs.root().to_path_buf(),
+            Policy {
+                keep_runs: opts.keep_runs,
+                keep_bytes,
+            },
+        ));
+        // Logs left by earlier servers are trimmed at start, in the background.
+        retention.spawn_sweep();
         Ok(Self {
             state: Arc::new(ServerState {
                 runner,
@@ -88,16 +88,35 @@ impl StataServer {
                 max_frame_bytes: opts.max_frame_bytes,
                 max_output_chars: opts.max_output_chars,
                 keep_runs: opts.keep_runs,
-                keep_bytes: opts.keep_mb.saturating_mul(1024 * 1024),
+                keep_bytes,
                 max_images: opts.max_images,
                 no_images: opts.no_images,
                 allow_shell: opts.allow_shell,
+                retention,
             }),
         })
     }
 
     pub fn state(&self) -> &Arc<ServerState> {
         &self.state
+    }
+}
+
+/// The runner `opts` ask for, keeping its run directories in `dirs`. The server and the
+/// `doctor` and `run` commands all build it here, so they run Stata the same way.
+pub fn build_runner(opts: &ServerOptions, dirs: Arc<RunDirs>) -> Runner {
+    match opts.mode.unwrap_or(Mode::platform_default()) {
+        Mode::Batch => {
+            let max_parallel = opts
+                .max_parallel
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            Runner::Batch(BatchRunner::new(dirs, opts.max_output_chars, max_parallel))
+        }
+        Mode::Session => Runner::Session(Box::new(SessionRunner::new(
+            dirs,
+            opts.max_output_chars,
+            Duration::from_secs(opts.break_grace_secs),
+        ))),
     }
 }
 
@@ -110,6 +129,8 @@ impl ServerState {
 
     /// Runs `req`, streaming its output as progress frames when the request asked for them.
     pub async fn run(&self, req: RunRequest, context: &RequestContext<RoleServer>) -> RunOutcome {
+        let in_progress = self.retention.begin_call();
+        let cwd = req.cwd.clone();
         let live = Arc::new(LiveOutput::new(self.max_frame_bytes));
         let done = CancellationToken::new();
         // No progress token, no progress frames: the protocol forbids them.
@@ -125,13 +146,68 @@ impl ServerState {
                 context.ct.clone(),
             ))
         });
-        let outcome = self.runner.run(req, live, context.ct.clone()).await;
+        let mut outcome = self.runner.run(req, live, context.ct.clone()).await;
         done.cancel();
         if let Some(task) = pump_task {
             // Every frame is written before the response is: the response waits for this.
             let _ = task.await;
         }
+        self.attach_graphs(&mut outcome, &cwd).await;
+        drop(in_progress);
+        self.retention.spawn_sweep();
         outcome
+    }
+}
+
+// Graphs of a finished run: paths made absolute, images loaded for the result.
+impl ServerState {
+    /// Resolves the run's graph paths against `cwd` and loads up to `--max-images` of them
+    /// as PNG (none with `--no-images`); a graph that cannot be shown gets a note saying why.
+    async fn attach_graphs(&self, outcome: &mut RunOutcome, cwd: &Path) {
+        for g in &mut outcome.graphs {
+            if g.is_relative() {
+                *g = cwd.join(&*g);
+            }
+        }
+        if self.no_images || self.max_images == 0 || outcome.graphs.is_empty() {
+            return;
+        }
+        let wanted: Vec<PathBuf> = outcome
+            .graphs
+            .iter()
+            .take(self.max_images)
+            .cloned()
+            .collect();
+        let skipped = outcome.graphs.len() - wanted.len();
+        // Rasterising an SVG takes milliseconds to tens of them: off the async threads.
+        let loaded = tokio::task::spawn_blocking(move || {
+            wanted
+                .iter()
+                .map(|p| graphs::load_png(p, graphs::MAX_WIDTH))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        match loaded {
+            Ok(results) => {
+                for r in results {
+                    match r {
+                        Ok(image) => outcome.images.push(image),
+                        Err(e) => outcome.notes.push(format!("graph not shown: {e}")),
+                    }
+                }
+            }
+            Err(e) => outcome
+                .notes
+                .push(format!("graphs not shown: loading them failed ({e})")),
+        }
+        if skipped > 0 {
+            outcome.notes.push(format!(
+                "{skipped} more graph{} not shown as images (at most {} per call, \
+                 --max-images); their paths are listed",
+                if skipped == 1 { " is" } else { "s are" },
+                self.max_images
+            ));
+        }
     }
 }
 
@@ -162,10 +238,18 @@ fn absolute(p: &Path) -> std::io::Result<PathBuf> {
 /// The tool result of a run: text for the model, structured content for programs.
 pub fn to_tool_result(outcome: &RunOutcome) -> CallToolResult {
     let rendered = render(outcome);
+    let mut content = vec![ContentBlock::text(rendered.text)];
+    // The graphs, after the text that lists them (`graph: <path> (attached as an image)`).
+    content.extend(
+        outcome
+            .images
+            .iter()
+            .map(|image| ContentBlock::image(image.base64(), PNG_MIME)),
+    );
     let mut result = if rendered.is_error {
-        CallToolResult::error(vec![ContentBlock::text(rendered.text)])
+        CallToolResult::error(content)
     } else {
-        CallToolResult::success(vec![ContentBlock::text(rendered.text)])
+        CallToolResult::success(content)
     };
     result.structured_content = Some(rendered.structured);
     result

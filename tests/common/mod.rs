@@ -286,3 +286,30 @@ pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+impl Client {
+    /// Starts the server like [`Client::start`], with extra environment variables for it
+    /// (and so for the Stata double it starts).
+    pub fn start_with_env(fake: &FakeStata, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(server_path());
+        cmd.arg("--stata-path")
+            .arg(fake.stata())
+            .arg("--log-dir")
+            .arg(fake.log_dir())
+            .arg("--workdir")
+            .arg(fake.work())
+            .args(extra)
+            .env_remove("STATA_PATH")
+            .env("RUST_LOG", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self::spawn(cmd)
+    }
+
+    /// Calls a tool and waits for its response.
+    pub fn call(&mut self, name: &str, args: Value, timeout: Duration) -> Value {
+        let id = self.call_tool(name, args, None);
+        self.wait_response(id, timeout)
+    }
+}

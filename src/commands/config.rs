@@ -1,0 +1,609 @@
+//! `stata-mcp config`: prints the client configuration that starts this server, or merges it safely into the client's file.
+//!
+//! A merge never loses what is there: other servers and keys are kept, the file is backed
+//! up first, the new text goes to a temp file in the same folder that is then renamed over
+//! the old one (so a crash leaves the old file or the new, never half of one), and a file
+//! that is not valid JSON is refused rather than overwritten.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args};
+use serde_json::{Map, Value, json};
+
+use super::{absolute, this_binary};
+use crate::cli::{Client, ConfigArgs, ServerOptions};
+use crate::discovery::{FoundVia, SearchEnv, discover};
+
+/// The key MCP clients keep their servers under.
+const SERVERS_KEY: &str = "mcpServers";
+
+/// Prints or writes the configuration; returns the process exit code (0 ok, 1 failed).
+pub fn config(opts: &ServerOptions, args: &ConfigArgs, matches: &ArgMatches) -> u8 {
+    match try_config(opts, args, matches) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("stata-mcp config: {e}");
+            1
+        }
+    }
+}
+
+fn try_config(opts: &ServerOptions, args: &ConfigArgs, matches: &ArgMatches) -> Result<(), String> {
+    if args.name.trim().is_empty() {
+        return Err("--name must not be empty: it is the server's name in the client".into());
+    }
+    let exe = this_binary()?;
+    let launch = Launch {
+        command: exe,
+        options: chosen_options(matches)?,
+    };
+    let entry = launch.entry(args.client);
+    if args.write {
+        let path = match &args.config_file {
+            Some(p) => {
+                absolute(p).map_err(|e| format!("could not resolve {}: {e}", p.display()))?
+            }
+            None => default_config_file(args.client)?,
+        };
+        let report = merge_into_file(&path, &args.name, entry)?;
+        eprintln!("{report}");
+        warn_about_stata(opts);
+        eprintln!("{}", after_write(args.client));
+        return Ok(());
+    }
+    let text = match args.client {
+        Client::ClaudeCode if !args.json => launch.claude_mcp_add(&args.name),
+        _ => {
+            let mut servers = Map::new();
+            servers.insert(args.name.clone(), entry);
+            let mut doc = Map::new();
+            doc.insert(SERVERS_KEY.into(), Value::Object(servers));
+            pretty(&Value::Object(doc))
+        }
+    };
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("could not write to stdout: {e}"))?;
+    let place = default_config_file(args.client)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|e| format!("(unknown: {e})"));
+    let hint = match args.client {
+        Client::ClaudeCode if !args.json => format!(
+            "Run the command above to add the server for all your projects, or write it into \
+             {place} with: stata-mcp config claude-code --write"
+        ),
+        client => format!(
+            "Merge this into \"{SERVERS_KEY}\" in {place}, or let stata-mcp do it (keeping \
+             your other servers, with a backup): stata-mcp config {} --write",
+            client_arg(client)
+        ),
+    };
+    eprintln!("{hint}");
+    warn_about_stata(opts);
+    Ok(())
+}
+
+fn client_arg(client: Client) -> &'static str {
+    match client {
+        Client::ClaudeDesktop => "claude-desktop",
+        Client::Cursor => "cursor",
+        Client::ClaudeCode => "claude-code",
+    }
+}
+
+fn after_write(client: Client) -> &'static str {
+    match client {
+        Client::ClaudeDesktop => {
+            "Quit Claude Desktop completely and start it again to load the server."
+        }
+        Client::Cursor => {
+            "Cursor loads it on its own; if not, toggle the server in Settings > MCP or restart Cursor."
+        }
+        Client::ClaudeCode => "Start a new Claude Code session; `/mcp` lists the server.",
+    }
+}
+
+/// How the client should start the server.
+struct Launch {
+    command: PathBuf,
+    options: ChosenOptions,
+}
+
+/// The server options that differ from their defaults, as the client must pass them.
+#[derive(Debug, Default, PartialEq)]
+struct ChosenOptions {
+    /// Options with an environment variable: `(variable, value)`.
+    env: Vec<(String, String)>,
+    /// Options without one, passed on the command line.
+    args: Vec<String>,
+}
+
+impl Launch {
+    fn entry(&self, client: Client) -> Value {
+        let mut entry = Map::new();
+        if client == Client::ClaudeCode {
+            entry.insert("type".into(), json!("stdio"));
+        }
+        entry.insert(
+            "command".into(),
+            json!(self.command.to_string_lossy().into_owned()),
+        );
+        entry.insert("args".into(), json!(self.options.args));
+        if !self.options.env.is_empty() {
+            let env: Map<String, Value> = self
+                .options
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            entry.insert("env".into(), Value::Object(env));
+        }
+        Value::Object(entry)
+    }
+
+    /// `claude mcp add --transport stdio --scope user NAME --env K=V -- /path/stata-mcp ARGS`.
+    fn claude_mcp_add(&self, name: &str) -> String {
+        let mut words = vec![
+            "claude".to_owned(),
+            "mcp".into(),
+            "add".into(),
+            "--transport".into(),
+            "stdio".into(),
+            "--scope".into(),
+            "user".into(),
+            shell_quote(name),
+        ];
+        for (k, v) in &self.options.env {
+            words.push("--env".into());
+            words.push(shell_quote(&format!("{k}={v}")));
+        }
+        words.push("--".into());
+        words.push(shell_quote(&self.command.to_string_lossy()));
+        words.extend(self.options.args.iter().map(|a| shell_quote(a)));
+        let mut line = words.join(" ");
+        line.push('\n');
+        line
+    }
+}
+
+/// Quotes a word for the user's shell: POSIX single quotes, or double quotes on Windows.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        return word.to_owned();
+    }
+    if cfg!(windows) {
+        format!("\"{}\"", word.replace('"', "\\\""))
+    } else {
+        // Inside single quotes nothing is special; a quote itself is closed, escaped, reopened.
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Every server option whose value did not come from its default: given on this command
+/// line or set in this shell's environment. Both must reach the client, which starts the
+/// server without this shell's environment. Read from clap's own list of the options, so
+/// an option added later is carried too.
+fn chosen_options(matches: &ArgMatches) -> Result<ChosenOptions, String> {
+    // Global options are propagated to the subcommand's matches.
+    let matches = matches
+        .subcommand()
+        .map_or(matches, |(_, sub_matches)| sub_matches);
+    let definitions = ServerOptions::augment_args(clap::Command::new("stata-mcp"));
+    let mut chosen = ChosenOptions::default();
+    for arg in definitions.get_arguments() {
+        let id = arg.get_id().as_str();
+        match matches.value_source(id) {
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable) => {}
+            _ => continue,
+        }
+        let value: String = if let Ok(Some(flag)) = matches.try_get_one::<bool>(id) {
+            if !*flag {
+                continue;
+            }
+            "true".to_owned()
+        } else if let Ok(Some(path)) = matches.try_get_one::<PathBuf>(id) {
+            // The client starts the server in a folder of its own: relative paths would break.
+            absolute(path)
+                .map_err(|e| format!("could not make {} absolute: {e}", path.display()))?
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            let raw: Vec<OsString> = matches
+                .get_raw(id)
+                .map(|vals| vals.map(|v| v.to_os_string()).collect())
+                .unwrap_or_default();
+            raw.iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match arg.get_env() {
+            Some(var) => chosen.env.push((var.to_string_lossy().into_owned(), value)),
+            None => {
+                let long = arg.get_long().unwrap_or(id);
+                chosen.args.push(format!("--{long}"));
+                if value != "true" {
+                    chosen.args.push(value);
+                }
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// Tells the user (on stderr) when the configuration will not find Stata from the client.
+fn warn_about_stata(opts: &ServerOptions) {
+    let explicit = opts.stata_path.is_some();
+    match discover(&SearchEnv::from_system(opts.stata_path.clone())) {
+        Ok(found) if !explicit && found.chosen.source == FoundVia::Path => eprintln!(
+            "note: Stata was found on your shell's PATH ({}); MCP clients often start servers \
+             without that PATH. To be sure, add --stata-path {}",
+            found.chosen.path.display(),
+            shell_quote(&found.chosen.path.to_string_lossy())
+        ),
+        Ok(_) => {}
+        Err(e) if explicit => eprintln!(
+            "warning: the Stata path given does not work yet; the configuration is written \
+             with it anyway.\n{e}"
+        ),
+        Err(_) => eprintln!(
+            "warning: no Stata was found from here; the server will look again at each call. \
+             Run `stata-mcp doctor` for where it looked, and add --stata-path to pin one."
+        ),
+    }
+}
+
+/// The client's configuration file at its standard place on this OS.
+pub fn default_config_file(client: Client) -> Result<PathBuf, String> {
+    let home = home_dir()?;
+    Ok(match client {
+        Client::ClaudeDesktop => claude_desktop_dir(&home)?.join("claude_desktop_config.json"),
+        Client::Cursor => home.join(".cursor").join("mcp.json"),
+        // User scope, shared by all projects: the top-level "mcpServers" of ~/.claude.json.
+        Client::ClaudeCode => home.join(".claude.json"),
+    })
+}
+
+fn home_dir() -> Result<PathBuf, String> {
+    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .ok_or_else(|| {
+            format!(
+                "{var} is not set (or not absolute), so the client's configuration file cannot \
+                 be located; name it with --config-file or STATA_MCP_CONFIG_FILE"
+            )
+        })
+}
+
+fn claude_desktop_dir(home: &Path) -> Result<PathBuf, String> {
+    if cfg!(target_os = "macos") {
+        Ok(home.join("Library/Application Support/Claude"))
+    } else if cfg!(windows) {
+        std::env::var_os("APPDATA")
+            .map(|d| PathBuf::from(d).join("Claude"))
+            .ok_or_else(|| {
+                "APPDATA is not set, so Claude Desktop's folder cannot be located; name the \
+                 file with --config-file or STATA_MCP_CONFIG_FILE"
+                    .to_owned()
+            })
+    } else {
+        // Electron apps keep their folder under XDG_CONFIG_HOME, else ~/.config.
+        let base = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| home.join(".config"));
+        Ok(base.join("Claude"))
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".to_owned());
+    text.push('\n');
+    text
+}
+
+/// What a merge did, for the user.
+#[derive(Debug)]
+pub struct MergeReport {
+    pub path: PathBuf,
+    pub backup: Option<PathBuf>,
+    pub created: bool,
+    pub replaced: bool,
+    pub unchanged: bool,
+    pub name: String,
+}
+
+impl std::fmt::Display for MergeReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        let name = &self.name;
+        if self.unchanged {
+            return write!(
+                f,
+                "{path} already configures the server \"{name}\" this way: nothing changed."
+            );
+        }
+        if self.created {
+            write!(f, "Created {path} with the server \"{name}\".")?;
+        } else if self.replaced {
+            write!(
+                f,
+                "Replaced the server \"{name}\" in {path}; the other entries are kept."
+            )?;
+        } else {
+            write!(
+                f,
+                "Added the server \"{name}\" to {path}; the other entries are kept."
+            )?;
+        }
+        if let Some(b) = &self.backup {
+            write!(f, "\nThe previous file was saved as {}.", b.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// Sets `mcpServers.<name>` to `entry` in the JSON file at `path`, keeping everything else.
+pub fn merge_into_file(path: &Path, name: &str, entry: Value) -> Result<MergeReport, String> {
+    // A symlinked config (dotfiles) is updated where it really lives; renaming over the
+    // link would replace it with a plain file.
+    let target = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path).map_err(|e| {
+            format!(
+                "{} is a symlink whose target cannot be resolved ({e}); fix the link or pass \
+                 the real file with --config-file",
+                path.display()
+            )
+        })?,
+        _ => path.to_path_buf(),
+    };
+    let existing = match fs::read(&target) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(format!(
+                "could not read {}: {e}. Check its permissions; nothing was changed.",
+                target.display()
+            ));
+        }
+    };
+    let mut doc = match &existing {
+        None => Map::new(),
+        Some(bytes) => parse_config(&target, bytes)?,
+    };
+    let servers = doc
+        .entry(SERVERS_KEY)
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(servers) = servers else {
+        return Err(format!(
+            "\"{SERVERS_KEY}\" in {} is not a JSON object, so no server can be added to it; \
+             nothing was changed. Fix that key by hand and run again.",
+            target.display()
+        ));
+    };
+    let previous = servers.insert(name.to_owned(), entry.clone());
+    let mut report = MergeReport {
+        path: target.clone(),
+        backup: None,
+        created: existing.is_none(),
+        replaced: previous.is_some(),
+        unchanged: previous.as_ref() == Some(&entry),
+        name: name.to_owned(),
+    };
+    if report.unchanged {
+        return Ok(report);
+    }
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "could not create the folder {}: {e}; nothing was written",
+            dir.display()
+        )
+    })?;
+    if existing.is_some() {
+        report.backup = Some(back_up(&target)?);
+    }
+    write_atomically(&target, &dir, pretty(&Value::Object(doc)).as_bytes())?;
+    Ok(report)
+}
+
+/// The file's JSON object; refuses anything else, since rewriting it would lose it.
+fn parse_config(path: &Path, bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    let text = String::from_utf8_lossy(bytes);
+    // Editors on Windows may start the file with a byte-order mark, which JSON parsers reject.
+    let text = text.trim_start_matches('\u{feff}');
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(format!(
+            "{} holds JSON that is not an object ({{ ... }}), so it is not an MCP client \
+             configuration; it was left untouched. Check the path (--config-file).",
+            path.display()
+        )),
+        Err(e) => Err(format!(
+            "{} is not valid JSON ({e}); it was left untouched. Fix it by hand (comments and \
+             trailing commas are not JSON), or move it away and run again to start a new one.",
+            path.display()
+        )),
+    }
+}
+
+/// Copies the file to `<file>.<UTC timestamp>.bak` beside it; returns the copy's path.
+fn back_up(path: &Path) -> Result<PathBuf, String> {
+    let stamp = utc_stamp(SystemTime::now());
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config".into());
+    for n in 0..1000 {
+        let suffix = if n == 0 {
+            format!("{stamp}.bak")
+        } else {
+            format!("{stamp}-{n}.bak")
+        };
+        let backup = path.with_file_name(format!("{file_name}.{suffix}"));
+        if backup.exists() {
+            continue;
+        }
+        // `copy` keeps the permissions: a private file's backup stays private.
+        return fs::copy(path, &backup).map(|_| backup).map_err(|e| {
+            format!(
+                "could not back up {} ({e}); nothing was changed. Check that its folder is writable.",
+                path.display()
+            )
+        });
+    }
+    Err(format!(
+        "could not find a free backup name beside {}; nothing was changed. Remove old .bak files.",
+        path.display()
+    ))
+}
+
+/// Writes `bytes` to a temp file in `dir` and renames it over `target`.
+fn write_atomically(target: &Path, dir: &Path, bytes: &[u8]) -> Result<(), String> {
+    let file_name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config".into());
+    let tmp = dir.join(format!(".{file_name}.stata-mcp-{}.tmp", std::process::id()));
+    let written = (|| -> io::Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        // The new file gets the old one's permissions (~/.claude.json holds credentials).
+        if let Ok(meta) = fs::metadata(target) {
+            fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        fs::rename(&tmp, target)
+    })();
+    written.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        format!(
+            "could not write {} ({e}); the file was not changed. Check that its folder is writable.",
+            target.display()
+        )
+    })
+}
+
+/// `20250131-142501` (UTC), for backup names that sort by time.
+fn utc_stamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rest = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rest / 3600,
+        (rest % 3600) / 60,
+        rest % 60
+    )
+}
+
+/// The proleptic Gregorian date of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_utc_dates() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101-000000");
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(1_709_210_096);
+        assert_eq!(utc_stamp(t), "20240229-123456");
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("stata"), "stata");
+        assert_eq!(
+            shell_quote("STATA_PATH=/usr/local/stata18/stata-mp"),
+            "STATA_PATH=/usr/local/stata18/stata-mp"
+        );
+        if !cfg!(windows) {
+            assert_eq!(
+                shell_quote("/Users/o'brien/My Stata"),
+                r"'/Users/o'\''brien/My Stata'"
+            );
+        }
+    }
+
+    #[test]
+    fn merge_keeps_other_servers_and_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.json");
+        fs::write(
+            &path,
+            r#"{"theme": "dark", "mcpServers": {"other": {"command": "x"}}}"#,
+        )
+        .expect("write");
+        let report =
+            merge_into_file(&path, "stata", json!({"command": "/bin/stata-mcp"})).expect("merge");
+        assert!(report.backup.is_some());
+        let v: Value = serde_json::from_slice(&fs::read(&path).expect("read")).expect("json");
+        assert_eq!(v["theme"], "dark");
+        assert_eq!(v["mcpServers"]["other"]["command"], "x");
+        assert_eq!(v["mcpServers"]["stata"]["command"], "/bin/stata-mcp");
+        // The same again changes nothing and makes no second backup.
+        let again =
+            merge_into_file(&path, "stata", json!({"command": "/bin/stata-mcp"})).expect("merge");
+        assert!(again.unchanged && again.backup.is_none());
+    }
+
+    #[test]
+    fn merge_refuses_what_it_cannot_keep() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for text in ["{ not json", "[1, 2]", r#"{"mcpServers": 3}"#] {
+            let path = dir.path().join("c.json");
+            fs::write(&path, text).expect("write");
+            assert!(
+                merge_into_file(&path, "stata", json!({})).is_err(),
+                "{text}"
+            );
+            assert_eq!(fs::read_to_string(&path).expect("read"), text);
+        }
+    }
+
+    #[test]
+    fn merge_creates_a_missing_file_and_its_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub/dir/c.json");
+        let report = merge_into_file(&path, "s", json!({"command": "c"})).expect("merge");
+        assert!(report.created && report.backup.is_none());
+        let v: Value = serde_json::from_slice(&fs::read(&path).expect("read")).expect("json");
+        assert_eq!(v["mcpServers"]["s"]["command"], "c");
+    }
+}

@@ -1,0 +1,428 @@
+//! `stata-mcp doctor`: reports which Stata is used and why, then proves it runs by asking its version.
+//!
+//! The report goes to stdout; each problem also goes to stderr with what to do about it
+//! (unless both are the same terminal), so a script sees the reason even when it discards
+//! the report.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{log_dir, mode, mode_name, runner, shut_down, this_binary};
+use crate::cli::{Mode, ServerOptions};
+use crate::discovery::{Found, INSTALL_ROOTS_VAR, SearchEnv, Version, discover};
+use crate::log::chunk::LiveOutput;
+use crate::result::render::human_duration;
+use crate::runner::{RunOutcome, RunRequest, RunSource, RunStatus, Runner};
+
+/// What the check asks Stata.
+pub const CHECK_CODE: &str = "display c(stata_version)";
+
+/// The longest the check waits for Stata. Start-up takes seconds; a licence server that
+/// does not answer must not keep `doctor` waiting for the server's hour-long default.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs the checks; the process exit code is 0 when everything passed, else 1.
+pub async fn doctor(opts: &ServerOptions) -> u8 {
+    let mut out = Report;
+    let ok = checks(opts, &mut out).await;
+    if ok {
+        let _ = writeln!(out, "\nAll checks passed: stata-mcp can run Stata.");
+        0
+    } else {
+        let _ = writeln!(out, "\nSome checks failed: the fix for each is above.");
+        1
+    }
+}
+
+/// The report, printed line by line as the checks go, so a slow Stata start shows where it is.
+struct Report;
+
+impl std::fmt::Write for Report {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout must not stop the checks: their result is in the exit code.
+        let _ = stdout.write_all(s.as_bytes()).and_then(|()| stdout.flush());
+        Ok(())
+    }
+}
+
+/// Reports a problem in the report and, unless stdout and stderr are the same terminal
+/// (where it would show twice), on stderr with its fix.
+fn fail(out: &mut Report, what: &str, detail: &str) {
+    let _ = writeln!(out, "  FAILED: {what}");
+    for line in detail.lines() {
+        let _ = writeln!(out, "    {line}");
+    }
+    if !(std::io::stdout().is_terminal() && std::io::stderr().is_terminal()) {
+        eprintln!("stata-mcp doctor: {what}\n{detail}\n");
+    }
+}
+
+async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
+    let _ = writeln!(out, "stata-mcp {}", env!("CARGO_PKG_VERSION"));
+    match this_binary() {
+        Ok(p) => {
+            let _ = writeln!(out, "  binary:   {}", p.display());
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  binary:   unknown ({e})");
+        }
+    }
+    let (mode, default) = mode(opts);
+    let _ = writeln!(
+        out,
+        "  mode:     {}{}",
+        mode_name(mode),
+        if default {
+            " (this OS's default; choose with --mode / STATA_MCP_MODE)"
+        } else {
+            ""
+        }
+    );
+
+    let Some(log_dir) = check_log_dir(opts, out) else {
+        return false;
+    };
+    let Some(workdir) = check_workdir(opts, out) else {
+        return false;
+    };
+
+    let _ = writeln!(out, "\nFinding Stata");
+    let Some(found) = find(opts, out) else {
+        return false;
+    };
+
+    let _ = writeln!(
+        out,
+        "\nStarting Stata ({} mode) and running `{CHECK_CODE}`",
+        mode_name(mode)
+    );
+    let runner = runner(opts, &log_dir);
+    let ok = check_run(&runner, mode, &found, &workdir, out).await;
+    shut_down(&runner).await;
+    if !ok {
+        suggest_other_mode(opts, mode, &log_dir, &found, &workdir, out).await;
+    }
+    ok
+}
+
+/// The log dir must exist (or be creatable) and be writable: every run keeps its log there.
+fn check_log_dir(opts: &ServerOptions, out: &mut Report) -> Option<PathBuf> {
+    let dir = match log_dir(opts) {
+        Ok(d) => d,
+        Err(e) => {
+            fail(
+                out,
+                "the log dir could not be resolved",
+                &format!(
+                    "the current directory is unreadable ({e}); pass an absolute --log-dir / STATA_MCP_LOG_DIR"
+                ),
+            );
+            return None;
+        }
+    };
+    let probe = dir.join(format!(".stata-mcp-doctor-{}", std::process::id()));
+    let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&probe, b"probe"));
+    let _ = std::fs::remove_file(&probe);
+    match written {
+        Ok(()) => {
+            let _ = writeln!(out, "  log dir:  {} (writable)", dir.display());
+            Some(dir)
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  log dir:  {}", dir.display());
+            fail(
+                out,
+                &format!("the log dir {} is not writable", dir.display()),
+                &format!(
+                    "creating a file there failed: {e}\n\
+                     Fix its permissions, or choose another folder with --log-dir or STATA_MCP_LOG_DIR."
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Where code runs when a call names no folder: must be an existing folder.
+fn check_workdir(opts: &ServerOptions, out: &mut Report) -> Option<PathBuf> {
+    let dir = match &opts.workdir {
+        Some(w) => super::absolute(w),
+        None => std::env::current_dir(),
+    };
+    match dir {
+        Ok(d) if d.is_dir() => {
+            let _ = writeln!(out, "  workdir:  {}", d.display());
+            Some(d)
+        }
+        Ok(d) => {
+            fail(
+                out,
+                &format!("the working directory {} is not a folder", d.display()),
+                "Create it, or name an existing folder with --workdir or STATA_MCP_WORKDIR.",
+            );
+            None
+        }
+        Err(e) => {
+            fail(
+                out,
+                "the current directory cannot be read",
+                &format!(
+                    "{e}; run from an existing folder, or pass --workdir / STATA_MCP_WORKDIR."
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Runs discovery and reports everything it did: searched, skipped, chosen, passed over.
+fn find(opts: &ServerOptions, out: &mut Report) -> Option<Found> {
+    if std::env::var_os(INSTALL_ROOTS_VAR).is_some() {
+        let _ = writeln!(
+            out,
+            "  note: {INSTALL_ROOTS_VAR} is set: it replaces the usual install places"
+        );
+    }
+    match discover(&SearchEnv::from_system(opts.stata_path.clone())) {
+        Ok(found) => {
+            list(out, "searched:", &found.searched);
+            list(out, "skipped:", &found.skipped);
+            let _ = writeln!(out, "  using:    {}", found.chosen);
+            for (other, why) in &found.others {
+                let _ = writeln!(out, "  not used: {other}: {why}");
+            }
+            Some(found)
+        }
+        Err(err) => {
+            fail(out, "no Stata to run", &err.to_string());
+            None
+        }
+    }
+}
+
+fn list(out: &mut Report, title: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  {title}");
+    for item in items {
+        let _ = writeln!(out, "    - {item}");
+    }
+}
+
+/// What the version check found out.
+struct Answer {
+    outcome: RunOutcome,
+    /// The version as Stata printed it.
+    version: Option<String>,
+    /// How long starting Stata took (session mode: the start alone; batch: the whole run).
+    startup: Duration,
+}
+
+async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
+    let started = Instant::now();
+    // A session starts on its own first, so its start-up time can be told apart from the call.
+    let warmed = match runner {
+        Runner::Session(session) => Some(session.warm(stata, workdir).await),
+        Runner::Batch(_) => None,
+    };
+    let startup = started.elapsed();
+    if let Some(Err(msg)) = warmed {
+        let outcome = crate::runner::batch::failed_to_start("-", started, None, msg);
+        return Answer {
+            outcome,
+            version: None,
+            startup,
+        };
+    }
+    let req = RunRequest {
+        stata: stata.to_path_buf(),
+        source: RunSource::Code(CHECK_CODE.to_owned()),
+        cwd: workdir.to_path_buf(),
+        change_dir: false,
+        timeout: CHECK_TIMEOUT,
+    };
+    let live = Arc::new(LiveOutput::new(64 * 1024));
+    let outcome = runner.run(req, live, CancellationToken::new()).await;
+    let startup = if warmed.is_some() {
+        startup
+    } else {
+        outcome.duration
+    };
+    let version = version_in(&outcome.output.render(""));
+    Answer {
+        outcome,
+        version,
+        startup,
+    }
+}
+
+/// The first output line that is a version number (`18`, `19.5`), skipping command echoes.
+pub fn version_in(output: &str) -> Option<String> {
+    output
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('.'))
+        .find(|l| Version::parse(l).is_some() && l.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .map(str::to_owned)
+}
+
+async fn check_run(
+    runner: &Runner,
+    mode: Mode,
+    found: &Found,
+    workdir: &Path,
+    out: &mut Report,
+) -> bool {
+    let answer = ask_version(runner, &found.chosen.path, workdir).await;
+    let outcome = &answer.outcome;
+    if outcome.status != RunStatus::Ok {
+        fail(
+            out,
+            &format!("Stata did not run `{CHECK_CODE}`"),
+            &run_failure(outcome, &found.chosen.path),
+        );
+        return false;
+    }
+    let Some(version) = answer.version else {
+        let printed = outcome.output.render("");
+        fail(
+            out,
+            "Stata ran but printed no version number",
+            &format!(
+                "it printed:\n{}\nThis binary may not be Stata. Point --stata-path / STATA_PATH at Stata's console binary.",
+                if printed.trim().is_empty() {
+                    "(nothing)"
+                } else {
+                    printed.trim_end()
+                }
+            ),
+        );
+        return false;
+    };
+    match mode {
+        Mode::Session => {
+            let _ = writeln!(
+                out,
+                "  started in {}; answered in {}",
+                human_duration(answer.startup),
+                human_duration(outcome.duration)
+            );
+        }
+        Mode::Batch => {
+            let _ = writeln!(
+                out,
+                "  started, answered and exited in {} (each batch call pays this start-up)",
+                human_duration(answer.startup)
+            );
+        }
+    }
+    let _ = writeln!(out, "  Stata says its version is {version}");
+    if let (Some(said), Some(from_path)) = (Version::parse(&version), found.chosen.version)
+        && said.major != from_path.major
+    {
+        let _ = writeln!(
+            out,
+            "  note: its folder suggested Stata {from_path}; Stata's own answer ({version}) is what counts"
+        );
+    }
+    if let Some(log) = &outcome.log_path {
+        let _ = writeln!(out, "  log:      {}", log.display());
+    }
+    true
+}
+
+/// Why the check failed, and what to do, from the outcome's status and error.
+fn run_failure(outcome: &RunOutcome, stata: &Path) -> String {
+    let mut text = crate::result::render::status_line(outcome.status, outcome.rc, outcome.duration);
+    text.push('\n');
+    if let Some(err) = &outcome.error {
+        let _ = writeln!(text, "{}", err.message.trim_end());
+    }
+    for note in &outcome.notes {
+        let _ = writeln!(text, "note: {}", note.trim_end());
+    }
+    let message = outcome
+        .error
+        .as_ref()
+        .map(|e| e.message.to_ascii_lowercase())
+        .unwrap_or_default();
+    let fix = if message.contains("licen") {
+        "Stata's licence is not valid for this binary: run Stata once by hand (it explains, \
+         and `stinit` re-enters the licence), or point --stata-path at the Stata your licence is for."
+            .to_owned()
+    } else if outcome.status == RunStatus::Timeout {
+        format!(
+            "Stata did not answer within {} s. Start {} by hand to see whether it waits for \
+             something (a licence server, a network drive, a prompt).",
+            CHECK_TIMEOUT.as_secs(),
+            stata.display()
+        )
+    } else {
+        format!(
+            "Start {} by hand in a terminal to see its own message. If it is the GUI or not \
+             Stata, point --stata-path / STATA_PATH at the console binary (stata-mp, stata-se, stata).",
+            stata.display()
+        )
+    };
+    text.push_str(&fix);
+    text
+}
+
+/// After a failure, tries the other mode: if it works, saying so is the quickest fix.
+async fn suggest_other_mode(
+    opts: &ServerOptions,
+    mode: Mode,
+    log_dir: &Path,
+    found: &Found,
+    workdir: &Path,
+    out: &mut Report,
+) {
+    // Windows has no console Stata, so there is no other mode to try.
+    if cfg!(windows) {
+        return;
+    }
+    let other = match mode {
+        Mode::Batch => Mode::Session,
+        Mode::Session => Mode::Batch,
+    };
+    let mut other_opts = opts.clone();
+    other_opts.mode = Some(other);
+    let runner = runner(&other_opts, log_dir);
+    let answer = ask_version(&runner, &found.chosen.path, workdir).await;
+    shut_down(&runner).await;
+    if answer.outcome.status == RunStatus::Ok && answer.version.is_some() {
+        let line = format!(
+            "{} mode works with this Stata: use --mode {} (or STATA_MCP_MODE={} in the client's \"env\").",
+            mode_name(other),
+            mode_name(other),
+            mode_name(other)
+        );
+        let _ = writeln!(out, "  hint: {line}");
+        eprintln!("stata-mcp doctor: hint: {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_in;
+
+    #[test]
+    fn the_version_is_the_first_number_line_after_the_echo() {
+        assert_eq!(
+            version_in(". display c(stata_version)\n18\n").as_deref(),
+            Some("18")
+        );
+        assert_eq!(version_in("\n19.5\n\n").as_deref(), Some("19.5"));
+        // The echo holds no number to mistake; other text is not a version.
+        assert_eq!(version_in(". display 18\nhello\n"), None);
+        assert_eq!(version_in("18 observations\n"), None);
+        assert_eq!(version_in(""), None);
+    }
+}

@@ -1,0 +1,334 @@
+//! `stata-mcp run FILE.do`: runs a do-file from a terminal through the server's runner, streaming its log.
+//!
+//! It exits with a code scripts and Makefiles can test (see [`exit_code`]).
+//!
+//! The log goes to stdout as plain lines (pipe it, redirect it). When stderr is a terminal,
+//! a one-line progress indicator is drawn there and erased before each batch of lines, so
+//! it never ends up mixed into the log. The final status and error go to stderr.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{absolute, log_dir, runner, shut_down, trim_old_runs};
+use crate::cli::{RunArgs, ServerOptions};
+use crate::log::chunk::LiveOutput;
+use crate::result::ErrorInfo;
+use crate::result::render::{human_duration, status_line};
+use crate::runner::{RunOutcome, RunRequest, RunSource, RunStatus};
+
+/// Exit codes, documented in docs/configuration.md.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_STATA_ERROR: u8 = 1;
+pub const EXIT_NOT_STARTED: u8 = 2;
+pub const EXIT_TIMEOUT: u8 = 3;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The most unprinted output held while stdout is slow; beyond it the oldest is skipped
+/// (and said so). Large, since a terminal or pipe normally keeps up.
+const LIVE_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+pub fn exit_code(status: RunStatus) -> u8 {
+    match status {
+        RunStatus::Ok => EXIT_OK,
+        RunStatus::Error => EXIT_STATA_ERROR,
+        RunStatus::FailedToStart => EXIT_NOT_STARTED,
+        RunStatus::Timeout => EXIT_TIMEOUT,
+        RunStatus::Cancelled => EXIT_INTERRUPTED,
+    }
+}
+
+/// Runs the do-file; returns the process exit code.
+pub async fn run(opts: &ServerOptions, args: &RunArgs) -> u8 {
+    let req = match request(opts, args) {
+        Ok(req) => req,
+        Err(msg) => {
+            eprintln!("stata-mcp run: {msg}");
+            return EXIT_NOT_STARTED;
+        }
+    };
+    let log_dir = match log_dir(opts) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "stata-mcp run: the log dir could not be resolved ({e}); pass an absolute --log-dir"
+            );
+            return EXIT_NOT_STARTED;
+        }
+    };
+    trim_old_runs(opts, &log_dir).await;
+    let runner = runner(opts, &log_dir);
+    let cancel = CancellationToken::new();
+    spawn_interrupt_handler(cancel.clone());
+
+    let live = Arc::new(LiveOutput::new(LIVE_BUFFER_BYTES));
+    let label = args.file.file_name().map_or_else(
+        || args.file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let spinner = !args.no_progress && io::stderr().is_terminal();
+    let mut printer = Printer::new(label, spinner);
+
+    let run = runner.run(req, live.clone(), cancel.clone());
+    tokio::pin!(run);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut run => break outcome,
+            () = live.changed() => {
+                if let Some(chunk) = live.take() {
+                    printer.print(&chunk.message, live.last_command());
+                }
+            }
+            _ = tick.tick(), if spinner => printer.redraw(live.last_command(), cancel.is_cancelled()),
+        }
+    };
+    // The runner pushes its last lines before returning: print what is left.
+    if let Some(chunk) = live.take() {
+        printer.print(&chunk.message, None);
+    }
+    printer.clear();
+    shut_down(&runner).await;
+    eprint!("{}", summary(&outcome));
+    exit_code(outcome.status)
+}
+
+/// The run the arguments describe, or why there is none.
+fn request(opts: &ServerOptions, args: &RunArgs) -> Result<RunRequest, String> {
+    let path = absolute(&args.file).map_err(|e| {
+        format!("the current directory cannot be read ({e}); pass the do-file's absolute path")
+    })?;
+    if !path.is_file() {
+        return Err(format!(
+            "file {} not found (r(601)); check the path (relative paths are taken from the current directory)",
+            path.display()
+        ));
+    }
+    // As with `stata -b do FILE`, the code runs in the current directory unless told otherwise.
+    let cwd = match &opts.workdir {
+        Some(w) => absolute(w),
+        None => std::env::current_dir(),
+    }
+    .map_err(|e| format!("the working directory cannot be read ({e}); pass --workdir"))?;
+    if !cwd.is_dir() {
+        return Err(format!(
+            "the working directory {} does not exist (or is not a folder); pass an existing --workdir",
+            cwd.display()
+        ));
+    }
+    let stata: PathBuf = crate::discovery::locate(opts.stata_path.as_deref())?;
+    Ok(RunRequest {
+        stata,
+        source: RunSource::File {
+            path,
+            args: args.args.clone(),
+        },
+        cwd,
+        change_dir: true,
+        timeout: Duration::from_secs(opts.timeout_secs.max(1)),
+    })
+}
+
+/// Ctrl-C (or SIGTERM/SIGHUP) cancels the run, which stops Stata's whole process group;
+/// Stata sits in its own group, so the terminal's Ctrl-C never reaches it directly. A
+/// second signal kills everything at once and exits.
+fn spawn_interrupt_handler(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let Some(mut signals) = Signals::new() else {
+            tracing::warn!(
+                "could not watch for Ctrl-C; Stata is still stopped when stata-mcp exits"
+            );
+            return;
+        };
+        signals.next().await;
+        eprintln!(
+            "\nstata-mcp run: interrupted; stopping Stata (press Ctrl-C again to kill it now)"
+        );
+        cancel.cancel();
+        signals.next().await;
+        crate::runner::process::kill_all_groups();
+        eprintln!("\nstata-mcp run: killed Stata");
+        std::process::exit(i32::from(EXIT_INTERRUPTED));
+    });
+}
+
+/// The signals that mean "stop", watched from before the run starts so none is missed.
+struct Signals {
+    #[cfg(unix)]
+    streams: [tokio::signal::unix::Signal; 3],
+}
+
+impl Signals {
+    fn new() -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Some(Self {
+                streams: [
+                    signal(SignalKind::interrupt()).ok()?,
+                    signal(SignalKind::terminate()).ok()?,
+                    signal(SignalKind::hangup()).ok()?,
+                ],
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Some(Self {})
+        }
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            let [int, term, hup] = &mut self.streams;
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            // Without a handler, waiting forever is the safe answer: the run ends normally.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Writes log text to stdout and keeps the progress line on stderr out of its way.
+struct Printer {
+    label: String,
+    spinner: bool,
+    /// Whether the progress line is on screen now.
+    shown: bool,
+    frame: usize,
+    started: Instant,
+    stdout_broken: bool,
+}
+
+const FRAMES: &[char] = &['|', '/', '-', '\\'];
+/// Narrow enough for any terminal, so the line never wraps (a wrapped line cannot be erased).
+const PROGRESS_WIDTH: usize = 78;
+
+impl Printer {
+    fn new(label: String, spinner: bool) -> Self {
+        Self {
+            label,
+            spinner,
+            shown: false,
+            frame: 0,
+            started: Instant::now(),
+            stdout_broken: false,
+        }
+    }
+
+    fn print(&mut self, text: &str, last_command: Option<String>) {
+        self.clear();
+        if !self.stdout_broken {
+            let mut out = io::stdout().lock();
+            let mut result = out.write_all(text.as_bytes());
+            if result.is_ok() && !text.ends_with('\n') {
+                result = out.write_all(b"\n");
+            }
+            // A closed pipe (`| head`) is the reader's choice: keep running, stop printing.
+            if result.and_then(|()| out.flush()).is_err() {
+                self.stdout_broken = true;
+            }
+        }
+        if last_command.is_some() {
+            self.redraw(last_command, false);
+        }
+    }
+
+    /// Draws the progress line: spinner, file, elapsed time, the command Stata is on.
+    fn redraw(&mut self, last_command: Option<String>, stopping: bool) {
+        if !self.spinner {
+            return;
+        }
+        self.frame = (self.frame + 1) % FRAMES.len();
+        let mut line = format!(
+            "{} {} {} {}",
+            FRAMES[self.frame],
+            if stopping { "stopping" } else { "running" },
+            self.label,
+            human_duration(self.started.elapsed())
+        );
+        if let Some(cmd) = last_command {
+            line.push_str(": ");
+            line.push_str(&cmd);
+        }
+        let line: String = line.chars().take(PROGRESS_WIDTH).collect();
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+        self.shown = true;
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            let mut err = io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+            self.shown = false;
+        }
+    }
+}
+
+/// The status line, the error and notes, and where the full log is.
+pub fn summary(outcome: &RunOutcome) -> String {
+    let mut text = String::new();
+    let rc = outcome.rc.or_else(|| {
+        (outcome.status == RunStatus::Error)
+            .then(|| outcome.error.as_ref().map(|e| e.code).filter(|c| *c > 0))
+            .flatten()
+    });
+    text.push_str(&status_line(outcome.status, rc, outcome.duration));
+    text.push('\n');
+    if let Some(err) = &outcome.error {
+        write_error(&mut text, err, "");
+    }
+    if !outcome.warnings.is_empty() {
+        text.push_str("captured errors (capture noisily; the run went on):\n");
+        for w in &outcome.warnings {
+            write_error(&mut text, w, "  ");
+        }
+    }
+    for note in &outcome.notes {
+        text.push_str(&format!("note: {}\n", note.trim_end()));
+    }
+    if let Some(log) = outcome.log_path.as_deref().filter(|p| Path::exists(p)) {
+        text.push_str(&format!("log: {}\n", log.display()));
+    }
+    text
+}
+
+fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
+    let mut lines = err.message.lines();
+    let first = lines.next().unwrap_or("").trim_end();
+    if err.code > 0 {
+        text.push_str(&format!("{indent}r({}): {first}\n", err.code));
+    } else if !first.is_empty() {
+        text.push_str(&format!("{indent}error: {first}\n"));
+    }
+    for l in lines {
+        text.push_str(&format!("{indent}  {}\n", l.trim_end()));
+    }
+    if let Some(cmd) = &err.command {
+        text.push_str(&format!("{indent}  in: {cmd}\n"));
+    }
+    if !err.stack.is_empty() {
+        text.push_str(&format!(
+            "{indent}  in do-file: {}\n",
+            err.stack.join(" > ")
+        ));
+    }
+    if let Some(hint) = &err.hint {
+        text.push_str(&format!("{indent}  hint: {hint}\n"));
+    }
+}

@@ -1,0 +1,462 @@
+//! Log retention: keeps at most `--keep-runs` run directories and `--keep-mb` megabytes of
+//! them under the log dir, removing the oldest first and never a run still in progress.
+//!
+//! Run ids are `YYYYMMDD-HHMMSS-pid-seq` (UTC, see `rundir.rs`), so they sort by time.
+//! Anything else in the runs folder (the session's own `sessions/` folder, files a user
+//! put there) is not a run and is left alone.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How much to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub keep_runs: usize,
+    pub keep_bytes: u64,
+}
+
+/// A run directory's name, parsed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RunId {
+    /// When the run started, in seconds since 1970 (UTC); first, so ids order by time.
+    pub started: u64,
+    /// The server process that made it.
+    pub pid: u32,
+    /// Its number within that server.
+    pub seq: u64,
+}
+
+impl RunId {
+    /// Parses `YYYYMMDD-HHMMSS-pid-seq`; anything else is not a run directory.
+    pub fn parse(name: &str) -> Option<RunId> {
+        let mut parts = name.split('-');
+        let (date, time, pid, seq) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || date.len() != 8 || time.len() != 6 {
+            return None;
+        }
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !(digits(date) && digits(time) && digits(pid) && digits(seq)) {
+            return None;
+        }
+        let num = |s: &str| s.parse::<u64>().ok();
+        let (y, m, d) = (num(&date[..4])?, num(&date[4..6])?, num(&date[6..])?);
+        let (hh, mm, ss) = (num(&time[..2])?, num(&time[2..4])?, num(&time[4..])?);
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+            return None;
+        }
+        let days = days_from_civil(y as i64, m as u32, d as u32);
+        let started = u64::try_from(days).ok()? * 86_400 + hh * 3600 + mm * 60 + ss;
+        Some(RunId {
+            started,
+            pid: pid.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+/// Days since 1970-01-01 of a date (Howard Hinnant's algorithm, the inverse of the one in rundir.rs).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// What a sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Names of the run directories removed, oldest first.
+    pub removed: Vec<String>,
+    pub freed_bytes: u64,
+    /// Run directories that could not be removed, and why.
+    pub failed: Vec<String>,
+    /// Runs and bytes left.
+    pub kept_runs: usize,
+    pub kept_bytes: u64,
+}
+
+/// Removes the oldest run directories under `runs_root` until at most `policy.keep_runs`
+/// remain and they hold at most `policy.keep_bytes`. Runs for which `protected` says true
+/// are never removed (but still count). A missing `runs_root` is not an error: nothing ran yet.
+pub fn sweep(
+    runs_root: &Path,
+    policy: Policy,
+    protected: &dyn Fn(&RunId) -> bool,
+) -> io::Result<SweepReport> {
+    let entries = match std::fs::read_dir(runs_root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(SweepReport::default()),
+        Err(e) => return Err(e),
+    };
+    let mut runs: Vec<(RunId, String, PathBuf)> = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = RunId::parse(&name) else {
+            continue;
+        };
+        // Not `metadata`: a symlink named like a run is not ours to delete through.
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            runs.push((id, name, entry.path()));
+        }
+    }
+    runs.sort();
+    let sizes: Vec<u64> = runs.iter().map(|(_, _, p)| dir_size(p)).collect();
+    let mut report = SweepReport {
+        kept_runs: runs.len(),
+        kept_bytes: sizes.iter().sum(),
+        ..SweepReport::default()
+    };
+    for ((id, name, path), size) in runs.iter().zip(sizes) {
+        if report.kept_runs <= policy.keep_runs && report.kept_bytes <= policy.keep_bytes {
+            break;
+        }
+        if protected(id) {
+            continue;
+        }
+        match std::fs::remove_dir_all(path) {
+            Ok(()) => {}
+            // Another server sharing the log dir removed it first: gone all the same.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                report.failed.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        }
+        report.removed.push(name.clone());
+        report.freed_bytes += size;
+        report.kept_runs -= 1;
+        report.kept_bytes = report.kept_bytes.saturating_sub(size);
+    }
+    Ok(report)
+}
+
+/// Bytes of the files under `dir`, not following symlinks. Unreadable parts count as 0:
+/// a size is only needed to decide what to remove, and an error here must not stop that.
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(_) => total += e.metadata().map_or(0, |m| m.len()),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// The server's retention: its policy, the calls in progress, and the sweeps it starts.
+pub struct Retention {
+    runs_root: PathBuf,
+    policy: Policy,
+    /// Start times of this server's calls in progress, by a number per call. A run's
+    /// directory is made after its call starts, so every run at or after the earliest
+    /// start belongs to a call that may still be going.
+    active: Mutex<ActiveCalls>,
+    /// Set while a sweep runs; a second one then is skipped (the next run sweeps again).
+    sweeping: AtomicBool,
+}
+
+#[derive(Default)]
+struct ActiveCalls {
+    next: u64,
+    started: BTreeMap<u64, SystemTime>,
+}
+
+/// Marks a call as in progress until dropped.
+pub struct CallGuard {
+    retention: Arc<Retention>,
+    key: u64,
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.retention.active_calls().started.remove(&self.key);
+    }
+}
+
+impl Retention {
+    pub fn new(runs_root: PathBuf, policy: Policy) -> Self {
+        Self {
+            runs_root,
+            policy,
+            active: Mutex::new(ActiveCalls::default()),
+            sweeping: AtomicBool::new(false),
+        }
+    }
+
+    fn active_calls(&self) -> std::sync::MutexGuard<'_, ActiveCalls> {
+        // The map stays consistent even if a holder panicked: use it anyway.
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records that a call starts now; its runs are protected until the guard is dropped.
+    pub fn begin_call(self: &Arc<Self>) -> CallGuard {
+        let mut active = self.active_calls();
+        let key = active.next;
+        active.next += 1;
+        active.started.insert(key, SystemTime::now());
+        CallGuard {
+            retention: self.clone(),
+            key,
+        }
+    }
+
+    /// Whether `id` may belong to a run still in progress, here or in another server
+    /// sharing the log dir.
+    fn in_progress(&self, id: &RunId, oldest_active: Option<u64>) -> bool {
+        if id.pid == std::process::id() {
+            // Run ids have whole seconds, rounded down, as are these start times.
+            oldest_active.is_some_and(|t| id.started >= t)
+        } else {
+            other_server_may_be_running(id)
+        }
+    }
+
+    /// Sweeps now, on this thread (it does file I/O: call it from a blocking context).
+    pub fn sweep_now(&self) -> io::Result<SweepReport> {
+        let oldest_active = self
+            .active_calls()
+            .started
+            .values()
+            .min()
+            .map(|t| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+        sweep(&self.runs_root, self.policy, &|id| {
+            self.in_progress(id, oldest_active)
+        })
+    }
+
+    /// Sweeps in the background, so no call waits for it; does nothing outside a tokio
+    /// runtime or while another sweep is running.
+    pub fn spawn_sweep(self: &Arc<Self>) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.sweeping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = self.clone();
+        handle.spawn_blocking(move || {
+            match this.sweep_now() {
+                Ok(r) if !r.removed.is_empty() || !r.failed.is_empty() => tracing::info!(
+                    removed = r.removed.len(),
+                    freed_bytes = r.freed_bytes,
+                    failed = ?r.failed,
+                    "log retention sweep"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(
+                    "could not sweep old runs in {}: {e}",
+                    this.runs_root.display()
+                ),
+            }
+            this.sweeping.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// A run made by another server process: kept while that process lives, since it may be
+/// running it. (A reused pid only makes us keep a run longer, never remove one too early.)
+#[cfg(unix)]
+fn other_server_may_be_running(id: &RunId) -> bool {
+    use nix::errno::Errno;
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    let Ok(pid) = i32::try_from(id.pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // Signal 0 only checks that the process exists; EPERM means it exists as another user.
+    matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM))
+}
+
+/// Without a cheap liveness check, treat another server's runs of the last day as possibly running.
+#[cfg(not(unix))]
+fn other_server_may_be_running(id: &RunId) -> bool {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    now.saturating_sub(id.started) < 86_400
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Makes `runs/<id>` holding `bytes` bytes of log.
+    fn run(root: &Path, id: &str, bytes: usize) {
+        let dir = root.join(id);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("run.log"), vec![b'x'; bytes]).expect("write");
+    }
+
+    fn names(root: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(root)
+            .expect("read")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A pid that is surely not a live process (so its runs are not protected).
+    const DEAD: u32 = 999_999_999;
+
+    fn id(time: &str, seq: u32) -> String {
+        format!("20250101-{time}-{DEAD}-{seq}")
+    }
+
+    #[test]
+    fn run_ids_parse_and_sort_by_time() {
+        let a = RunId::parse("20251122-093000-123-7").expect("parse");
+        assert_eq!(a.pid, 123);
+        assert_eq!(a.seq, 7);
+        assert_eq!(a.started, 1_763_803_800);
+        let b = RunId::parse("20251122-093001-1-0").expect("parse");
+        assert!(a < b, "a later second sorts later, whatever the pid");
+        for bad in [
+            "sessions",
+            "20251122-093000-123",
+            "20251122-0930-1-2",
+            "20251322-093000-1-2",
+            "2025112x-093000-1-2",
+            "20251122-093000-1-2-3",
+            "..",
+        ] {
+            assert_eq!(RunId::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn keeps_the_newest_runs_by_count() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        for (t, s) in [("000003", 0), ("000001", 0), ("000002", 0), ("000002", 1)] {
+            run(root, &id(t, s), 10);
+        }
+        std::fs::create_dir_all(root.join("sessions")).expect("sessions");
+        let policy = Policy {
+            keep_runs: 2,
+            keep_bytes: u64::MAX,
+        };
+        let report = sweep(root, policy, &|_| false).expect("sweep");
+        assert_eq!(report.removed, vec![id("000001", 0), id("000002", 0)]);
+        assert_eq!(report.freed_bytes, 20);
+        assert_eq!(report.kept_runs, 2);
+        assert_eq!(
+            names(root),
+            vec![id("000002", 1), id("000003", 0), "sessions".to_owned()],
+            "the newest two are kept and the sessions folder is not a run"
+        );
+    }
+
+    #[test]
+    fn keeps_under_the_size_cap() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        for t in ["000001", "000002", "000003", "000004"] {
+            run(root, &id(t, 0), 1000);
+        }
+        let policy = Policy {
+            keep_runs: 200,
+            keep_bytes: 2500,
+        };
+        let report = sweep(root, policy, &|_| false).expect("sweep");
+        assert_eq!(report.removed.len(), 2);
+        assert_eq!(report.kept_bytes, 2000);
+        assert_eq!(names(root), vec![id("000003", 0), id("000004", 0)]);
+    }
+
+    #[test]
+    fn never_removes_a_protected_run() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        for t in ["000001", "000002", "000003"] {
+            run(root, &id(t, 0), 10);
+        }
+        let oldest = RunId::parse(&id("000001", 0)).expect("id");
+        let policy = Policy {
+            keep_runs: 0,
+            keep_bytes: 0,
+        };
+        let report = sweep(root, policy, &|r| *r == oldest).expect("sweep");
+        assert_eq!(report.removed.len(), 2);
+        assert_eq!(names(root), vec![id("000001", 0)]);
+    }
+
+    #[test]
+    fn a_missing_runs_folder_is_nothing_to_do() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let report = sweep(
+            &tmp.path().join("runs"),
+            Policy {
+                keep_runs: 0,
+                keep_bytes: 0,
+            },
+            &|_| false,
+        )
+        .expect("sweep");
+        assert_eq!(report, SweepReport::default());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_named_like_a_run_is_not_followed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("runs");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&outside).expect("outside");
+        std::fs::write(outside.join("precious"), "x").expect("write");
+        std::fs::create_dir_all(&root).expect("runs");
+        std::os::unix::fs::symlink(&outside, root.join(id("000001", 0))).expect("link");
+        let policy = Policy {
+            keep_runs: 0,
+            keep_bytes: 0,
+        };
+        sweep(&root, policy, &|_| false).expect("sweep");
+        assert!(outside.join("precious").exists());
+    }
+
+    #[test]
+    fn this_servers_calls_in_progress_protect_their_runs() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dirs = crate::runner::rundir::RunDirs::new(tmp.path());
+        let root = dirs.root().to_path_buf();
+        let old = format!("20000101-000000-{}-0", std::process::id());
+        std::fs::create_dir_all(root.join(&old)).expect("old");
+        let retention = Arc::new(Retention::new(
+            root.clone(),
+            Policy {
+                keep_runs: 0,
+                keep_bytes: 0,
+            },
+        ));
+        let guard = retention.begin_call();
+        let current = dirs.create().expect("run dir");
+        let report = retention.sweep_now().expect("sweep");
+        assert_eq!(report.removed, vec![old], "the finished run goes");
+        assert!(current.path.exists(), "the run in progress stays");
+        drop(guard);
+        let report = retention.sweep_now().expect("sweep");
+        assert_eq!(
+            report.removed,
+            vec![current.id],
+            "once finished, it may go too"
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! End to end: graphs come back as PNG image content, `stata_read_log` pages, tails and
+//! searches a run's log and refuses files outside the log dir, and old runs are removed.
+
+mod common;
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use base64::Engine as _;
+use common::{Client, FakeStata, eventually, result_text};
+use serde_json::{Value, json};
+
+const LONG: Duration = Duration::from_secs(30);
+const BATCH: &[&str] = &["--mode", "batch"];
+const GRAPH_CODE: &str = "sysuse auto\nscatter price mpg\ngraph export g.svg, replace\n";
+
+fn structured(resp: &Value) -> &Value {
+    resp.pointer("/result/structuredContent")
+        .unwrap_or_else(|| panic!("no structuredContent in {resp}"))
+}
+
+fn content(resp: &Value) -> Vec<Value> {
+    resp.pointer("/result/content")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn images(resp: &Value) -> Vec<Value> {
+    content(resp)
+        .into_iter()
+        .filter(|c| c["type"] == "image")
+        .collect()
+}
+
+fn call(c: &mut Client, tool: &str, args: Value) -> Value {
+    let id = c.call_tool(tool, args, None);
+    c.wait_response(id, LONG)
+}
+
+/// The size in CSS pixels of an SVG's `width`/`height` attributes (pt, in or px).
+fn svg_pixels(svg: &str) -> (u32, u32) {
+    let tag = &svg[svg.find("<svg").expect("svg tag")..];
+    let attr = |name: &str| -> f64 {
+        let start = tag.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+        let value = &tag[start..start + tag[start..].find('"').expect("quote")];
+        let (num, unit) = value.split_at(
+            value
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(value.len()),
+        );
+        let n: f64 = num.parse().expect("number");
+        match unit {
+            "pt" => n * 96.0 / 72.0,
+            "in" => n * 96.0,
+            "px" | "" => n,
+            other => panic!("unit {other}"),
+        }
+    };
+    (attr("width").round() as u32, attr("height").round() as u32)
+}
+
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    let reader = png::Decoder::new(Cursor::new(bytes))
+        .read_info()
+        .expect("the image is a PNG");
+    (reader.info().width, reader.info().height)
+}
+
+#[test]
+fn a_graph_export_comes_back_as_one_png_of_the_svgs_size() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, BATCH);
+    c.initialize();
+    let resp = call(&mut c, "stata_run_code", json!({"code": GRAPH_CODE}));
+    let s = structured(&resp);
+    assert_eq!(s["status"], "ok", "{}", result_text(&resp));
+    let svg_path = fake.work().join("g.svg");
+    assert_eq!(
+        s["graphs"],
+        json!([svg_path.to_string_lossy()]),
+        "the graph's absolute path is listed"
+    );
+    let imgs = images(&resp);
+    assert_eq!(imgs.len(), 1, "exactly one image block: {resp}");
+    assert_eq!(imgs[0]["mimeType"], "image/png");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(imgs[0]["data"].as_str().expect("data"))
+        .expect("base64");
+    let svg = std::fs::read_to_string(&svg_path).expect("the double wrote g.svg");
+    assert_eq!(png_size(&bytes), svg_pixels(&svg));
+    assert!(
+        result_text(&resp).contains("(attached as an image)"),
+        "{}",
+        result_text(&resp)
+    );
+}
+
+#[test]
+fn no_images_lists_the_graph_but_sends_no_image() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, &["--mode", "batch", "--no-images"]);
+    c.initialize();
+    let resp = call(&mut c, "stata_run_code", json!({"code": GRAPH_CODE}));
+    assert_eq!(structured(&resp)["status"], "ok");
+    assert!(images(&resp).is_empty(), "{resp}");
+    assert_eq!(
+        structured(&resp)["graphs"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn at_most_max_images_come_back_and_the_rest_are_listed() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, &["--mode", "batch", "--max-images", "1"]);
+    c.initialize();
+    let code = "sysuse auto\nscatter price mpg\ngraph export a.svg\ngraph export b.svg\n";
+    let resp = call(&mut c, "stata_run_code", json!({"code": code}));
+    assert_eq!(images(&resp).len(), 1, "{resp}");
+    assert_eq!(
+        structured(&resp)["graphs"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert!(result_text(&resp).contains("1 more graph is not shown"));
+}
+
+#[test]
+fn read_log_pages_tails_and_searches_a_run() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, BATCH);
+    c.initialize();
+    let code = "forvalues i = 1/300 {\n    display \"row `i'\"\n}\ndisplay \"the end\"\n";
+    let resp = call(&mut c, "stata_run_code", json!({"code": code}));
+    let run_id = structured(&resp)["run_id"]
+        .as_str()
+        .expect("run_id")
+        .to_owned();
+    let log_path = structured(&resp)["log_path"]
+        .as_str()
+        .expect("log_path")
+        .to_owned();
+    let full = std::fs::read(&log_path).expect("log on disk");
+
+    // Pages chained through next_offset give back the whole file, each ending at a line end.
+    let mut offset = 0u64;
+    let mut read = Vec::new();
+    loop {
+        let r = call(
+            &mut c,
+            "stata_read_log",
+            json!({"run_id": run_id, "offset": offset, "max_bytes": 1000}),
+        );
+        let s = structured(&r).clone();
+        assert_eq!(s["mode"], "range", "{r}");
+        assert_eq!(s["total_bytes"], full.len());
+        assert_eq!(s["offset"], offset);
+        let text = s["text"].as_str().expect("text");
+        assert!(text.len() <= 1000);
+        read.extend_from_slice(text.as_bytes());
+        match s["next_offset"].as_u64() {
+            Some(n) => {
+                assert!(text.ends_with('\n'));
+                offset = n;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(read, full, "the pages make up the log exactly");
+
+    let r = call(
+        &mut c,
+        "stata_read_log",
+        json!({"path": log_path, "tail_lines": 2}),
+    );
+    let tail = structured(&r)["text"].as_str().expect("text").to_owned();
+    let expected: Vec<&str> = std::str::from_utf8(&full)
+        .expect("utf8")
+        .lines()
+        .rev()
+        .take(2)
+        .collect();
+    assert_eq!(
+        tail.lines().collect::<Vec<_>>(),
+        expected.into_iter().rev().collect::<Vec<_>>()
+    );
+    assert_eq!(structured(&r)["run_id"], run_id.as_str());
+
+    let r = call(
+        &mut c,
+        "stata_read_log",
+        json!({"run_id": run_id, "grep": "ROW 29"}),
+    );
+    let s = structured(&r);
+    // row 29 and rows 290..=299.
+    assert_eq!(s["total_matches"], 11, "{r}");
+    let first = &s["matches"][0];
+    let line_no = first["line"].as_u64().expect("line") as usize;
+    let nth = std::str::from_utf8(&full)
+        .expect("utf8")
+        .lines()
+        .nth(line_no - 1)
+        .expect("line exists");
+    assert_eq!(first["text"], nth);
+    assert_eq!(nth, "row 29");
+}
+
+#[test]
+fn read_log_refuses_files_outside_the_log_dir() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, BATCH);
+    c.initialize();
+    let resp = call(&mut c, "stata_run_code", json!({"code": "display 1\n"}));
+    let run_id = structured(&resp)["run_id"]
+        .as_str()
+        .expect("run_id")
+        .to_owned();
+    // A file outside, and a link to it from inside the log dir.
+    let secret = fake.dir.path().join("secret.txt");
+    std::fs::write(&secret, "secret").expect("write");
+    let link = fake.log_dir().join("runs").join(&run_id).join("sneaky.log");
+    std::os::unix::fs::symlink(&secret, &link).expect("symlink");
+
+    for args in [
+        json!({"path": "/etc/passwd"}),
+        json!({"path": secret.to_string_lossy()}),
+        json!({"path": "../secret.txt"}),
+        json!({"path": format!("runs/{run_id}/../../../secret.txt")}),
+        json!({"path": link.to_string_lossy()}),
+        json!({"run_id": "../../secret.txt"}),
+        json!({"run_id": format!("{run_id}/../..")}),
+    ] {
+        let r = call(&mut c, "stata_read_log", args.clone());
+        assert_eq!(r["result"]["isError"], true, "{args}: {r}");
+        let text = result_text(&r);
+        assert!(
+            !text.contains("secret\n") && !text.ends_with("secret"),
+            "{text}"
+        );
+        assert!(
+            text.contains("outside the log dir")
+                || text.contains("`..`")
+                || text.contains("not a run id"),
+            "{args}: {text}"
+        );
+    }
+    // And the run's own log is readable.
+    let r = call(&mut c, "stata_read_log", json!({"run_id": run_id}));
+    assert_ne!(r["result"]["isError"], true, "{r}");
+}
+
+#[test]
+fn old_runs_are_removed_beyond_keep_runs() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, &["--mode", "batch", "--keep-runs", "2"]);
+    c.initialize();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let resp = call(
+            &mut c,
+            "stata_run_code",
+            json!({"code": format!("display {i}\n")}),
+        );
+        ids.push(structured(&resp)["run_id"].as_str().expect("id").to_owned());
+    }
+    let runs = fake.log_dir().join("runs");
+    let count = || {
+        std::fs::read_dir(&runs)
+            .map(|d| d.flatten().count())
+            .unwrap_or(0)
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || count() <= 2),
+        "{} run directories left",
+        count()
+    );
+    assert!(runs.join(&ids[3]).exists(), "the newest run is kept");
+    assert!(!runs.join(&ids[0]).exists(), "the oldest run is removed");
+}
+
+#[test]
+fn graphs_are_found_in_session_mode_too() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, &["--mode", "session"]);
+    c.initialize();
+    let resp = call(&mut c, "stata_run_code", json!({"code": GRAPH_CODE}));
+    assert_eq!(structured(&resp)["status"], "ok", "{}", result_text(&resp));
+    assert_eq!(images(&resp).len(), 1, "{resp}");
+}
