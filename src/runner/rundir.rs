@@ -50,7 +50,11 @@ impl RunDirs {
         create_private_dir_all(&self.root)?;
         loop {
             let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-            let id = format!("{}-{}-{seq}", timestamp(), std::process::id());
+            let id = format!(
+                "{}-{}-{seq}",
+                utc_stamp(SystemTime::now()),
+                std::process::id()
+            );
             let path = self.root.join(&id);
             match create_private_dir(&path) {
                 Ok(()) => return Ok(RunDir { id, path }),
@@ -77,14 +81,11 @@ fn create_private_dir(path: &Path) -> io::Result<()> {
     builder.create(path)
 }
 
-/// `YYYYMMDD-HHMMSS` in UTC, so run ids sort by time.
-fn timestamp() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+/// `YYYYMMDD-HHMMSS` in UTC, so names made of it sort by time.
+pub fn utc_stamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
+    let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
     format!(
         "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
         rem / 3600,

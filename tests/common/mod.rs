@@ -111,19 +111,9 @@ pub struct Client {
 }
 
 impl Client {
-    /// Starts the server with `args` (plus `--stata-path` and `--log-dir` of `fake`).
+    /// Starts the server with `args` (plus `--stata-path`, `--log-dir` and `--workdir` of `fake`).
     pub fn start(fake: &FakeStata, extra: &[&str]) -> Self {
-        let mut cmd = Command::new(server_path());
-        cmd.arg("--stata-path")
-            .arg(fake.stata())
-            .arg("--log-dir")
-            .arg(fake.log_dir())
-            .arg("--workdir")
-            .arg(fake.work())
-            .args(extra)
-            .env_remove("STATA_PATH")
-            .env("RUST_LOG", "warn");
-        Self::spawn(cmd)
+        Self::start_with_env(fake, extra, &[])
     }
 
     pub fn spawn(mut cmd: Command) -> Self {
