@@ -4,6 +4,7 @@ pub mod errors;
 pub mod graphs;
 pub mod output;
 pub mod render;
+pub mod stored;
 
 use serde::Serialize;
 

@@ -19,6 +19,9 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(100
 pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
     let server = tools::StataServer::new(&options).context("could not set up the server")?;
     spawn_signal_handler();
+    if options.warm {
+        session_tools::spawn_warm(server.state().clone());
+    }
     let transport = transport::StdioTransport::new(tokio::io::stdin(), tokio::io::stdout());
     let stdin_closed = transport.closed_token();
     match server.serve(transport).await {

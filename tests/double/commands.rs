@@ -65,6 +65,7 @@ pub fn dispatch(it: &mut Interp, line: &str, raw: &str, body: Option<&[String]>)
         "tempvar" | "tempname" | "tempfile" => temp_names(it, w, rest),
         _ if a("scalar", 2) => scalar(it, rest),
         "return" | "ereturn" => reports::return_cmd(it, w, rest),
+        "_return" => reports::hold_cmd(it, rest),
         _ if a("matrix", 3) => reports::matrix(it, rest),
         _ if a("display", 2) => display(it, rest),
         "sleep" => sleep(it, rest),
@@ -765,6 +766,13 @@ fn double(it: &mut Interp, rest: &str) -> R {
             };
             burst(it, n, width)
         }
+        "stamp" => {
+            let mut nums = tail.split_whitespace().map(|t| t.parse::<u64>());
+            match (nums.next(), nums.next()) {
+                (Some(Ok(n)), Some(Ok(interval_ms))) => stamp(it, n, interval_ms),
+                _ => Err(StataErr::syntax().into()),
+            }
+        }
         "crash" => {
             it.out.flush_console();
             signals::crash()
@@ -819,6 +827,31 @@ fn burst(it: &mut Interp, n: usize, width: usize) -> R {
     }
     if !block.is_empty() {
         it.out.bulk(&block);
+    }
+    Ok(())
+}
+
+/// Writes `n` lines `stamp <i> <unix time in ns>`, `interval_ms` apart, the time taken
+/// just before the line goes to the (unbuffered) log, so a reader can tell how late it
+/// saw each line. Waits in 10 ms slices so that SIGINT breaks it promptly, like `sleep`.
+fn stamp(it: &mut Interp, n: u64, interval_ms: u64) -> R {
+    let start = Instant::now();
+    for i in 1..=n {
+        let due = start + Duration::from_millis(interval_ms.saturating_mul(i - 1));
+        loop {
+            if signals::take_break() {
+                return Err(StataErr::brk().into());
+            }
+            let now = Instant::now();
+            if now >= due {
+                break;
+            }
+            std::thread::sleep((due - now).min(Duration::from_millis(10)));
+        }
+        let ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        it.out.line(&format!("stamp {i} {ns}"));
     }
     Ok(())
 }

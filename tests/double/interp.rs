@@ -103,6 +103,8 @@ pub struct Interp {
     pub last_rc: i32,
     pub rres: Results,
     pub eres: Results,
+    /// `r()` sets put aside by `_return hold name`.
+    pub held: HashMap<String, Results>,
     pub graphs: Graphs,
     pub trace: bool,
     /// Program nesting, for trace indentation and `exit` semantics.
@@ -260,6 +262,7 @@ impl Interp {
             last_rc: 0,
             rres: Results::default(),
             eres: Results::default(),
+            held: HashMap::new(),
             graphs: Graphs::default(),
             trace: false,
             prog_depth: 0,

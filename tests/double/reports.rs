@@ -42,6 +42,50 @@ pub fn return_cmd(it: &mut Interp, which: &str, rest: &str) -> R {
     }
 }
 
+/// `_return hold name`, `_return restore name [, hold]`, `_return drop name|_all`:
+/// programs park `r()` while they run other r-class commands.
+pub fn hold_cmd(it: &mut Interp, rest: &str) -> R {
+    let (sub, tail) = split_word(rest);
+    let (name, opts) = match tail.split_once(',') {
+        Some((n, o)) => (n.trim(), o.trim()),
+        None => (tail.trim(), ""),
+    };
+    if name.is_empty() {
+        return Err(StataErr::syntax().into());
+    }
+    match sub {
+        "hold" => {
+            if it.held.contains_key(name) {
+                return fail(110, format!("{name} already exists"));
+            }
+            let r = std::mem::take(&mut it.rres);
+            it.held.insert(name.to_string(), r);
+            Ok(())
+        }
+        "restore" => match it.held.get(name).cloned() {
+            Some(r) => {
+                if opts != "hold" {
+                    it.held.remove(name);
+                }
+                it.rres = r;
+                Ok(())
+            }
+            None => fail(111, format!("{name} not found")),
+        },
+        "drop" => {
+            if name == "_all" {
+                it.held.clear();
+                Ok(())
+            } else if it.held.remove(name).is_some() {
+                Ok(())
+            } else {
+                fail(111, format!("{name} not found"))
+            }
+        }
+        _ => Err(StataErr::syntax().into()),
+    }
+}
+
 fn list(it: &mut Interp, class: char, res: &Results) {
     let mut lines = Vec::new();
     if !res.scalars.is_empty() {
@@ -90,7 +134,15 @@ pub fn matrix(it: &mut Interp, rest: &str) -> R {
     if sub != "list" && sub != "l" && sub != "li" {
         return Ok(());
     }
-    let name = tail.trim();
+    // `matrix list name, format(%fmt)`: other options are accepted and ignored.
+    let (name, opts) = match tail.split_once(',') {
+        Some((n, o)) => (n.trim(), o.trim()),
+        None => (tail.trim(), ""),
+    };
+    let fmt = opts
+        .split_once("format(")
+        .and_then(|(_, r)| r.split_once(')'))
+        .and_then(|(f, _)| numfmt::Fmt::parse(f.trim()));
     let lookup = |res: &Results, k: &str| {
         res.matrices
             .iter()
@@ -116,15 +168,34 @@ pub fn matrix(it: &mut Interp, rest: &str) -> R {
         m.rows.len(),
         m.cols.len()
     ));
-    let head: String = m.cols.iter().map(|c| format!("{c:>11}")).collect();
-    lines.push(format!("{:8}{}", "", head).trim_end().to_string());
-    for (i, r) in m.rows.iter().enumerate() {
-        let upto = if symmetric { i + 1 } else { m.cols.len() };
-        let cells: String = m.v[i][..upto]
+    let w = fmt.as_ref().map_or(10, |f| f.width).max(8) + 1;
+    let cell = |x: f64| match &fmt {
+        Some(f) => format!("{:>w$}", f.num_bare(x)),
+        None => format!("{:>w$}", numfmt::g(x, 9)),
+    };
+    // Like Stata, columns that do not fit in the line size go to further blocks, each
+    // with its own header; a symmetric matrix shows only the lower triangle.
+    let per_block = (it.out.linesize.saturating_sub(8) / w).max(1);
+    let mut start = 0;
+    while start < m.cols.len() {
+        let end = (start + per_block).min(m.cols.len());
+        if start > 0 {
+            lines.push(String::new());
+        }
+        let head: String = m.cols[start..end]
             .iter()
-            .map(|x| format!("{:>11}", numfmt::g(*x, 9)))
+            .map(|c| format!("{c:>w$}"))
             .collect();
-        lines.push(format!("{r:<8}{cells}"));
+        lines.push(format!("{:8}{}", "", head).trim_end().to_string());
+        for (i, r) in m.rows.iter().enumerate() {
+            let upto = if symmetric { (i + 1).min(end) } else { end };
+            if upto <= start {
+                continue;
+            }
+            let cells: String = m.v[i][start..upto].iter().map(|x| cell(*x)).collect();
+            lines.push(format!("{r:<8}{cells}"));
+        }
+        start = end;
     }
     for l in lines {
         it.out.line(&l);
