@@ -221,8 +221,20 @@ fn a_flood_keeps_memory_bounded_caps_the_result_and_keeps_the_whole_log() {
         .count();
     assert_eq!(burst_lines, lines);
 
-    // Frames were paced, not one per line.
+    // Frames kept coming during the flood, paced (at most one per 100 ms), not one per line.
     let frames = c.frames("flood");
+    assert!(
+        frames.len() >= 3,
+        "only {} frames during the flood",
+        frames.len()
+    );
+    let span = frames.last().expect("frames").at - frames[0].at;
+    let allowed = span.as_secs_f64() * 10.0 + 3.0;
+    assert!(
+        (frames.len() as f64) <= allowed,
+        "{} frames in {span:?}: faster than one per 100 ms",
+        frames.len()
+    );
     assert!(
         frames.len() < 2_000,
         "{} frames for {lines} lines",

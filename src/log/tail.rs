@@ -17,7 +17,14 @@ pub struct LogTail {
     /// Total bytes read so far.
     offset: u64,
     chunk: Vec<u8>,
+    /// The last poll stopped at its read limit with more to read.
+    behind: bool,
 }
+
+/// Most bytes one `poll` reads. When Stata floods faster than lines are processed, an
+/// unbounded poll would run until the flood ends, holding its thread, so no progress frame
+/// or heartbeat could go out meanwhile; the caller yields between polls instead.
+const MAX_READ_PER_POLL: u64 = 1 << 20;
 
 /// Longest partial line kept while waiting for its newline; a longer one is handed out as is
 /// so a run that prints without newlines cannot grow memory without bound.
@@ -31,6 +38,7 @@ impl LogTail {
             partial: Vec::new(),
             offset: 0,
             chunk: vec![0; 64 * 1024],
+            behind: false,
         }
     }
 
@@ -38,13 +46,37 @@ impl LogTail {
         &self.path
     }
 
+    /// Whether the last poll stopped at its read limit: poll again soon, after yielding.
+    pub fn behind(&self) -> bool {
+        self.behind
+    }
+
+    /// Waits until the next poll is due: at once (after letting other tasks run) when the
+    /// last poll stopped at its limit, else at the next tick.
+    pub async fn due(&self, ticker: &mut tokio::time::Interval) {
+        if self.behind {
+            tokio::task::yield_now().await;
+        } else {
+            ticker.tick().await;
+        }
+    }
+
+    /// Reads to the end of what is written now, however much that is (the run is over).
+    pub fn drain(&mut self, mut on_line: impl FnMut(&[u8])) -> io::Result<()> {
+        self.poll(&mut on_line)?;
+        while self.behind {
+            self.poll(&mut on_line)?;
+        }
+        Ok(())
+    }
+
     /// Bytes of log read so far.
     pub fn offset(&self) -> u64 {
         self.offset
     }
 
-    /// Reads everything new and calls `on_line` for each complete line (with its newline
-    /// stripped). Returns whether anything new was read. A log that does not exist yet
+    /// Reads what is new (up to a limit, see [`LogTail::behind`]) and calls `on_line` for
+    /// each complete line (with its newline stripped). Returns whether anything was read. A log that does not exist yet
     /// (Stata still starting) is not an error.
     pub fn poll(&mut self, mut on_line: impl FnMut(&[u8])) -> io::Result<bool> {
         if self.file.is_none() {
@@ -58,6 +90,8 @@ impl LogTail {
             return Ok(false);
         };
         let mut any = false;
+        let limit = self.offset + MAX_READ_PER_POLL;
+        self.behind = false;
         loop {
             let n = match file.read(&mut self.chunk) {
                 Ok(n) => n,
@@ -86,6 +120,10 @@ impl LogTail {
                 self.partial.clear();
             }
             if n < self.chunk.len() {
+                break;
+            }
+            if self.offset >= limit {
+                self.behind = true;
                 break;
             }
         }
@@ -132,5 +170,21 @@ mod tests {
         tail.finish(|l| rest.push(String::from_utf8_lossy(l).into_owned()));
         assert_eq!(rest, vec!["third"]);
         assert_eq!(tail.offset(), 19);
+    }
+
+    #[test]
+    fn a_flood_is_read_in_bounded_steps_and_drained_at_the_end() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("run.log");
+        let line = "x".repeat(99) + "\n";
+        std::fs::write(&path, line.repeat(30_000)).expect("write");
+        let mut tail = LogTail::new(&path);
+        let mut lines = 0;
+        tail.poll(|_| lines += 1).expect("poll");
+        assert!(tail.behind(), "3 MB cannot be read in one step");
+        assert!(lines < 30_000);
+        tail.drain(|_| lines += 1).expect("drain");
+        assert!(!tail.behind());
+        assert_eq!(lines, 30_000);
     }
 }

@@ -117,7 +117,7 @@ impl BatchRunner {
             let timed_out = tokio::select! {
                 _ = cancel.cancelled() => Some(false),
                 _ = tokio::time::sleep_until(deadline) => Some(true),
-                _ = ticker.tick() => None,
+                _ = tail.due(&mut ticker) => None,
             };
             if let Some(timed_out) = timed_out {
                 // Kill first, read after: what Stata wrote before dying is still in the file.
@@ -143,7 +143,7 @@ impl BatchRunner {
         };
 
         // Stata has exited: read the rest of the log.
-        if let Err(e) = tail.poll(|l| pipe.push_raw(l)) {
+        if let Err(e) = tail.drain(|l| pipe.push_raw(l)) {
             read_error.get_or_insert(e);
         }
         tail.finish(|l| pipe.push_raw(l));

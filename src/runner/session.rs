@@ -416,10 +416,10 @@ impl SessionRunner {
                 tokio::select! {
                     _ = cancel.cancelled() => Some(false),
                     _ = tokio::time::sleep_until(deadline) => Some(true),
-                    _ = ticker.tick() => None,
+                    _ = tail.due(&mut ticker) => None,
                 }
             } else {
-                ticker.tick().await;
+                tail.due(&mut ticker).await;
                 None
             };
             if let Some(timed_out) = stop {
@@ -439,7 +439,7 @@ impl SessionRunner {
                 };
             }
             if let Ok(Some(status)) = session.proc.try_wait() {
-                let _ = tail.poll(|l| feed(l, &mut pipe));
+                let _ = tail.drain(|l| feed(l, &mut pipe));
                 break End::Exited(status);
             }
             if let Some((by, timed_out)) = breaking
