@@ -272,25 +272,7 @@ fn outcome_from(
         pre_start,
         graphs,
     } = summary;
-    let mut outcome = RunOutcome {
-        status: RunStatus::Ok,
-        run_id: String::new(),
-        rc: None,
-        error: None,
-        warnings: scan.warnings,
-        output,
-        log_path: None,
-        duration: Duration::ZERO,
-        notes: Vec::new(),
-        graphs,
-        images: Vec::new(),
-    };
-    if scan.warnings_omitted > 0 {
-        outcome.notes.push(format!(
-            "{} more captured errors (warnings) are not listed; search the log for them",
-            scan.warnings_omitted
-        ));
-    }
+    let mut outcome = RunOutcome::from_log(scan.warnings, scan.warnings_omitted, output, graphs);
     let status = match end {
         End::Cancelled => {
             outcome.status = RunStatus::Cancelled;

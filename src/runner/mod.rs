@@ -93,6 +93,37 @@ pub struct RunOutcome {
     pub images: Vec<crate::result::graphs::Image>,
 }
 
+impl RunOutcome {
+    /// An `ok` outcome holding what the log said; the runner then sets how the run ended.
+    pub fn from_log(
+        warnings: Vec<ErrorInfo>,
+        warnings_omitted: u64,
+        output: CappedOutput,
+        graphs: Vec<PathBuf>,
+    ) -> Self {
+        let mut notes = Vec::new();
+        if warnings_omitted > 0 {
+            notes.push(format!(
+                "{warnings_omitted} more captured errors (warnings) are not listed; search the \
+                 log for them"
+            ));
+        }
+        Self {
+            status: RunStatus::Ok,
+            run_id: String::new(),
+            rc: None,
+            error: None,
+            warnings,
+            output,
+            log_path: None,
+            duration: Duration::ZERO,
+            notes,
+            graphs,
+            images: Vec::new(),
+        }
+    }
+}
+
 /// A way of running Stata code: one process per call (batch) or a live session.
 pub enum Runner {
     Batch(batch::BatchRunner),

@@ -585,25 +585,7 @@ fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: &str
         graphs,
         ..
     } = summary;
-    let mut outcome = RunOutcome {
-        status: RunStatus::Ok,
-        run_id: String::new(),
-        rc: None,
-        error: None,
-        warnings: scan.warnings,
-        output,
-        log_path: None,
-        duration: Duration::ZERO,
-        notes: Vec::new(),
-        graphs,
-        images: Vec::new(),
-    };
-    if scan.warnings_omitted > 0 {
-        outcome.notes.push(format!(
-            "{} more captured errors (warnings) are not listed; search the log for them",
-            scan.warnings_omitted
-        ));
-    }
+    let mut outcome = RunOutcome::from_log(scan.warnings, scan.warnings_omitted, output, graphs);
     let limit = req.timeout.as_secs_f64();
     let stopped = |timed_out: bool| {
         if timed_out {

@@ -154,6 +154,17 @@ mod tests {
         }
     }
 
+    /// Starts a pump from `live` into a fresh recorder.
+    fn start(
+        live: &Arc<LiveOutput>,
+        done: CancellationToken,
+        cancelled: CancellationToken,
+    ) -> (Recorder, tokio::task::JoinHandle<()>) {
+        let rec = Recorder::default();
+        let task = tokio::spawn(pump(live.clone(), rec.clone(), settings(), done, cancelled));
+        (rec, task)
+    }
+
     fn settings() -> ProgressSettings {
         ProgressSettings {
             interval: Duration::from_millis(100),
@@ -164,15 +175,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_flood_is_paced_and_nothing_is_lost_from_the_stream() {
         let live = Arc::new(LiveOutput::new(1 << 20));
-        let rec = Recorder::default();
         let done = CancellationToken::new();
-        let task = tokio::spawn(pump(
-            live.clone(),
-            rec.clone(),
-            settings(),
-            done.clone(),
-            CancellationToken::new(),
-        ));
+        let (rec, task) = start(&live, done.clone(), CancellationToken::new());
         for i in 0..100 {
             live.push_lines(&format!("line {i}\n"));
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -202,15 +206,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn silence_brings_a_heartbeat_naming_the_command() {
         let live = Arc::new(LiveOutput::new(8192));
-        let rec = Recorder::default();
         let done = CancellationToken::new();
-        let task = tokio::spawn(pump(
-            live.clone(),
-            rec.clone(),
-            settings(),
-            done.clone(),
-            CancellationToken::new(),
-        ));
+        let (rec, task) = start(&live, done.clone(), CancellationToken::new());
         live.push_lines(". sleep 30000\n");
         tokio::time::sleep(Duration::from_secs(25)).await;
         done.cancel();
@@ -225,15 +222,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn nothing_is_sent_after_cancellation() {
         let live = Arc::new(LiveOutput::new(8192));
-        let rec = Recorder::default();
         let cancelled = CancellationToken::new();
-        let task = tokio::spawn(pump(
-            live.clone(),
-            rec.clone(),
-            settings(),
-            CancellationToken::new(),
-            cancelled.clone(),
-        ));
+        let (rec, task) = start(&live, CancellationToken::new(), cancelled.clone());
         live.push_lines("a\n");
         tokio::time::sleep(Duration::from_millis(1)).await;
         cancelled.cancel();
