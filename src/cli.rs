@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -58,7 +59,7 @@ pub struct ConfigArgs {
     pub client: Client,
 
     /// Merge the configuration into the client's configuration file (backed up first) instead of printing it.
-    #[arg(long, env = "STATA_MCP_CONFIG_WRITE")]
+    #[arg(long, env = "STATA_MCP_CONFIG_WRITE", value_parser = BoolishValueParser::new())]
     pub write: bool,
 
     /// The client configuration file to write [default: the client's standard location for this OS].
@@ -70,7 +71,7 @@ pub struct ConfigArgs {
     pub name: String,
 
     /// Claude Code: print the JSON entry instead of the `claude mcp add` command line.
-    #[arg(long, env = "STATA_MCP_CONFIG_JSON")]
+    #[arg(long, env = "STATA_MCP_CONFIG_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
 }
 
@@ -84,7 +85,7 @@ pub struct RunArgs {
     pub args: Vec<String>,
 
     /// Never show the progress line on stderr, even on a terminal.
-    #[arg(long, env = "STATA_MCP_NO_PROGRESS")]
+    #[arg(long, env = "STATA_MCP_NO_PROGRESS", value_parser = BoolishValueParser::new())]
     pub no_progress: bool,
 }
 
@@ -119,7 +120,7 @@ pub struct ServerOptions {
     pub mode: Option<Mode>,
 
     /// Session mode: start Stata when the server starts instead of at the first call.
-    #[arg(long, env = "STATA_MCP_WARM", global = true)]
+    #[arg(long, env = "STATA_MCP_WARM", value_parser = BoolishValueParser::new(), global = true)]
     pub warm: bool,
 
     /// Batch mode: at most this many Stata processes at once [default: the number of cores].
@@ -206,11 +207,11 @@ pub struct ServerOptions {
     pub max_images: usize,
 
     /// Return no images (graph files are still listed in the structured result).
-    #[arg(long, env = "STATA_MCP_NO_IMAGES", global = true)]
+    #[arg(long, env = "STATA_MCP_NO_IMAGES", value_parser = BoolishValueParser::new(), global = true)]
     pub no_images: bool,
 
     /// Allow shell escapes (`shell`, `!`, `winexec`, ...) in Stata code; refused by default.
-    #[arg(long, env = "STATA_MCP_ALLOW_SHELL", global = true)]
+    #[arg(long, env = "STATA_MCP_ALLOW_SHELL", value_parser = BoolishValueParser::new(), global = true)]
     pub allow_shell: bool,
 
     /// Log filter for stderr diagnostics (overridden by RUST_LOG), e.g. `info`, `debug`.
