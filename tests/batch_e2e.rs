@@ -150,7 +150,12 @@ fn a_nested_error_is_reported_with_its_code_and_message() {
             .contains("bad_var not found"),
         "{s}"
     );
+    // Located in the user's nested do-file.
+    assert_eq!(s["error"]["line"], 3, "{s}");
+    let file = s["error"]["file"].as_str().unwrap_or_default();
+    assert!(file.ends_with("sub/helper.do"), "{s}");
     let text = result_text(&resp);
+    assert!(text.contains("helper.do, line 3"), "{text}");
     assert!(
         text.contains("start"),
         "output before the error is kept: {text}"

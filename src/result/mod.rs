@@ -2,6 +2,7 @@
 
 pub mod errors;
 pub mod graphs;
+pub mod locate;
 pub mod output;
 pub mod render;
 pub mod stored;
@@ -24,6 +25,13 @@ pub struct ErrorInfo {
     /// The do-files that were open when it failed, outermost first (the user's own nesting).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stack: Vec<String>,
+    /// The file the failing command is in (the do-file, or "the code" for stata_run_code),
+    /// when it could be found there without doubt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The line the failing command starts on in `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl ErrorInfo {
@@ -35,6 +43,8 @@ impl ErrorInfo {
             command: None,
             hint: None,
             stack: Vec::new(),
+            file: None,
+            line: None,
         }
     }
 

@@ -165,6 +165,9 @@ fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
     if !err.stack.is_empty() {
         let _ = writeln!(text, "{indent}  in do-file: {}", err.stack.join(" > "));
     }
+    if let (Some(file), Some(line)) = (&err.file, err.line) {
+        let _ = writeln!(text, "{indent}  at: {file}, line {line}");
+    }
     if let Some(hint) = &err.hint {
         let _ = writeln!(text, "{indent}  hint: {hint}");
     }

@@ -2,6 +2,7 @@
 //! `LiveOutput`, a `RunOutcome` comes back.
 
 pub mod batch;
+pub mod dofile;
 pub mod pipeline;
 pub mod process;
 pub mod retention;
@@ -137,9 +138,12 @@ impl Runner {
         live: Arc<LiveOutput>,
         cancel: CancellationToken,
     ) -> RunOutcome {
-        match self {
+        let (source, cwd) = (req.source.clone(), req.cwd.clone());
+        let mut outcome = match self {
             Runner::Batch(r) => r.run(req, live, cancel).await,
             Runner::Session(r) => r.run(req, live, cancel).await,
-        }
+        };
+        crate::result::locate::locate_error(&mut outcome, &source, &cwd);
+        outcome
     }
 }

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::dofile::statements;
+
 /// Commands that hand a line to the operating system.
 const SHELL_COMMANDS: &[&str] = &["shell", "winexec", "xshell", "unixcmd"];
 /// Prefixes that run the command after them.
@@ -75,98 +77,6 @@ fn scan(
         }
     }
     None
-}
-
-/// Splits do-file text into statements with their first line number: joins `///`
-/// continuations, drops `//` and `/* */` comments and `*` comment lines, and follows
-/// `#delimit ;`.
-fn statements(code: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut semicolon = false;
-    let mut in_block_comment = false;
-    let mut current = String::new();
-    let mut start_line = 1;
-    for (i, raw) in code.lines().enumerate() {
-        let line_no = i + 1;
-        let line = strip_comments(raw, &mut in_block_comment);
-        let trimmed = line.trim();
-        if current.is_empty() {
-            start_line = line_no;
-        }
-        if let Some(rest) = trimmed
-            .strip_prefix("#delimit")
-            .or_else(|| trimmed.strip_prefix("#d "))
-        {
-            semicolon = rest.trim().starts_with(';');
-            continue;
-        }
-        if semicolon {
-            for (k, piece) in trimmed.split(';').enumerate() {
-                if k > 0 {
-                    out.push((start_line, std::mem::take(&mut current)));
-                    start_line = line_no;
-                }
-                if !piece.trim().is_empty() {
-                    if !current.is_empty() {
-                        current.push(' ');
-                    }
-                    current.push_str(piece.trim());
-                }
-            }
-            continue;
-        }
-        if let Some(head) = trimmed.strip_suffix("///") {
-            current.push_str(head);
-            current.push(' ');
-            continue;
-        }
-        if trimmed.starts_with('*') && current.is_empty() {
-            continue;
-        }
-        current.push_str(trimmed);
-        out.push((start_line, std::mem::take(&mut current)));
-    }
-    if !current.trim().is_empty() {
-        out.push((start_line, current));
-    }
-    out
-}
-
-/// Removes `/* */` and `//` comments (not inside double quotes).
-fn strip_comments(line: &str, in_block: &mut bool) -> String {
-    let mut out = String::with_capacity(line.len());
-    let b = line.as_bytes();
-    let mut i = 0;
-    let mut in_quote = false;
-    while i < b.len() {
-        if *in_block {
-            if b[i..].starts_with(b"*/") {
-                *in_block = false;
-                i += 2;
-            } else {
-                i += 1;
-            }
-            continue;
-        }
-        if b[i] == b'"' {
-            in_quote = !in_quote;
-        } else if !in_quote && b[i..].starts_with(b"/*") {
-            *in_block = true;
-            i += 2;
-            continue;
-        } else if !in_quote
-            && b[i..].starts_with(b"//")
-            && !b[i..].starts_with(b"///")
-            && (i == 0 || b[i - 1].is_ascii_whitespace())
-        {
-            break;
-        }
-        // Safe: we only split at ASCII bytes, so `i` is a char boundary here.
-        let ch_len = line[i..].chars().next().map_or(1, char::len_utf8);
-        out.push_str(&line[i..i + ch_len]);
-        i += ch_len;
-    }
-    out
 }
 
 /// Drops `quietly`, `capture`, `noisily` (and their abbreviations, with or without `:`),

@@ -1,0 +1,161 @@
+//! Finds where a failing command is in the user's do-file (or code): the file and line number.
+
+use std::path::{Path, PathBuf};
+
+use crate::runner::dofile::statements;
+use crate::runner::{RunOutcome, RunSource};
+
+/// Do-files larger than this are not searched.
+const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Sets the error's `file` and `line` when the failing command appears exactly once in the
+/// innermost do-file that was running (or in the call's own code). Stata's log names the
+/// command but not where it is; a command found twice is left unlocated rather than guessed.
+pub fn locate_error(outcome: &mut RunOutcome, source: &RunSource, cwd: &Path) {
+    let Some(err) = outcome.error.as_mut() else {
+        return;
+    };
+    let Some(command) = err.command.as_deref() else {
+        return;
+    };
+    let (label, text) = match err.stack.last() {
+        Some(inner) if !inner.starts_with('…') => {
+            let Some(path) = nested_path(inner, source, cwd) else {
+                return;
+            };
+            match read_bounded(&path) {
+                Some(t) => (path.display().to_string(), t),
+                None => return,
+            }
+        }
+        Some(_) => return,
+        None => match source {
+            RunSource::Code(code) => ("the code".to_owned(), code.clone()),
+            RunSource::File { path, .. } => match read_bounded(path) {
+                Some(t) => (path.display().to_string(), t),
+                None => return,
+            },
+        },
+    };
+    if let Some(line) = unique_line(&text, command) {
+        err.file = Some(label);
+        err.line = Some(line);
+    }
+}
+
+/// The line on which `command` starts, if exactly one statement of `text` is that command.
+pub fn unique_line(text: &str, command: &str) -> Option<usize> {
+    let want = squash(command);
+    if want.is_empty() {
+        return None;
+    }
+    let mut found = statements(text)
+        .into_iter()
+        .filter(|(_, stmt)| squash(stmt) == want)
+        .map(|(line, _)| line);
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+/// The text without white space: Stata's echo re-wraps long lines and joins `///` lines.
+fn squash(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// A nested do-file as Stata echoed it (`do sub/a`, `do "a b.do"`), relative to the working
+/// directory or to the folder of the do-file the call ran.
+fn nested_path(echoed: &str, source: &RunSource, cwd: &Path) -> Option<PathBuf> {
+    let name = echoed
+        .trim()
+        .trim_start_matches("`\"")
+        .trim_end_matches("\"'")
+        .trim_matches('"');
+    if name.is_empty() || name.contains('`') || name.contains('$') {
+        return None;
+    }
+    let mut rel = PathBuf::from(name);
+    if rel.extension().is_none() {
+        rel.set_extension("do");
+    }
+    if rel.is_absolute() {
+        return rel.is_file().then_some(rel);
+    }
+    let mut bases = vec![cwd.to_path_buf()];
+    if let RunSource::File { path, .. } = source
+        && let Some(dir) = path.parent()
+    {
+        bases.push(dir.to_path_buf());
+    }
+    bases
+        .into_iter()
+        .map(|b| b.join(&rel))
+        .find(|p| p.is_file())
+}
+
+fn read_bounded(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::ErrorInfo;
+    use crate::result::output::CappedOutput;
+
+    fn failed(command: &str, stack: &[&str]) -> RunOutcome {
+        let mut o = RunOutcome::from_log(Vec::new(), 0, CappedOutput::new(100), Vec::new());
+        let mut e = ErrorInfo::new(111, "bad_var not found");
+        e.command = Some(command.to_owned());
+        e.stack = stack.iter().map(|s| (*s).to_owned()).collect();
+        o.error = Some(e);
+        o
+    }
+
+    #[test]
+    fn a_command_in_the_code_gets_its_line() {
+        let code = "sysuse auto\nsummarize price ///\n    mpg\ngen y = bad_var + 1\n";
+        let mut o = failed("gen y = bad_var + 1", &[]);
+        locate_error(&mut o, &RunSource::Code(code.into()), Path::new("/"));
+        let e = o.error.expect("error");
+        assert_eq!((e.file.as_deref(), e.line), (Some("the code"), Some(4)));
+    }
+
+    #[test]
+    fn a_command_in_a_nested_do_file_is_found_relative_to_the_main_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("nested")).expect("mkdir");
+        let main = dir.path().join("main.do");
+        std::fs::write(&main, "do nested/helper\n").expect("write");
+        std::fs::write(
+            dir.path().join("nested/helper.do"),
+            "* helper\ndisplay 1\n\ngen y =   bad_var + 1\n",
+        )
+        .expect("write");
+        let mut o = failed("gen y = bad_var + 1", &["nested/helper"]);
+        let source = RunSource::File {
+            path: main,
+            args: Vec::new(),
+        };
+        locate_error(&mut o, &source, Path::new("/nonexistent"));
+        let e = o.error.expect("error");
+        assert!(
+            e.file
+                .as_deref()
+                .is_some_and(|f| f.ends_with("nested/helper.do")),
+            "{e:?}"
+        );
+        assert_eq!(e.line, Some(4));
+    }
+
+    #[test]
+    fn a_command_found_twice_is_not_guessed() {
+        assert_eq!(unique_line("gen x = 1\ngen x = 1\n", "gen x = 1"), None);
+        assert_eq!(unique_line("display 1\n", "gen x = 1"), None);
+        assert_eq!(unique_line("a\n  gen  x=1 \n", "gen x=1"), Some(2));
+    }
+}
