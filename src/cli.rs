@@ -149,6 +149,16 @@ pub struct ServerOptions {
     )]
     pub timeout_secs: u64,
 
+    /// A run still going after this many seconds becomes a background job: the call returns its
+    /// id (follow it with stata_job) instead of being cut off by the client [default: off].
+    #[arg(
+        long,
+        env = "STATA_MCP_AUTO_BACKGROUND_SECS",
+        value_name = "SECS",
+        global = true
+    )]
+    pub auto_background_secs: Option<u64>,
+
     /// Where run directories and full logs are kept [default: the user's cache folder, else the temp folder].
     #[arg(long, env = "STATA_MCP_LOG_DIR", global = true)]
     pub log_dir: Option<PathBuf>,

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod dofile;
+pub mod jobs;
 pub mod pipeline;
 pub mod process;
 pub mod retention;

@@ -10,8 +10,8 @@ use rmcp::service::RequestContext;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::job_tools::{self, RunOrJobJson};
 use super::tools::{ServerState, parse_args, resolve, to_tool_result};
-use crate::result::render::RunResultJson;
 use crate::runner::batch::failed_to_start;
 use crate::runner::shell_guard::find_shell_escape;
 use crate::runner::{RunRequest, RunSource};
@@ -30,6 +30,9 @@ pub struct RunCodeArgs {
     /// Time limit in seconds; Stata is stopped when it is reached. Default: the server's --timeout.
     #[serde(default)]
     pub timeout_s: Option<f64>,
+    /// true: return at once with a job id and let the run go on in the background; follow it with stata_job. Default: false.
+    #[serde(default)]
+    pub background: bool,
 }
 
 /// Arguments of `stata_run_file`.
@@ -47,6 +50,9 @@ pub struct RunFileArgs {
     /// Time limit in seconds; Stata is stopped when it is reached. Default: the server's --timeout.
     #[serde(default)]
     pub timeout_s: Option<f64>,
+    /// true: return at once with a job id and let the run go on in the background; follow it with stata_job. Default: false.
+    #[serde(default)]
+    pub background: bool,
 }
 
 pub fn tools() -> Vec<Tool> {
@@ -60,38 +66,44 @@ pub fn tools() -> Vec<Tool> {
             "stata_run_code",
             "Run Stata code and return its output. The log streams to the client as progress \
              while Stata runs; the result has the status, the error (r(N), message, failing \
-             command) and the output, with the head and tail kept when it is long.",
+             command) and the output, with the head and tail kept when it is long. With \
+             background: true it returns a job id at once and Stata runs on; follow the job \
+             with stata_job.",
             Arc::new(JsonObject::new()),
         )
         .with_input_schema::<RunCodeArgs>()
-        .with_output_schema::<RunResultJson>()
+        .with_output_schema::<RunOrJobJson>()
         .with_annotations(run_annotations.clone()),
         Tool::new(
             "stata_run_file",
             "Run a do-file (with optional arguments) and return its output, streamed live as \
              for stata_run_code. Relative paths inside the do-file resolve against its own \
-             folder unless cwd is given.",
+             folder unless cwd is given. background: true runs it as a job (see stata_job).",
             Arc::new(JsonObject::new()),
         )
         .with_input_schema::<RunFileArgs>()
-        .with_output_schema::<RunResultJson>()
+        .with_output_schema::<RunOrJobJson>()
         .with_annotations(run_annotations),
     ]
 }
 
-/// Runs one of this family's tools.
+/// Runs one of this family's tools: in the foreground, or as a background job when asked
+/// (`background: true`) or when it outlasts `--auto-background-secs`.
 pub async fn call(
-    state: &ServerState,
+    state: &Arc<ServerState>,
     name: &str,
     args: JsonObject,
     context: &RequestContext<RoleServer>,
 ) -> CallToolResult {
     let started = Instant::now();
-    let outcome = match request(state, name, args) {
-        Ok(req) => state.run(req, context).await,
-        Err((code, message)) => failed_to_start("-", started, code, message),
-    };
-    to_tool_result(&outcome)
+    match request(state, name, args) {
+        Ok((req, true)) => job_tools::start_background(state, name, req),
+        Ok((req, false)) => match state.auto_background {
+            Some(after) => job_tools::run_or_background(state, name, req, after, context).await,
+            None => to_tool_result(&state.run(req, context).await),
+        },
+        Err((code, message)) => to_tool_result(&failed_to_start("-", started, code, message)),
+    }
 }
 
 fn timeout(state: &ServerState, timeout_s: Option<f64>) -> Result<Duration, String> {
@@ -106,12 +118,13 @@ fn timeout(state: &ServerState, timeout_s: Option<f64>) -> Result<Duration, Stri
     }
 }
 
-/// Turns tool arguments into a run, or says what is wrong with them.
+/// Turns tool arguments into a run and whether it goes to the background, or says what is
+/// wrong with them.
 fn request(
     state: &ServerState,
     tool: &str,
     args: JsonObject,
-) -> Result<RunRequest, (Option<i32>, String)> {
+) -> Result<(RunRequest, bool), (Option<i32>, String)> {
     let bad = |e: String| (None, e);
     match tool {
         "stata_run_code" => {
@@ -128,13 +141,14 @@ fn request(
                 return Err((None, escape.to_string()));
             }
             let stata = state.locate_stata().map_err(bad)?;
-            Ok(RunRequest {
+            let req = RunRequest {
                 stata,
                 source: RunSource::Code(a.code),
                 cwd,
                 change_dir: a.cwd.is_some(),
                 timeout,
-            })
+            };
+            Ok((req, a.background))
         }
         "stata_run_file" => {
             let a: RunFileArgs = parse_args(tool, args).map_err(bad)?;
@@ -169,7 +183,7 @@ fn request(
                 }
             }
             let stata = state.locate_stata().map_err(bad)?;
-            Ok(RunRequest {
+            let req = RunRequest {
                 stata,
                 source: RunSource::File {
                     path,
@@ -178,7 +192,8 @@ fn request(
                 cwd,
                 change_dir: true,
                 timeout,
-            })
+            };
+            Ok((req, a.background))
         }
         other => Err((
             None,

@@ -15,12 +15,13 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use super::progress::{PeerSink, ProgressSettings, pump};
-use super::{log_tools, run_tools, session_tools};
+use super::{job_tools, log_tools, run_tools, session_tools};
 use crate::cli::{Mode, ServerOptions};
 use crate::log::chunk::LiveOutput;
 use crate::result::graphs::{self, PNG_MIME};
 use crate::result::render::render;
 use crate::runner::batch::BatchRunner;
+use crate::runner::jobs::Jobs;
 use crate::runner::retention::{Policy, Retention};
 use crate::runner::rundir::{RunDirs, default_log_dir};
 use crate::runner::session::SessionRunner;
@@ -44,6 +45,10 @@ pub struct ServerState {
     pub allow_shell: bool,
     /// Removes old run directories (`--keep-runs`, `--keep-mb`) and knows which are in use.
     pub retention: Arc<Retention>,
+    /// Background jobs (`background: true`, `stata_job`), kept until the server exits.
+    pub jobs: Jobs,
+    /// `--auto-background-secs`: a foreground run still going after this becomes a job.
+    pub auto_background: Option<Duration>,
 }
 
 #[derive(Clone)]
@@ -93,6 +98,11 @@ impl StataServer {
                 no_images: opts.no_images,
                 allow_shell: opts.allow_shell,
                 retention,
+                jobs: Jobs::default(),
+                auto_background: opts
+                    .auto_background_secs
+                    .filter(|&s| s > 0)
+                    .map(Duration::from_secs),
             }),
         })
     }
@@ -152,6 +162,23 @@ impl ServerState {
             // Every frame is written before the response is: the response waits for this.
             let _ = task.await;
         }
+        self.attach_graphs(&mut outcome, &cwd).await;
+        drop(in_progress);
+        self.retention.spawn_sweep();
+        outcome
+    }
+
+    /// Runs `req` as [`ServerState::run`] does, but for a background job: its output goes
+    /// to `live` and only `cancel` stops it, as no request waits for it.
+    pub async fn run_detached(
+        &self,
+        req: RunRequest,
+        live: Arc<LiveOutput>,
+        cancel: CancellationToken,
+    ) -> RunOutcome {
+        let in_progress = self.retention.begin_call();
+        let cwd = req.cwd.clone();
+        let mut outcome = self.runner.run(req, live, cancel).await;
         self.attach_graphs(&mut outcome, &cwd).await;
         drop(in_progress);
         self.retention.spawn_sweep();
@@ -267,7 +294,8 @@ impl ServerHandler for StataServer {
             .with_instructions(
                 "Runs Stata. Use stata_run_code for code and stata_run_file for do-files. Output \
                  streams as progress notifications while Stata runs; the final result holds the \
-                 status, any error (r(N) and message) and the output.",
+                 status, any error (r(N) and message) and the output. For long runs pass \
+                 background: true and follow the job with stata_job.",
             )
     }
 
@@ -279,6 +307,7 @@ impl ServerHandler for StataServer {
         let mut tools = run_tools::tools();
         tools.extend(session_tools::tools(&self.state));
         tools.extend(log_tools::tools());
+        tools.extend(job_tools::tools());
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -296,6 +325,8 @@ impl ServerHandler for StataServer {
             session_tools::call(state, name, args, &context).await
         } else if log_tools::NAMES.contains(&name) {
             log_tools::call(state, name, args, &context).await
+        } else if job_tools::NAMES.contains(&name) {
+            job_tools::call(state, name, args, &context).await
         } else {
             tool_error(format!(
                 "unknown tool {name:?}; list the tools with tools/list"
