@@ -13,11 +13,10 @@ use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::progress::{PeerSink, pump};
-use super::tools::{ServerState, parse_args, to_tool_result, tool_error};
+use super::tools::{ServerState, parse_args, to_tool_result, tool_error, tool_result_after};
 use crate::log::chunk::LiveOutput;
-use crate::result::graphs::PNG_MIME;
 use crate::result::output::group;
-use crate::result::render::{RunResultJson, human_duration, render};
+use crate::result::render::{RunResultJson, human_duration};
 use crate::runner::jobs::{Excerpt, Job, JobStatus, LiveRun, Lookup, MAX_JOBS, Snapshot};
 use crate::runner::retention::RunId;
 use crate::runner::{RunRequest, RunSource};
@@ -347,7 +346,6 @@ fn job_result(
     };
 
     // Ended: the same result a foreground call gets, after a line naming the job.
-    let rendered = render(outcome);
     let _ = writeln!(text, "Job {} ({}) has ended:", job.id, describe(job));
     for note in &json.job_notes {
         let _ = writeln!(text, "note: {note}");
@@ -355,27 +353,17 @@ fn job_result(
     // The result below holds the output (head and tail); only a gap in what this caller
     // was given needs saying.
     write_skipped(&mut text, excerpt.skipped_bytes, Some(&outcome.run_id));
-    text.push_str(&rendered.text);
-    let mut content = vec![ContentBlock::text(text)];
-    content.extend(
-        outcome
-            .images
-            .iter()
-            .map(|image| ContentBlock::image(image.base64(), PNG_MIME)),
-    );
-    let mut result = if rendered.is_error {
-        CallToolResult::error(content)
-    } else {
-        CallToolResult::success(content)
-    };
-    let mut structured = rendered.structured;
-    if let (Some(obj), Ok(serde_json::Value::Object(job_fields))) =
-        (structured.as_object_mut(), serde_json::to_value(&json))
-    {
+    let mut result = tool_result_after(text, outcome);
+    if let (Some(obj), Ok(serde_json::Value::Object(job_fields))) = (
+        result
+            .structured_content
+            .as_mut()
+            .and_then(|v| v.as_object_mut()),
+        serde_json::to_value(&json),
+    ) {
         // The job's fields beside the run's; `status`, `run_id`, `log_path` agree.
         obj.extend(job_fields);
     }
-    result.structured_content = Some(structured);
     result
 }
 

@@ -264,8 +264,14 @@ fn absolute(p: &Path) -> std::io::Result<PathBuf> {
 
 /// The tool result of a run: text for the model, structured content for programs.
 pub fn to_tool_result(outcome: &RunOutcome) -> CallToolResult {
+    tool_result_after(String::new(), outcome)
+}
+
+/// The tool result of a run, its text following `preface` (e.g. a line naming a job).
+pub fn tool_result_after(mut preface: String, outcome: &RunOutcome) -> CallToolResult {
     let rendered = render(outcome);
-    let mut content = vec![ContentBlock::text(rendered.text)];
+    preface.push_str(&rendered.text);
+    let mut content = vec![ContentBlock::text(preface)];
     // The graphs, after the text that lists them (`graph: <path> (attached as an image)`).
     content.extend(
         outcome
