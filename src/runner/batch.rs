@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::pipeline::{LogPipeline, LogSummary};
 use super::process::{Pipes, StataProcess, describe_exit};
 use super::rundir::{RunDir, RunDirs};
-use super::wrapper::{CODE_FILE, START_ECHO, WRAPPER_FILE, WRAPPER_LOG, batch_wrapper};
+use super::wrapper::{START_ECHO, WRAPPER_FILE, WRAPPER_LOG, batch_wrapper};
 use super::{RunOutcome, RunRequest, RunSource, RunStatus};
 use crate::log::chunk::LiveOutput;
 use crate::log::filter::RunnerFilter;
@@ -167,31 +167,12 @@ impl BatchRunner {
 
 /// Writes the user's code (for `stata_run_code`) and the wrapper into the run directory.
 fn prepare(dir: &RunDir, req: &RunRequest) -> Result<(), String> {
-    let (do_file, args, run_in): (PathBuf, &[String], PathBuf) = match &req.source {
-        RunSource::Code(code) => {
-            let path = dir.path.join(CODE_FILE);
-            let mut text = code.clone();
-            // Stata ignores a last line with no newline in some versions.
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            write_private(&path, &text)
-                .map_err(|e| format!("could not write {}: {e}", path.display()))?;
-            (path, &[], req.cwd.clone())
-        }
-        RunSource::File { path, args } => (path.clone(), args.as_slice(), req.cwd.clone()),
+    let (do_file, args): (PathBuf, &[String]) = match &req.source {
+        RunSource::Code(code) => (dir.write_code(code)?, &[]),
+        RunSource::File { path, args } => (path.clone(), args.as_slice()),
     };
-    let wrapper = batch_wrapper(&run_in, &do_file, args).map_err(|e| e.to_string())?;
-    let path = dir.path.join(WRAPPER_FILE);
-    write_private(&path, &wrapper).map_err(|e| format!("could not write {}: {e}", path.display()))
-}
-
-pub(super) fn write_private(path: &Path, text: &str) -> io::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    io::Write::write_all(&mut opts.open(path)?, text.as_bytes())
+    let wrapper = batch_wrapper(&req.cwd, &do_file, args).map_err(|e| e.to_string())?;
+    dir.write_private(WRAPPER_FILE, &wrapper).map(drop)
 }
 
 pub(super) fn spawn_error(stata: &Path, e: &io::Error) -> String {

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::wrapper::CODE_FILE;
+
 /// The default place for logs: the user's cache folder, else the temp folder.
 pub fn default_log_dir() -> PathBuf {
     let cache = if cfg!(target_os = "macos") {
@@ -31,6 +33,31 @@ pub struct RunDirs {
 pub struct RunDir {
     pub id: String,
     pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Writes `name` in the run directory, readable by the user only; says what failed.
+    pub fn write_private(&self, name: &str, text: &str) -> Result<PathBuf, String> {
+        let path = self.path.join(name);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        opts.open(&path)
+            .and_then(|mut f| io::Write::write_all(&mut f, text.as_bytes()))
+            .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Writes the code of a `stata_run_code` call as the run's do-file. It always ends in
+    /// a newline: some Stata versions ignore a last line without one.
+    pub fn write_code(&self, code: &str) -> Result<PathBuf, String> {
+        if code.ends_with('\n') {
+            self.write_private(CODE_FILE, code)
+        } else {
+            self.write_private(CODE_FILE, &format!("{code}\n"))
+        }
+    }
 }
 
 impl RunDirs {

@@ -17,7 +17,7 @@ use super::batch::{POLL_INTERVAL, failed_to_start};
 use super::pipeline::{LogPipeline, LogSummary};
 use super::process::{Pipes, StataProcess, describe_exit};
 use super::rundir::{RunDir, RunDirs};
-use super::wrapper::{CODE_FILE, START_ECHO, WRAPPER_LOG, stata_quote};
+use super::wrapper::{START_ECHO, WRAPPER_LOG, stata_quote};
 use super::{RunOutcome, RunRequest, RunSource, RunStatus};
 use crate::log::chunk::LiveOutput;
 use crate::log::decode::decode_line;
@@ -686,13 +686,7 @@ fn call_input(
 ) -> Result<CallPlan, String> {
     let (do_file, args, include): (PathBuf, &[String], bool) = match &req.source {
         RunSource::Code(code) => {
-            let path = dir.path.join(CODE_FILE);
-            let mut text = code.clone();
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            super::batch::write_private(&path, &text)
-                .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+            let path = dir.write_code(code)?;
             // The user's code shares the prompt's locals (as if typed there); a query keeps
             // its own, so it never touches the user's.
             (path, &[], kind == CallKind::User)
@@ -928,6 +922,7 @@ fn nonce() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::wrapper::CODE_FILE;
 
     fn req(source: RunSource, change_dir: bool) -> RunRequest {
         RunRequest {
