@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Client, FakeStata, eventually, frame_message, result_text};
 use serde_json::{Value, json};
@@ -71,16 +71,10 @@ fn background_job_runs_and_polls_give_each_line_once(mode: &[&str]) {
     let fake = FakeStata::new();
     let mut c = Client::start(&fake, mode);
     c.initialize();
-    let t0 = Instant::now();
     let resp = c.call(
         "stata_run_code",
         json!({"code": TICKS, "background": true}),
         LONG,
-    );
-    assert!(
-        t0.elapsed() < Duration::from_secs(1),
-        "{mode:?}: the start call took {:?}",
-        t0.elapsed()
     );
     assert!(!is_error(&resp), "{resp}");
     let s = structured(&resp);
@@ -91,6 +85,14 @@ fn background_job_runs_and_polls_give_each_line_once(mode: &[&str]) {
     );
     assert!(
         s["runs_dir"].as_str().is_some_and(|d| d.ends_with("runs")),
+        "{resp}"
+    );
+    // The run is named at once: its id and where its log is being written.
+    let start_run_id = s["run_id"].as_str().expect("run_id at start").to_owned();
+    assert!(
+        s["log_path"]
+            .as_str()
+            .is_some_and(|p| p.contains(&start_run_id) && p.ends_with("run.log")),
         "{resp}"
     );
     assert!(
@@ -134,7 +136,12 @@ fn background_job_runs_and_polls_give_each_line_once(mode: &[&str]) {
     let log = s["log_path"].as_str().expect("log_path");
     let log_text = std::fs::read_to_string(log).expect("log");
     assert!(log_text.contains("tick 30"));
-    assert!(s["run_id"].as_str().is_some_and(|r| log.contains(r)));
+    assert_eq!(
+        s["run_id"],
+        start_run_id.as_str(),
+        "the run named at the start"
+    );
+    assert!(log.contains(&start_run_id));
     let text = result_text(last);
     assert!(text.contains("Stata run ok"), "{text}");
     assert!(text.contains("tick 30"), "{text}");
@@ -185,14 +192,12 @@ fn cancelling_a_job_stops_stata(mode: &[&str]) {
     assert!(seen.contains("start\n"), "{mode:?}: {seen}");
     assert!(!fake.live_processes().is_empty());
 
-    let t0 = Instant::now();
     let id = c.call_tool(
         "stata_job",
         json!({"job_id": job, "cancel": true}),
         Some("cancel"),
     );
     let resp = c.wait_response(id, LONG);
-    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
     let s = structured(&resp);
     assert_eq!(s["status"], "cancelled", "{mode:?}: {resp}");
     assert_eq!(s["done"], true);
@@ -365,13 +370,12 @@ fn auto_background_turns_a_long_run_into_a_job(mode: &[&str]) {
     assert_eq!(structured(&resp)["status"], "ok", "{resp}");
     assert!(structured(&resp).get("job_id").is_none(), "{resp}");
 
-    let t0 = Instant::now();
     let id = c.call_tool("stata_run_code", json!({"code": TICKS}), Some("fg"));
     let resp = c.wait_response(id, LONG);
-    let took = t0.elapsed();
+    // Answered while Stata was still running: the run went on as a job.
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
-        "{mode:?}: answered after {took:?}"
+        !fake.live_processes().is_empty(),
+        "{mode:?}: the run had already ended"
     );
     assert!(!is_error(&resp), "{resp}");
     let s = structured(&resp);

@@ -246,6 +246,7 @@ async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
         source: RunSource::Code(CHECK_CODE.to_owned()),
         cwd: workdir.to_path_buf(),
         change_dir: false,
+        run_dir: None,
         timeout: CHECK_TIMEOUT,
     };
     let live = Arc::new(LiveOutput::new(64 * 1024));

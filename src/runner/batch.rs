@@ -58,20 +58,9 @@ impl BatchRunner {
         cancel: CancellationToken,
     ) -> RunOutcome {
         let started = Instant::now();
-        let dir = match self.dirs.create() {
+        let dir = match self.dirs.for_run(req.run_dir.as_ref()) {
             Ok(d) => d,
-            Err(e) => {
-                return failed_to_start(
-                    "-",
-                    started,
-                    None,
-                    format!(
-                        "could not create a run directory under {}: {e}. Check that the log \
-                         directory is writable, or choose another with --log-dir / STATA_MCP_LOG_DIR.",
-                        self.dirs.root().display()
-                    ),
-                );
-            }
+            Err(msg) => return failed_to_start("-", started, None, msg),
         };
         let log_path = dir.path.join(WRAPPER_LOG);
         if let Err(msg) = prepare(&dir, &req) {

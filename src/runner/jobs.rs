@@ -385,6 +385,8 @@ pub struct Job {
     /// What it runs, in one short line: the code's first line or the do-file.
     pub summary: String,
     pub run: Arc<LiveRun>,
+    /// Its run directory, named before the run started (so the start answer can give it).
+    pub run_dir: Option<crate::runner::rundir::RunDir>,
 }
 
 /// What a job id refers to.
@@ -416,7 +418,13 @@ impl Jobs {
     }
 
     /// Gives `run` an id and keeps it; the oldest finished jobs go beyond [`MAX_JOBS`].
-    pub fn add(&self, tool: &str, summary: String, run: Arc<LiveRun>) -> Arc<Job> {
+    pub fn add(
+        &self,
+        tool: &str,
+        summary: String,
+        run: Arc<LiveRun>,
+        run_dir: Option<crate::runner::rundir::RunDir>,
+    ) -> Arc<Job> {
         let mut r = self.registry();
         r.last += 1;
         let job = Arc::new(Job {
@@ -424,6 +432,7 @@ impl Jobs {
             tool: tool.to_owned(),
             summary,
             run,
+            run_dir,
         });
         r.jobs.push_back(job.clone());
         while r.jobs.len() > MAX_JOBS {
@@ -634,7 +643,7 @@ mod tests {
             let later = Instant::now() + Duration::from_secs(10);
             run.follow(&LiveOutput::new(256), later, &CancellationToken::new())
                 .await;
-            jobs.add("stata_run_code", "display 1".into(), run);
+            jobs.add("stata_run_code", "display 1".into(), run, None);
         }
         assert!(matches!(jobs.find("job-1"), Lookup::Forgotten));
         assert!(matches!(jobs.find("job-3"), Lookup::Found(_)));

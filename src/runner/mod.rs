@@ -42,6 +42,9 @@ pub struct RunRequest {
     /// Session mode: whether to change to `cwd` first (batch always does). A session keeps
     /// the directory the user's own `cd` chose unless the call names one.
     pub change_dir: bool,
+    /// A run directory made in advance (a background job names its run before it starts);
+    /// without one the runner makes its own.
+    pub run_dir: Option<rundir::RunDir>,
     pub timeout: Duration,
 }
 

@@ -72,6 +72,21 @@ impl RunDirs {
         &self.root
     }
 
+    /// The run directory for a run: the one made in advance, or a new one; the error says
+    /// what to do.
+    pub fn for_run(&self, planned: Option<&RunDir>) -> Result<RunDir, String> {
+        if let Some(dir) = planned {
+            return Ok(dir.clone());
+        }
+        self.create().map_err(|e| {
+            format!(
+                "could not create a run directory under {}: {e}. Check that the log directory \
+                 is writable, or choose another with --log-dir / STATA_MCP_LOG_DIR.",
+                self.root.display()
+            )
+        })
+    }
+
     /// Creates a new, empty run directory readable by the user only (data may be confidential).
     pub fn create(&self) -> io::Result<RunDir> {
         create_private_dir_all(&self.root)?;

@@ -336,19 +336,9 @@ impl SessionRunner {
             outcome,
             gone: None,
         };
-        let dir = match self.dirs.create() {
+        let dir = match self.dirs.for_run(req.run_dir.as_ref()) {
             Ok(d) => d,
-            Err(e) => {
-                return alive(failed_to_start(
-                    "-",
-                    started,
-                    None,
-                    format!(
-                        "could not create a run directory under {}: {e}",
-                        self.dirs.root().display()
-                    ),
-                ));
-            }
+            Err(msg) => return alive(failed_to_start("-", started, None, msg)),
         };
         let nonce = format!("{:016x}", nonce());
         let marker = format!("STATA_MCP_END_{nonce}_");
@@ -930,6 +920,7 @@ mod tests {
             source,
             cwd: PathBuf::from("/w d"),
             change_dir,
+            run_dir: None,
             timeout: Duration::from_secs(5),
         }
     }

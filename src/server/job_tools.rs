@@ -19,6 +19,7 @@ use crate::result::output::group;
 use crate::result::render::{RunResultJson, human_duration};
 use crate::runner::jobs::{Excerpt, Job, JobStatus, LiveRun, Lookup, MAX_JOBS, Snapshot};
 use crate::runner::retention::RunId;
+use crate::runner::wrapper::WRAPPER_LOG;
 use crate::runner::{RunRequest, RunSource};
 
 pub const NAMES: &[&str] = &["stata_job"];
@@ -222,13 +223,33 @@ pub async fn call(
 }
 
 /// Starts `req` as a background job and answers the call that asked for it at once.
-pub fn start_background(state: &Arc<ServerState>, tool: &str, req: RunRequest) -> CallToolResult {
+pub fn start_background(
+    state: &Arc<ServerState>,
+    tool: &str,
+    mut req: RunRequest,
+) -> CallToolResult {
     let summary = summary(&req);
     let timeout = req.timeout;
-    let job = state.jobs.add(tool, summary, spawn_run(state, req));
+    // Named now, so the answer can say where the log is while the job runs.
+    req.run_dir = match state.dirs.for_run(None) {
+        Ok(dir) => Some(dir),
+        Err(msg) => return tool_error(msg),
+    };
+    let run_dir = req.run_dir.clone();
+    let job = state
+        .jobs
+        .add(tool, summary, spawn_run(state, req), run_dir);
+    let where_ = match &job.run_dir {
+        Some(dir) => format!(
+            "its run id is {} and its full log, written as it runs, is {}",
+            dir.id,
+            dir.path.join(WRAPPER_LOG).display()
+        ),
+        None => "its run id and full log come with its result".to_owned(),
+    };
     let intro = format!(
-        "Started background job {}. It runs as a foreground call would (time limit {}); its \
-         run id and full log come with its result.",
+        "Started background job {}. It runs as a foreground call would (time limit {}); \
+         {where_}.",
         job.id,
         human_duration(timeout)
     );
@@ -258,7 +279,7 @@ pub async fn run_or_background(
     if let Some(outcome) = run.snapshot().outcome {
         return to_tool_result(&outcome);
     }
-    let job = state.jobs.add(tool, summary, run);
+    let job = state.jobs.add(tool, summary, run, None);
     let intro = format!(
         "Still running after {}, so the run goes on in the background as job {} \
          (--auto-background-secs); nothing was stopped.",
@@ -337,7 +358,11 @@ fn job_result(
         for note in &json.job_notes {
             let _ = writeln!(text, "note: {note}");
         }
-        write_skipped(&mut text, excerpt.skipped_bytes, None);
+        write_skipped(
+            &mut text,
+            excerpt.skipped_bytes,
+            job.run_dir.as_ref().map(|d| d.id.as_str()),
+        );
         write_new_output(&mut text, &excerpt.text);
         let _ = writeln!(text, "{}", json.next);
         let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
@@ -398,11 +423,16 @@ fn job_json(
         queue_note: snap.queue_note.clone(),
         new_output: excerpt.text.clone(),
         skipped_bytes: excerpt.skipped_bytes,
-        run_id: snap.outcome.as_ref().map(|o| o.run_id.clone()),
+        run_id: snap
+            .outcome
+            .as_ref()
+            .map(|o| o.run_id.clone())
+            .or_else(|| job.run_dir.as_ref().map(|d| d.id.clone())),
         log_path: snap
             .outcome
             .as_ref()
-            .and_then(|o| o.log_path.as_ref())
+            .and_then(|o| o.log_path.clone())
+            .or_else(|| job.run_dir.as_ref().map(|d| d.path.join(WRAPPER_LOG)))
             .map(|p| p.to_string_lossy().into_owned()),
         runs_dir: state.dirs.root().to_string_lossy().into_owned(),
         next,
@@ -582,6 +612,7 @@ mod tests {
             source,
             cwd: PathBuf::from("/tmp"),
             change_dir: false,
+            run_dir: None,
             timeout: std::time::Duration::from_secs(1),
         }
     }

@@ -146,6 +146,7 @@ fn request(
                 source: RunSource::Code(a.code),
                 cwd,
                 change_dir: a.cwd.is_some(),
+                run_dir: None,
                 timeout,
             };
             Ok((req, a.background))
@@ -191,6 +192,7 @@ fn request(
                 },
                 cwd,
                 change_dir: true,
+                run_dir: None,
                 timeout,
             };
             Ok((req, a.background))

@@ -349,6 +349,7 @@ fn query_request(state: &ServerState, code: String) -> Result<RunRequest, String
         source: RunSource::Code(code),
         cwd: state.workdir.clone(),
         change_dir: false,
+        run_dir: None,
         timeout: state.default_timeout,
     })
 }
