@@ -176,11 +176,9 @@ fn session_background_job_runs_and_polls_give_each_line_once() {
     background_job_runs_and_polls_give_each_line_once(SESSION);
 }
 
-fn cancelling_a_job_stops_stata(mode: &[&str]) {
-    let fake = FakeStata::new();
-    let mut c = Client::start(&fake, mode);
-    c.initialize();
-    let job = start_job(&mut c, SLEEPER);
+/// Starts the sleeper job and polls until it has printed its first line: Stata is running.
+fn start_sleeper(c: &mut Client) -> (String, String) {
+    let job = start_job(c, SLEEPER);
     let mut seen = String::new();
     for _ in 0..20 {
         let resp = c.call("stata_job", json!({"job_id": job, "wait_s": 0.5}), LONG);
@@ -189,6 +187,14 @@ fn cancelling_a_job_stops_stata(mode: &[&str]) {
             break;
         }
     }
+    (job, seen)
+}
+
+fn cancelling_a_job_stops_stata(mode: &[&str]) {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, mode);
+    c.initialize();
+    let (job, seen) = start_sleeper(&mut c);
     assert!(seen.contains("start\n"), "{mode:?}: {seen}");
     assert!(!fake.live_processes().is_empty());
 
@@ -422,15 +428,7 @@ fn a_job_running_when_stdin_closes_is_stopped_and_its_log_kept() {
     let fake = FakeStata::new();
     let mut c = Client::start(&fake, BATCH);
     c.initialize();
-    let job = start_job(&mut c, SLEEPER);
-    let mut seen = String::new();
-    for _ in 0..20 {
-        let resp = c.call("stata_job", json!({"job_id": job, "wait_s": 0.5}), LONG);
-        seen.push_str(structured(&resp)["new_output"].as_str().unwrap_or_default());
-        if seen.contains("start\n") {
-            break;
-        }
-    }
+    let (_job, seen) = start_sleeper(&mut c);
     assert!(seen.contains("start\n"), "{seen}");
     c.close_stdin();
     assert!(
