@@ -409,11 +409,21 @@ fn hostile_json_rpc_is_answered_and_the_server_keeps_serving() {
     );
     let resp = c.wait_response(id, LONG);
     assert_eq!(resp.pointer("/result/isError"), Some(&json!(true)));
-    // Duplicate ids: both answered.
+    // Duplicate ids: both answered (the second with an error if the first is still in flight).
     c.send(&json!({"jsonrpc": "2.0", "id": 500, "method": "ping"}));
     c.send(&json!({"jsonrpc": "2.0", "id": 500, "method": "ping"}));
-    c.wait_response(500, LONG);
-    c.wait_response(500, LONG);
+    let answers_to_500 = |c: &Client| {
+        c.seen
+            .iter()
+            .filter(|r| r.msg.get("id") == Some(&json!(500)) && r.msg.get("method").is_none())
+            .count()
+    };
+    while answers_to_500(&c) < 2 {
+        assert!(
+            c.recv(LONG).is_some(),
+            "the second request with id 500 got no answer"
+        );
+    }
     // Still serving real work.
     let resp = run_code(&mut c, "display 2+2");
     assert_eq!(structured(&resp)["status"], "ok", "{resp}");
@@ -466,4 +476,64 @@ fn stdin_closing_during_a_queue_of_runs_or_start_up_leaves_nothing_running() {
         eventually(Duration::from_secs(2), || fake.live_processes().is_empty()),
         "Stata survived start-up"
     );
+}
+
+#[test]
+fn ten_concurrent_session_calls_complete_in_order_each_with_its_own_output() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, SESSION);
+    c.initialize();
+    let ids: Vec<i64> = (0..10)
+        .map(|i| {
+            let code = format!("display \"call {i} start\"\nsleep 50\ndisplay \"call {i} end\"");
+            c.call_tool(
+                "stata_run_code",
+                json!({ "code": code }),
+                Some(&format!("s{i}")),
+            )
+        })
+        .collect();
+    for id in &ids {
+        c.wait_response(*id, LONG);
+    }
+    // Answered in the order asked (the session runs one call at a time, first come first served).
+    let order: Vec<i64> = c
+        .seen
+        .iter()
+        .filter(|r| r.msg.get("method").is_none())
+        .filter_map(|r| r.msg.get("id").and_then(Value::as_i64))
+        .filter(|id| ids.contains(id))
+        .collect();
+    assert_eq!(order, ids);
+    for (i, id) in ids.iter().enumerate() {
+        let resp = c
+            .seen
+            .iter()
+            .find(|r| r.msg.get("id") == Some(&json!(id)))
+            .expect("resp");
+        assert_eq!(structured(&resp.msg)["status"], "ok", "{}", resp.msg);
+        let text = result_text(&resp.msg);
+        assert!(
+            text.contains(&format!("call {i} start")) && text.contains(&format!("call {i} end")),
+            "{text}"
+        );
+        for j in (0..10).filter(|j| *j != i) {
+            assert!(
+                !text.contains(&format!("call {j} ")),
+                "output of call {j} in call {i}: {text}"
+            );
+        }
+        // Its progress frames carry only its own output too.
+        let streamed: String = c
+            .frames(&format!("s{i}"))
+            .iter()
+            .map(frame_message)
+            .collect();
+        for j in (0..10).filter(|j| *j != i) {
+            assert!(
+                !streamed.contains(&format!("call {j} ")),
+                "call {j} streamed to call {i}"
+            );
+        }
+    }
 }

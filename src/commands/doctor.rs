@@ -247,6 +247,7 @@ async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
         cwd: workdir.to_path_buf(),
         change_dir: false,
         run_dir: None,
+        turn: None,
         timeout: CHECK_TIMEOUT,
     };
     let live = Arc::new(LiveOutput::new(64 * 1024));

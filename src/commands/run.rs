@@ -130,6 +130,7 @@ fn request(opts: &ServerOptions, args: &RunArgs) -> Result<RunRequest, String> {
         cwd,
         change_dir: true,
         run_dir: None,
+        turn: None,
         timeout: Duration::from_secs(opts.timeout_secs.max(1)),
     })
 }

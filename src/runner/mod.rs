@@ -10,6 +10,7 @@ pub mod retention;
 pub mod rundir;
 pub mod session;
 pub mod shell_guard;
+pub mod turns;
 pub mod wrapper;
 
 use std::path::PathBuf;
@@ -32,7 +33,7 @@ pub enum RunSource {
     File { path: PathBuf, args: Vec<String> },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunRequest {
     /// The Stata console binary to run.
     pub stata: PathBuf,
@@ -45,6 +46,9 @@ pub struct RunRequest {
     /// A run directory made in advance (a background job names its run before it starts);
     /// without one the runner makes its own.
     pub run_dir: Option<rundir::RunDir>,
+    /// The call's place in the line of calls, in the order they arrived (session mode
+    /// serves them in that order); none for calls that did not come from a client.
+    pub turn: Option<turns::Ticket>,
     pub timeout: Duration,
 }
 

@@ -17,6 +17,7 @@ use super::batch::{POLL_INTERVAL, failed_to_start};
 use super::pipeline::{LogPipeline, LogSummary};
 use super::process::{Pipes, StataProcess, describe_exit};
 use super::rundir::{RunDir, RunDirs};
+use super::turns::Ticket;
 use super::wrapper::{START_ECHO, WRAPPER_LOG, stata_quote};
 use super::{RunOutcome, RunRequest, RunSource, RunStatus};
 use crate::log::chunk::LiveOutput;
@@ -197,20 +198,21 @@ impl SessionRunner {
     /// `None` when cancelled while waiting.
     pub async fn exclusive(&self, cancel: &CancellationToken) -> Option<Exclusive<'_>> {
         let live = LiveOutput::new(256);
-        let slot = self.acquire(&live, cancel).await?;
+        let slot = self.acquire(&live, cancel, None).await?;
         Some(Exclusive { runner: self, slot })
     }
 
     async fn run_kind(
         &self,
-        req: RunRequest,
+        mut req: RunRequest,
         live: Arc<LiveOutput>,
         cancel: CancellationToken,
         kind: CallKind,
         max_output_chars: usize,
     ) -> RunOutcome {
         let started = Instant::now();
-        let Some(mut slot) = self.acquire(&live, &cancel).await else {
+        let turn = req.turn.take();
+        let Some(mut slot) = self.acquire(&live, &cancel, turn).await else {
             return RunOutcome {
                 status: RunStatus::Cancelled,
                 error: None,
@@ -286,12 +288,18 @@ impl SessionRunner {
     }
 
     /// Waits for the session in arrival order; `None` when cancelled while waiting.
+    /// Waits for the session: for the calls that arrived earlier (`turn`, the call's place
+    /// in the line), then for the one running. Calls' handlers start in any order, so the
+    /// mutex alone would not serve them in the order they arrived.
     async fn acquire(
         &self,
         live: &LiveOutput,
         cancel: &CancellationToken,
+        turn: Option<Ticket>,
     ) -> Option<MutexGuard<'_, Slot>> {
-        if let Ok(slot) = self.session.try_lock() {
+        if turn.as_ref().is_none_or(Ticket::is_first)
+            && let Ok(slot) = self.session.try_lock()
+        {
             return Some(slot);
         }
         let ahead = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
@@ -299,11 +307,20 @@ impl SessionRunner {
             "queued: waiting for {ahead} earlier call{} to finish in the Stata session",
             if ahead == 1 { "" } else { "s" }
         ));
+        let wait = async {
+            if let Some(t) = &turn {
+                t.my_turn().await;
+            }
+            self.session.lock().await
+        };
         let got = tokio::select! {
-            slot = self.session.lock() => Some(slot),
+            slot = wait => Some(slot),
             _ = cancel.cancelled() => None,
         };
         self.waiting.fetch_sub(1, Ordering::SeqCst);
+        // `turn` is dropped only now, with the session held: the next call in line cannot
+        // overtake this one at the mutex.
+        drop(turn);
         got
     }
 
@@ -921,6 +938,7 @@ mod tests {
             cwd: PathBuf::from("/w d"),
             change_dir,
             run_dir: None,
+            turn: None,
             timeout: Duration::from_secs(5),
         }
     }

@@ -613,6 +613,7 @@ mod tests {
             cwd: PathBuf::from("/tmp"),
             change_dir: false,
             run_dir: None,
+            turn: None,
             timeout: std::time::Duration::from_secs(1),
         }
     }

@@ -14,6 +14,7 @@ use super::job_tools::{self, RunOrJobJson};
 use super::tools::{ServerState, parse_args, resolve, to_tool_result};
 use crate::runner::batch::failed_to_start;
 use crate::runner::shell_guard::find_shell_escape;
+use crate::runner::turns::Ticket;
 use crate::runner::{RunRequest, RunSource};
 
 pub const NAMES: &[&str] = &["stata_run_code", "stata_run_file"];
@@ -94,9 +95,10 @@ pub async fn call(
     name: &str,
     args: JsonObject,
     context: &RequestContext<RoleServer>,
+    turn: Option<Ticket>,
 ) -> CallToolResult {
     let started = Instant::now();
-    match request(state, name, args) {
+    match request(state, name, args, turn) {
         Ok((req, true)) => job_tools::start_background(state, name, req),
         Ok((req, false)) => match state.auto_background {
             Some(after) => job_tools::run_or_background(state, name, req, after, context).await,
@@ -124,6 +126,7 @@ fn request(
     state: &ServerState,
     tool: &str,
     args: JsonObject,
+    turn: Option<Ticket>,
 ) -> Result<(RunRequest, bool), (Option<i32>, String)> {
     let bad = |e: String| (None, e);
     match tool {
@@ -147,6 +150,7 @@ fn request(
                 cwd,
                 change_dir: a.cwd.is_some(),
                 run_dir: None,
+                turn,
                 timeout,
             };
             Ok((req, a.background))
@@ -193,6 +197,7 @@ fn request(
                 cwd,
                 change_dir: true,
                 run_dir: None,
+                turn,
                 timeout,
             };
             Ok((req, a.background))

@@ -350,6 +350,7 @@ fn query_request(state: &ServerState, code: String) -> Result<RunRequest, String
         cwd: state.workdir.clone(),
         change_dir: false,
         run_dir: None,
+        turn: None,
         timeout: state.default_timeout,
     })
 }

@@ -25,6 +25,7 @@ use crate::runner::jobs::Jobs;
 use crate::runner::retention::{Policy, Retention};
 use crate::runner::rundir::{RunDirs, default_log_dir};
 use crate::runner::session::SessionRunner;
+use crate::runner::turns::{Arrival, Turns};
 use crate::runner::{RunOutcome, RunRequest, Runner};
 
 /// What every tool may use: the runner and the server's settings.
@@ -325,19 +326,41 @@ impl ServerHandler for StataServer {
         let args = request.arguments.unwrap_or_default();
         let name = request.name.as_ref();
         let state = &self.state;
-        let result = if run_tools::NAMES.contains(&name) {
-            run_tools::call(state, name, args, &context).await
-        } else if session_tools::NAMES.contains(&name) {
-            session_tools::call(state, name, args, &context).await
+        // The call has started: it holds its place in the line only if it runs Stata code
+        // (other tools give it up at once, as `turn` is dropped).
+        let turn = context
+            .extensions
+            .get::<Arrival>()
+            .map(|a| Turns::global().claim(a.0));
+        if !run_tools::NAMES.contains(&name) {
+            drop(turn);
+            return Ok(self.call_other(name, args, &context).await.into());
+        }
+        Ok(run_tools::call(state, name, args, &context, turn)
+            .await
+            .into())
+    }
+}
+
+impl StataServer {
+    /// The tools that run no user code: they keep no place in the line of calls.
+    async fn call_other(
+        &self,
+        name: &str,
+        args: JsonObject,
+        context: &RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let state = &self.state;
+        if session_tools::NAMES.contains(&name) {
+            session_tools::call(state, name, args, context).await
         } else if log_tools::NAMES.contains(&name) {
-            log_tools::call(state, name, args, &context).await
+            log_tools::call(state, name, args, context).await
         } else if job_tools::NAMES.contains(&name) {
-            job_tools::call(state, name, args, &context).await
+            job_tools::call(state, name, args, context).await
         } else {
             tool_error(format!(
                 "unknown tool {name:?}; list the tools with tools/list"
             ))
-        };
-        Ok(result.into())
+        }
     }
 }

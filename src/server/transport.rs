@@ -5,7 +5,9 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use crate::runner::turns::{Arrival, Turns};
 use rmcp::RoleServer;
+use rmcp::model::{GetExtensions, JsonRpcMessage};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use serde_json::{Value, json};
@@ -236,9 +238,19 @@ impl Inbox {
             return Verdict::Ignore;
         }
         match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(value.clone()) {
-            Ok(msg) => {
+            Ok(mut msg) => {
                 if method.as_deref() == Some("initialize") {
                     self.seen_initialize = true;
+                }
+                // Handlers start in any order; the order calls arrived is kept here, where
+                // it is still known, so the session can serve them in that order.
+                if is_request
+                    && method.as_deref() == Some("tools/call")
+                    && let JsonRpcMessage::Request(r) = &mut msg
+                {
+                    r.request
+                        .extensions_mut()
+                        .insert(Arrival(Turns::global().arrive()));
                 }
                 if let (true, Some(id)) = (is_request, usable_id.as_ref()) {
                     let mut ledger = self.tokens();

@@ -175,6 +175,11 @@ impl Client {
 
     /// Waits for the response to `id`, collecting everything before it.
     pub fn wait_response(&mut self, id: i64, timeout: Duration) -> Value {
+        let is_response = |m: &Value| m.get("id") == Some(&json!(id)) && m.get("method").is_none();
+        // It may have come already, while waiting for another.
+        if let Some(r) = self.seen.iter().find(|r| is_response(&r.msg)) {
+            return r.msg.clone();
+        }
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
