@@ -42,10 +42,6 @@ impl LogTail {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Whether the last poll stopped at its read limit: poll again soon, after yielding.
     pub fn behind(&self) -> bool {
         self.behind

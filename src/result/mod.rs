@@ -47,9 +47,4 @@ impl ErrorInfo {
             line: None,
         }
     }
-
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
 }

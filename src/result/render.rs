@@ -215,19 +215,12 @@ mod tests {
         for l in [". gen y = foo + 1", "foo not found", "r(111);"] {
             output.push_line(l);
         }
-        RunOutcome {
-            status,
-            run_id: "r1".into(),
-            rc: None,
-            error: None,
-            warnings: Vec::new(),
-            output,
-            log_path: Some(PathBuf::from("/tmp/runs/r1/run.log")),
-            duration: Duration::from_millis(1234),
-            notes: Vec::new(),
-            graphs: Vec::new(),
-            images: Vec::new(),
-        }
+        let mut o = RunOutcome::from_log(Vec::new(), 0, output, Vec::new());
+        o.status = status;
+        o.run_id = "r1".into();
+        o.log_path = Some(PathBuf::from("/tmp/runs/r1/run.log"));
+        o.duration = Duration::from_millis(1234);
+        o
     }
 
     #[test]

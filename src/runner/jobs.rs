@@ -479,19 +479,11 @@ mod tests {
     use crate::result::output::CappedOutput;
 
     fn outcome(status: RunStatus) -> RunOutcome {
-        RunOutcome {
-            status,
-            run_id: "r1".into(),
-            rc: None,
-            error: None,
-            warnings: Vec::new(),
-            output: CappedOutput::new(1000),
-            log_path: None,
-            duration: std::time::Duration::from_millis(5),
-            notes: Vec::new(),
-            graphs: Vec::new(),
-            images: Vec::new(),
-        }
+        let mut o = RunOutcome::from_log(Vec::new(), 0, CappedOutput::new(1000), Vec::new());
+        o.status = status;
+        o.run_id = "r1".into();
+        o.duration = std::time::Duration::from_millis(5);
+        o
     }
 
     #[test]

@@ -32,11 +32,6 @@ pub fn kill_all_groups() {
     }
 }
 
-/// How many process groups are alive (started and not yet reaped).
-pub fn live_group_count() -> usize {
-    groups().len()
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
     /// Stata's break: interrupts the running command.
