@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use stata_mcp::result::errors::{ErrorScanner, Scan};
-use stata_mcp::result::output::CappedOutput;
+use stata_mcp::log::scan::{ErrorScanner, Scan};
+use stata_mcp::run::output::CappedOutput;
 
 fn fixture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -15,9 +15,11 @@ use tokio_util::sync::CancellationToken;
 use super::{log_dir, mode, mode_name, runner, shut_down, this_binary};
 use crate::cli::{Mode, ServerOptions};
 use crate::discovery::{Found, INSTALL_ROOTS_VAR, SearchEnv, Version, discover};
-use crate::log::chunk::LiveOutput;
-use crate::result::render::human_duration;
-use crate::runner::{RunOutcome, RunRequest, RunSource, RunStatus, Runner};
+use crate::log::live::LiveOutput;
+use crate::render::outcome::human_duration;
+use crate::run::{RunOutcome, RunSource, RunStatus};
+use crate::runner::Runner;
+use crate::runner::request::RunRequest;
 
 /// What the check asks Stata.
 pub const CHECK_CODE: &str = "display c(stata_version)";
@@ -234,7 +236,7 @@ async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
     };
     let startup = started.elapsed();
     if let Some(Err(msg)) = warmed {
-        let outcome = crate::runner::batch::failed_to_start("-", started, None, msg);
+        let outcome = RunOutcome::not_started("-", started, None, msg);
         return Answer {
             outcome,
             version: None,
@@ -342,7 +344,8 @@ async fn check_run(
 
 /// Why the check failed, and what to do, from the outcome's status and error.
 fn run_failure(outcome: &RunOutcome, stata: &Path) -> String {
-    let mut text = crate::result::render::status_line(outcome.status, outcome.rc, outcome.duration);
+    let mut text =
+        crate::render::outcome::status_line(outcome.status, outcome.rc, outcome.duration);
     text.push('\n');
     if let Some(err) = &outcome.error {
         let _ = writeln!(text, "{}", err.message.trim_end());

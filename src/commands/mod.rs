@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use crate::cli::{Mode, ServerOptions};
 use crate::runner::Runner;
-use crate::runner::retention::{Policy, Retention};
 use crate::runner::rundir::{RunDirs, default_log_dir};
 use crate::server::tools::build_runner;
+use crate::service::retention::{Policy, Retention};
 
 /// The log dir `opts` name (made absolute), or the default one.
 pub fn log_dir(opts: &ServerOptions) -> io::Result<PathBuf> {

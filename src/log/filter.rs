@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use crate::stata::log_lines::rc_line;
+
 /// Lines kept from before the user's code starts, for reporting start-up failures
 /// (a licence message, a failed `cd`): the last few, not all, since a banner is long.
 const PRE_START_KEEP: usize = 40;
@@ -39,16 +41,6 @@ pub struct RunnerFilter {
     state: State,
     held: VecDeque<String>,
     pre_start: VecDeque<String>,
-}
-
-/// Whether `line` is `r(N);` on its own, Stata's report of an uncaptured error.
-pub fn rc_line(line: &str) -> Option<i32> {
-    let t = line.trim();
-    let inner = t.strip_prefix("r(")?.strip_suffix(");")?;
-    if inner.is_empty() || !inner.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    inner.parse().ok()
 }
 
 fn is_trailer_like(line: &str) -> bool {
@@ -299,13 +291,5 @@ mod tests {
             f.pre_start_lines().collect::<Vec<_>>(),
             vec!["License is invalid"]
         );
-    }
-
-    #[test]
-    fn rc_line_is_line_anchored() {
-        assert_eq!(rc_line("r(111);"), Some(111));
-        assert_eq!(rc_line("  r(1); "), Some(1));
-        assert_eq!(rc_line("see r(198);"), None);
-        assert_eq!(rc_line("r(abc);"), None);
     }
 }

@@ -1,6 +1,10 @@
-//! Reading Stata's log while it is written: tailing, decoding, filtering runner lines, chunking for progress.
+//! Reading Stata's log while it is written: tailing, decoding, filtering the runner's lines,
+//! one pass that feeds the live output, the error scan and graph detection.
 
-pub mod chunk;
 pub mod decode;
 pub mod filter;
+pub mod graphs;
+pub mod live;
+pub mod pipeline;
+pub mod scan;
 pub mod tail;

@@ -10,16 +10,16 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::pipeline::{LogPipeline, LogSummary};
 use super::process::{Pipes, StataProcess, describe_exit};
+use super::request::RunRequest;
 use super::rundir::{RunDir, RunDirs};
 use super::wrapper::{START_ECHO, WRAPPER_FILE, WRAPPER_LOG, batch_wrapper};
-use super::{RunOutcome, RunRequest, RunSource, RunStatus};
-use crate::log::chunk::LiveOutput;
 use crate::log::filter::RunnerFilter;
+use crate::log::live::LiveOutput;
+use crate::log::pipeline::{LogPipeline, LogSummary};
 use crate::log::tail::LogTail;
-use crate::result::ErrorInfo;
-use crate::result::output::CappedOutput;
+use crate::run::error::ErrorInfo;
+use crate::run::{RunOutcome, RunSource, RunStatus};
 
 /// How often the log is read while Stata runs. Short enough that a line reaches the
 /// client within a few milliseconds; an idle poll is one `read` returning 0.
@@ -60,11 +60,11 @@ impl BatchRunner {
         let started = Instant::now();
         let dir = match self.dirs.for_run(req.run_dir.as_ref()) {
             Ok(d) => d,
-            Err(msg) => return failed_to_start("-", started, None, msg),
+            Err(msg) => return RunOutcome::not_started("-", started, None, msg),
         };
         let log_path = dir.path.join(WRAPPER_LOG);
         if let Err(msg) = prepare(&dir, &req) {
-            return failed_to_start(&dir.id, started, None, msg);
+            return RunOutcome::not_started(&dir.id, started, None, msg);
         }
 
         let _slot = tokio::select! {
@@ -72,7 +72,7 @@ impl BatchRunner {
             _ = cancel.cancelled() => {
                 return RunOutcome {
                     status: RunStatus::Cancelled,
-                    ..failed_to_start(&dir.id, started, None, String::new())
+                    ..RunOutcome::not_started(&dir.id, started, None, String::new())
                 };
             }
         };
@@ -86,7 +86,12 @@ impl BatchRunner {
         ) {
             Ok(p) => p,
             Err(e) => {
-                return failed_to_start(&dir.id, started, None, spawn_error(&req.stata, &e));
+                return RunOutcome::not_started(
+                    &dir.id,
+                    started,
+                    None,
+                    spawn_error(&req.stata, &e),
+                );
             }
         };
         let stdout = tokio::spawn(capture(proc.stdout.take()));
@@ -205,28 +210,6 @@ async fn join_capture(task: tokio::task::JoinHandle<Vec<u8>>) -> String {
     }
 }
 
-/// A run that never got going: nothing ran, nothing is left running.
-pub fn failed_to_start(
-    run_id: &str,
-    started: Instant,
-    code: Option<i32>,
-    message: String,
-) -> RunOutcome {
-    RunOutcome {
-        status: RunStatus::FailedToStart,
-        run_id: run_id.to_owned(),
-        rc: code,
-        error: Some(ErrorInfo::new(code.unwrap_or(0), message)),
-        warnings: Vec::new(),
-        output: CappedOutput::new(0),
-        log_path: None,
-        duration: started.elapsed(),
-        notes: Vec::new(),
-        graphs: Vec::new(),
-        images: Vec::new(),
-    }
-}
-
 fn outcome_from(
     end: End,
     summary: LogSummary,
@@ -302,7 +285,7 @@ fn outcome_from(
         let stata_rc = said
             .iter()
             .rev()
-            .find_map(|l| crate::log::filter::rc_line(l));
+            .find_map(|l| crate::stata::log_lines::rc_line(l));
         outcome.status = RunStatus::FailedToStart;
         outcome.rc = stata_rc;
         outcome.error = Some(ErrorInfo::new(

@@ -13,18 +13,19 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::batch::{POLL_INTERVAL, failed_to_start};
-use super::pipeline::{LogPipeline, LogSummary};
+use super::batch::POLL_INTERVAL;
 use super::process::{Pipes, StataProcess, describe_exit};
+use super::request::RunRequest;
 use super::rundir::{RunDir, RunDirs};
 use super::turns::Ticket;
 use super::wrapper::{START_ECHO, WRAPPER_LOG, stata_quote};
-use super::{RunOutcome, RunRequest, RunSource, RunStatus};
-use crate::log::chunk::LiveOutput;
 use crate::log::decode::decode_line;
 use crate::log::filter::RunnerFilter;
+use crate::log::live::LiveOutput;
+use crate::log::pipeline::{LogPipeline, LogSummary};
 use crate::log::tail::LogTail;
-use crate::result::ErrorInfo;
+use crate::run::error::ErrorInfo;
+use crate::run::{RunOutcome, RunSource, RunStatus};
 
 /// The name of the log the runner opens for each call. Named, so the user's own
 /// (unnamed) `log using` / `log close` leave it alone.
@@ -217,7 +218,7 @@ impl SessionRunner {
                 status: RunStatus::Cancelled,
                 error: None,
                 notes: vec!["cancelled while waiting for the session; nothing ran".into()],
-                ..failed_to_start("-", started, None, String::new())
+                ..RunOutcome::not_started("-", started, None, String::new())
             };
         };
         self.run_locked(
@@ -259,11 +260,11 @@ impl SessionRunner {
                     slot.live = Some(s);
                 }
                 // Nothing is kept: the next call tries a fresh start.
-                Err(msg) => return failed_to_start("-", started, None, msg),
+                Err(msg) => return RunOutcome::not_started("-", started, None, msg),
             }
         }
         let Some(session) = slot.live.as_mut() else {
-            return failed_to_start("-", started, None, "no Stata session".into());
+            return RunOutcome::not_started("-", started, None, "no Stata session".into());
         };
 
         let CallEnd { mut outcome, gone } = self
@@ -355,20 +356,20 @@ impl SessionRunner {
         };
         let dir = match self.dirs.for_run(req.run_dir.as_ref()) {
             Ok(d) => d,
-            Err(msg) => return alive(failed_to_start("-", started, None, msg)),
+            Err(msg) => return alive(RunOutcome::not_started("-", started, None, msg)),
         };
         let nonce = format!("{:016x}", nonce());
         let marker = format!("STATA_MCP_END_{nonce}_");
         let plan = match call_input(&dir, req, kind, &marker) {
             Ok(p) => p,
-            Err(msg) => return alive(failed_to_start(&dir.id, started, None, msg)),
+            Err(msg) => return alive(RunOutcome::not_started(&dir.id, started, None, msg)),
         };
         if kind == CallKind::User {
             session.calls += 1;
         }
         let log_path = dir.path.join(WRAPPER_LOG);
         if let Err(e) = session.send(&plan.input).await {
-            let mut o = failed_to_start(&dir.id, started, None, String::new());
+            let mut o = RunOutcome::not_started(&dir.id, started, None, String::new());
             o.status = RunStatus::Error;
             o.error = Some(ErrorInfo::new(
                 0,

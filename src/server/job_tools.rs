@@ -14,13 +14,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::{PeerSink, pump};
 use super::tools::{ServerState, parse_args, to_tool_result, tool_error, tool_result_after};
-use crate::log::chunk::LiveOutput;
-use crate::result::output::group;
-use crate::result::render::{RunResultJson, human_duration};
-use crate::runner::jobs::{Excerpt, Job, JobStatus, LiveRun, Lookup, MAX_JOBS, Snapshot};
-use crate::runner::retention::RunId;
+use crate::log::live::LiveOutput;
+use crate::render::outcome::{RunResultJson, human_duration};
+use crate::run::RunSource;
+use crate::run::output::group;
+use crate::runner::request::RunRequest;
 use crate::runner::wrapper::WRAPPER_LOG;
-use crate::runner::{RunRequest, RunSource};
+use crate::service::jobs::{Excerpt, Job, JobStatus, LiveRun, Lookup, MAX_JOBS, Snapshot};
+use crate::service::retention::RunId;
 
 pub const NAMES: &[&str] = &["stata_job"];
 

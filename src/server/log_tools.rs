@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::tools::{ServerState, parse_args, tool_error};
 use crate::log::decode::{decode_line, trim_eol};
-use crate::runner::retention::RunId;
 use crate::runner::wrapper::WRAPPER_LOG;
+use crate::service::retention::RunId;
 
 pub const NAMES: &[&str] = &["stata_read_log"];
 

@@ -10,7 +10,7 @@ use rmcp::{Peer, RoleServer};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::log::chunk::LiveOutput;
+use crate::log::live::LiveOutput;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ProgressSettings {

@@ -12,10 +12,10 @@ use serde::Deserialize;
 
 use super::job_tools::{self, RunOrJobJson};
 use super::tools::{ServerState, parse_args, resolve, to_tool_result};
-use crate::runner::batch::failed_to_start;
-use crate::runner::shell_guard::find_shell_escape;
+use crate::run::{RunOutcome, RunSource};
+use crate::runner::request::RunRequest;
 use crate::runner::turns::Ticket;
-use crate::runner::{RunRequest, RunSource};
+use crate::service::shell_guard::find_shell_escape;
 
 pub const NAMES: &[&str] = &["stata_run_code", "stata_run_file"];
 
@@ -104,7 +104,9 @@ pub async fn call(
             Some(after) => job_tools::run_or_background(state, name, req, after, context).await,
             None => to_tool_result(&state.run(req, context).await),
         },
-        Err((code, message)) => to_tool_result(&failed_to_start("-", started, code, message)),
+        Err((code, message)) => {
+            to_tool_result(&RunOutcome::not_started("-", started, code, message))
+        }
     }
 }
 

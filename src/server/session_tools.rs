@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::tools::{ServerState, parse_args, tool_error};
-use crate::result::render::render;
-use crate::result::stored::{ResultClass, StoredMatrix, parse_list, parse_matrix};
+use crate::render::outcome::render;
+use crate::run::{RunOutcome, RunSource, RunStatus};
+use crate::runner::Runner;
+use crate::runner::request::RunRequest;
 use crate::runner::session::{Exclusive, SessionRunner};
-use crate::runner::{RunOutcome, RunRequest, RunSource, RunStatus, Runner};
+use crate::stata::stored::{ResultClass, StoredMatrix, parse_list, parse_matrix};
 
 pub const NAMES: &[&str] = &[
     "stata_inspect_data",
@@ -589,7 +591,7 @@ pub fn parse_summary(lines: &[String]) -> Vec<SummaryRow> {
         }
         let nums: Vec<Option<f64>> = rest
             .split_whitespace()
-            .map(crate::result::stored::parse_number)
+            .map(crate::stata::stored::parse_number)
             .collect();
         let get = |k: usize| nums.get(k).copied().flatten();
         rows.push(SummaryRow {
@@ -821,7 +823,7 @@ fn session_text(j: &SessionJson) -> String {
             j.pwd.as_deref().unwrap_or("?"),
             j.observations.map_or("?".into(), |n| n.to_string()),
             j.variables.map_or("?".into(), |n| n.to_string()),
-            j.uptime_s.map_or("?".into(), |s| crate::result::render::human_duration(
+            j.uptime_s.map_or("?".into(), |s| crate::render::outcome::human_duration(
                 Duration::from_secs_f64(s)
             )),
             j.calls

@@ -17,16 +17,18 @@ use tokio_util::sync::CancellationToken;
 use super::progress::{PeerSink, ProgressSettings, pump};
 use super::{job_tools, log_tools, run_tools, session_tools};
 use crate::cli::{Mode, ServerOptions};
-use crate::log::chunk::LiveOutput;
-use crate::result::graphs::{self, PNG_MIME};
-use crate::result::render::render;
+use crate::log::live::LiveOutput;
+use crate::render::image::{self as graphs, PNG_MIME};
+use crate::render::outcome::render;
+use crate::run::RunOutcome;
+use crate::runner::Runner;
 use crate::runner::batch::BatchRunner;
-use crate::runner::jobs::Jobs;
-use crate::runner::retention::{Policy, Retention};
+use crate::runner::request::RunRequest;
 use crate::runner::rundir::{RunDirs, default_log_dir};
 use crate::runner::session::SessionRunner;
 use crate::runner::turns::{Arrival, Turns};
-use crate::runner::{RunOutcome, RunRequest, Runner};
+use crate::service::jobs::Jobs;
+use crate::service::retention::{Policy, Retention};
 
 /// What every tool may use: the runner and the server's settings.
 pub struct ServerState {

@@ -5,8 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 use stata_mcp::log::decode::{decode_line, trim_eol};
 use stata_mcp::log::filter::RunnerFilter;
-use stata_mcp::result::errors::ErrorScanner;
-use stata_mcp::result::output::CappedOutput;
+use stata_mcp::log::scan::ErrorScanner;
+use stata_mcp::run::output::CappedOutput;
 use stata_mcp::runner::wrapper::START_ECHO;
 
 fuzz_target!(|data: &[u8]| {

@@ -11,9 +11,9 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::ErrorInfo;
-use super::output::group;
-use crate::runner::{RunOutcome, RunStatus};
+use crate::run::error::ErrorInfo;
+use crate::run::output::group;
+use crate::run::{RunOutcome, RunStatus};
 
 /// What a run tool returns: the text block, the structured content, and the error flag.
 #[derive(Debug, Clone)]
@@ -207,7 +207,7 @@ pub fn human_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::output::CappedOutput;
+    use crate::run::output::CappedOutput;
     use std::path::PathBuf;
 
     fn outcome(status: RunStatus) -> RunOutcome {

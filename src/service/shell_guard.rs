@@ -4,15 +4,11 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::dofile::statements;
+use crate::stata::command::{do_file_path, do_target, strip_prefixes};
+use crate::stata::statements::statements;
 
 /// Commands that hand a line to the operating system.
 const SHELL_COMMANDS: &[&str] = &["shell", "winexec", "xshell", "unixcmd"];
-/// Prefixes that run the command after them.
-const PREFIXES: &[&str] = &[
-    "quietly", "quietl", "quiet", "quie", "qui", "noisily", "noisil", "noisi", "nois", "noi", "n",
-    "capture", "captur", "captu", "capt", "cap",
-];
 /// How deep nested do-files are followed.
 const MAX_DEPTH: usize = 16;
 
@@ -57,7 +53,7 @@ fn scan(
     seen: &mut HashSet<PathBuf>,
 ) -> Option<ShellEscape> {
     for (line_no, stmt) in statements(code) {
-        let cmd = strip_prefixes(&stmt);
+        let cmd = strip_prefixes(&stmt).rest;
         if is_shell(cmd) {
             return Some(ShellEscape {
                 file: file.map(Path::to_path_buf),
@@ -66,7 +62,7 @@ fn scan(
             });
         }
         if depth < MAX_DEPTH
-            && let Some(target) = nested_do_file(cmd, cwd)
+            && let Some(target) = do_target(cmd).and_then(|t| do_file_path(&t.name, &[cwd]))
             && seen.insert(target.clone())
             && let Ok(bytes) = std::fs::read(&target)
         {
@@ -79,28 +75,6 @@ fn scan(
     None
 }
 
-/// Drops `quietly`, `capture`, `noisily` (and their abbreviations, with or without `:`),
-/// and the opening of a one-line block.
-fn strip_prefixes(stmt: &str) -> &str {
-    let mut s = stmt.trim_start();
-    loop {
-        let word_end = s
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(s.len());
-        let word = &s[..word_end];
-        if word_end > 0 && PREFIXES.contains(&word) {
-            s = s[word_end..].trim_start();
-            s = s.strip_prefix(':').unwrap_or(s).trim_start();
-            continue;
-        }
-        if let Some(rest) = s.strip_prefix('{') {
-            s = rest.trim_start();
-            continue;
-        }
-        return s;
-    }
-}
-
 fn is_shell(cmd: &str) -> bool {
     if cmd.starts_with('!') {
         return true;
@@ -111,34 +85,6 @@ fn is_shell(cmd: &str) -> bool {
     let word = &cmd[..word_end];
     // `shell` may be abbreviated to `sh`.
     SHELL_COMMANDS.contains(&word) || (word.len() >= 2 && "shell".starts_with(word))
-}
-
-/// The do-file a `do`, `run` or `include` statement names, when it is a literal path.
-fn nested_do_file(cmd: &str, cwd: &Path) -> Option<PathBuf> {
-    let (word, rest) = cmd.split_once(char::is_whitespace)?;
-    if !matches!(word, "do" | "run" | "include" | "ru") {
-        return None;
-    }
-    let rest = rest.trim();
-    let name = if let Some(q) = rest.strip_prefix("`\"") {
-        q.split("\"'").next()?
-    } else if let Some(q) = rest.strip_prefix('"') {
-        q.split('"').next()?
-    } else {
-        rest.split_whitespace().next()?
-    };
-    if name.contains('`') || name.contains('$') {
-        return None;
-    }
-    let mut path = PathBuf::from(name);
-    if path.extension().is_none() {
-        path.set_extension("do");
-    }
-    Some(if path.is_absolute() {
-        path
-    } else {
-        cwd.join(path)
-    })
 }
 
 #[cfg(test)]

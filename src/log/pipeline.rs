@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::log::chunk::LiveOutput;
+use super::graphs::GraphExports;
 use crate::log::decode::decode_line;
 use crate::log::filter::RunnerFilter;
-use crate::result::errors::{ErrorScanner, Scan};
-use crate::result::graphs::GraphExports;
-use crate::result::output::CappedOutput;
+use crate::log::live::LiveOutput;
+use crate::log::scan::{ErrorScanner, Scan};
+use crate::run::output::CappedOutput;
 
 /// Bytes of user lines gathered before they are handed to the live output.
 const BATCH_LIMIT: usize = 64 * 1024;

@@ -14,7 +14,10 @@
 
 use std::collections::VecDeque;
 
-use super::ErrorInfo;
+use crate::run::error::ErrorInfo;
+use crate::stata::command::{DoVerb, do_target, strip_prefixes};
+use crate::stata::log_lines::{body_number, echo_text, is_trace_rule, rc_line, trace_command};
+use crate::stata::messages::{hint, known_message};
 
 /// At most this many lines of an error's message are kept (the last ones before `r(N);`).
 const MAX_MESSAGE_LINES: usize = 20;
@@ -32,6 +35,8 @@ const MAX_PENDING: usize = 32;
 const MAX_LICENSE_CHARS: usize = 1_000;
 /// Stata's default line size in batch logs: an echo line this long was wrapped by Stata.
 const WRAP_WIDTH: usize = 79;
+/// A do-file name on the stack is kept up to this many bytes.
+const MAX_DO_NAME: usize = 500;
 
 /// What the scanner found, once the log is complete.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -187,7 +192,7 @@ impl ErrorScanner {
             self.break_last = false;
         }
 
-        if let Some(code) = rc_code(trimmed) {
+        if let Some(code) = rc_line(trimmed) {
             // `display "r(198);"` prints the very text of its echo: output, not an error.
             if self.kind == Kind::Echo && self.command.contains(trimmed) {
                 self.on_output(line);
@@ -296,10 +301,11 @@ impl ErrorScanner {
         self.trace_cap_noi = None;
         self.clear_message();
 
-        let (rest, cap_noi, silent) = strip_prefixes(cmd);
-        self.command_cap_noi = cap_noi;
-        if let Some((path, is_run)) = do_file_of(rest) {
-            self.push_do_file(path, silent || is_run);
+        let prefixed = strip_prefixes(cmd);
+        self.command_cap_noi = prefixed.capture_noisily;
+        if let Some(target) = do_target(prefixed.rest) {
+            let silent = prefixed.silent || target.verb == DoVerb::Run;
+            self.push_do_file(cut_bytes(&target.name, MAX_DO_NAME).to_owned(), silent);
         }
     }
 
@@ -320,8 +326,7 @@ impl ErrorScanner {
             self.append_command(rest);
         }
         // A wrapped echo's continuation may reveal `capture noisily` only now (rare); recheck.
-        let (_, cap_noi, _) = strip_prefixes(&self.command);
-        self.command_cap_noi = cap_noi;
+        self.command_cap_noi = strip_prefixes(&self.command).capture_noisily;
     }
 
     fn append_command(&mut self, text: &str) {
@@ -348,8 +353,7 @@ impl ErrorScanner {
         {
             return;
         }
-        let (_, cap_noi, _) = strip_prefixes(cmd);
-        if cap_noi {
+        if strip_prefixes(cmd).capture_noisily {
             let mut text = self
                 .trace_cap_noi
                 .take()
@@ -415,7 +419,12 @@ impl ErrorScanner {
         }
         err.command = self.current_command();
         err.stack = self.stack_names();
-        err.hint = hint(&err, self.working_dir.as_deref());
+        err.hint = hint(
+            code,
+            &err.message,
+            err.command.as_deref(),
+            self.working_dir.as_deref(),
+        );
         self.error = Some(err);
         self.break_last = false;
         self.clear_message();
@@ -577,267 +586,6 @@ impl ErrorScanner {
     }
 }
 
-// --- line shapes ----------------------------------------------------------------------------
-
-/// `N` when the line is `r(N);` alone (spaces around allowed): Stata's report of an uncaptured error.
-pub fn rc_code(trimmed: &str) -> Option<i32> {
-    let inner = trimmed.trim().strip_prefix("r(")?.strip_suffix(");")?;
-    if inner.is_empty() || inner.len() > 9 || !inner.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    inner.parse().ok()
-}
-
-/// The command of an echo line: `. cmd` (or a bare `.`).
-fn echo_text(line: &str) -> Option<&str> {
-    if line == "." {
-        return Some("");
-    }
-    line.strip_prefix(". ")
-}
-
-/// `N` for a numbered body echo, `  N. text` or `  N.`: spaces, digits, a dot, then a space
-/// or nothing.
-fn body_number(line: &str) -> Option<u32> {
-    let t = line.trim_start_matches(' ');
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 || digits > 6 {
-        return None;
-    }
-    let rest = &t[digits..];
-    let rest = rest.strip_prefix('.')?;
-    if !(rest.is_empty() || rest.starts_with(' ')) {
-        return None;
-    }
-    // `list` rows: `  1. | make ...`.
-    if rest.trim_start().starts_with('|') {
-        return None;
-    }
-    t[..digits].parse().ok()
-}
-
-/// The command of a `set trace on` line: `  - cmd` or `  = cmd` (indented by depth).
-fn trace_command(line: &str) -> Option<&str> {
-    let t = line.trim_start_matches(' ');
-    if t == "-" || t == "=" {
-        return Some("");
-    }
-    t.strip_prefix("- ").or_else(|| t.strip_prefix("= "))
-}
-
-/// A trace rule: `---- begin prog ---` / `---- end prog ---`.
-fn is_trace_rule(trimmed: &str) -> bool {
-    trimmed.starts_with("---")
-        && trimmed.ends_with("---")
-        && (trimmed.contains(" begin ") || trimmed.contains(" end "))
-}
-
-/// Splits `capture`, `noisily` and `quietly` prefixes (abbreviated or not, with or without a
-/// colon) off a command. Returns the rest, whether the command's errors are captured but
-/// shown (`capture noisily`), and whether it runs silently (`quietly`, `capture` alone).
-fn strip_prefixes(cmd: &str) -> (&str, bool, bool) {
-    let mut rest = cmd.trim_start();
-    let mut capture = false;
-    let mut noisily_after_capture = false;
-    let mut quiet = false;
-    loop {
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == ':')
-            .unwrap_or(rest.len());
-        let word = &rest[..end];
-        if is_abbrev(word, "capture", 3) {
-            capture = true;
-        } else if is_abbrev(word, "noisily", 1) {
-            if capture {
-                noisily_after_capture = true;
-            }
-            quiet = false;
-        } else if is_abbrev(word, "quietly", 3) {
-            quiet = true;
-        } else {
-            break;
-        }
-        rest = rest[end..].trim_start();
-        rest = rest.strip_prefix(':').unwrap_or(rest).trim_start();
-    }
-    let silent = quiet || (capture && !noisily_after_capture);
-    (rest, capture && noisily_after_capture, silent)
-}
-
-/// Whether `word` is `full` abbreviated to at least `min` characters.
-fn is_abbrev(word: &str, full: &str, min: usize) -> bool {
-    word.len() >= min && word.len() <= full.len() && full.starts_with(word)
-}
-
-/// The file of `do FILE`, `run FILE` or `include FILE` (quotes removed), and whether it is `run`.
-fn do_file_of(cmd: &str) -> Option<(String, bool)> {
-    let end = cmd.find(char::is_whitespace)?;
-    let (word, rest) = (&cmd[..end], cmd[end..].trim());
-    let is_run = match word {
-        "do" | "include" => false,
-        "run" => true,
-        _ => return None,
-    };
-    let path = if let Some(r) = rest.strip_prefix("`\"") {
-        r.split("\"'").next().unwrap_or(r)
-    } else if let Some(r) = rest.strip_prefix('"') {
-        r.split('"').next().unwrap_or(r)
-    } else {
-        let e = rest.find([' ', ',']).unwrap_or(rest.len());
-        &rest[..e]
-    };
-    if path.is_empty() {
-        return None;
-    }
-    Some((cut_bytes(path, 500).to_owned(), is_run))
-}
-
-/// A Stata error message from the table of common ones: its code, and whether the text is
-/// unmistakable (a weak one, like `no observations`, is also printed by commands that
-/// succeed, so it only counts under `capture noisily`).
-pub fn known_message(line: &str) -> Option<(i32, bool)> {
-    // Error messages start at column 0 and are short.
-    if line.is_empty() || line.starts_with([' ', '(']) || line.len() > 300 {
-        return None;
-    }
-    let exact = match line {
-        "--Break--" => Some(1),
-        "no; data in memory would be lost" => Some(4),
-        "assertion is false" => Some(9),
-        "varlist required" => Some(100),
-        "type mismatch" => Some(109),
-        "invalid syntax" => Some(198),
-        _ => None,
-    };
-    if let Some(code) = exact {
-        return Some((code, true));
-    }
-    if line == "no observations" {
-        return Some((2000, false));
-    }
-    let between = |prefix: &str, suffix: &str| -> Option<&str> {
-        line.strip_prefix(prefix)?
-            .strip_suffix(suffix)
-            .filter(|m| !m.trim().is_empty())
-    };
-    let one_word = |s: &str| !s.is_empty() && !s.contains(char::is_whitespace);
-    if between("file ", " not found").is_some() {
-        return Some((601, true));
-    }
-    if between("file ", " already exists").is_some() {
-        return Some((602, true));
-    }
-    if between("file ", " could not be opened").is_some() {
-        return Some((603, true));
-    }
-    if between("variable ", " already defined").is_some_and(one_word) {
-        return Some((110, true));
-    }
-    if between("variable ", " not found").is_some_and(one_word)
-        || between("translator ", " not found").is_some_and(one_word)
-    {
-        return Some((111, true));
-    }
-    if let Some(name) = line.strip_suffix(" not found")
-        && one_word(name)
-    {
-        return Some((111, true));
-    }
-    if between("option ", " not allowed").is_some_and(|m| m.len() < 80) {
-        return Some((198, true));
-    }
-    if between("invalid '", "'").is_some_and(|m| m.len() < 80) {
-        return Some((198, true));
-    }
-    if between("command ", " is unrecognized").is_some_and(one_word) {
-        return Some((199, true));
-    }
-    if line
-        .strip_prefix("unrecognized command:")
-        .is_some_and(|m| one_word(m.trim()))
-    {
-        return Some((199, true));
-    }
-    None
-}
-
-/// A short hint for common errors, only where it is certain.
-fn hint(err: &ErrorInfo, working_dir: Option<&str>) -> Option<String> {
-    let msg = err.message.lines().next().unwrap_or("").trim_end();
-    match err.code {
-        111 => {
-            if let Some(name) = msg
-                .strip_prefix("variable ")
-                .and_then(|m| m.strip_suffix(" not found"))
-                .or_else(|| msg.strip_suffix(" not found").filter(|m| !m.contains(' ')))
-            {
-                Some(format!(
-                    "no variable {name} in the data in memory; list the variables with \
-                     stata_inspect_data (describe)"
-                ))
-            } else if msg.starts_with("translator ") {
-                Some(
-                    "this Stata cannot export this graph format from the console; export SVG \
-                     instead (graph export file.svg)"
-                        .to_owned(),
-                )
-            } else {
-                None
-            }
-        }
-        199 => {
-            let name = msg
-                .strip_prefix("command ")
-                .and_then(|m| m.strip_suffix(" is unrecognized"))
-                .or_else(|| msg.strip_prefix("unrecognized command:").map(str::trim))?;
-            Some(format!(
-                "{name} is not a Stata command: check the spelling; if it comes from a \
-                 user-written package, install the package (often: ssc install {name})"
-            ))
-        }
-        601 => {
-            let file = msg.strip_prefix("file ")?.strip_suffix(" not found")?;
-            let absolute = file.starts_with('/')
-                || file.starts_with('\\')
-                || file.starts_with('~')
-                || file.as_bytes().get(1) == Some(&b':');
-            if absolute {
-                None
-            } else {
-                Some(match working_dir {
-                    Some(dir) => format!(
-                        "{file} is a relative path, looked for in the working directory {dir}"
-                    ),
-                    None => format!(
-                        "{file} is a relative path, looked for in Stata's working directory"
-                    ),
-                })
-            }
-        }
-        198 => {
-            let cmd = err.command.as_deref().map(|c| strip_prefixes(c).0);
-            match cmd.and_then(|c| c.split_whitespace().next()) {
-                Some(name)
-                    if !err
-                        .command
-                        .as_deref()
-                        .unwrap_or("")
-                        .trim_end()
-                        .ends_with('{')
-                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
-                {
-                    Some(format!("check the syntax of {name} with stata_help"))
-                }
-                _ => Some("check the command's syntax with stata_help".to_owned()),
-            }
-        }
-        2000 => Some(
-            "no observations matched: check the if/in conditions and missing values".to_owned(),
-        ),
-        _ => None,
-    }
-}
-
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
 fn cut_bytes(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -868,16 +616,6 @@ mod tests {
             s.push_line(l);
         }
         s.finish()
-    }
-
-    #[test]
-    fn rc_line_is_anchored() {
-        assert_eq!(rc_code("r(111);"), Some(111));
-        assert_eq!(rc_code("  r(198);  "), Some(198));
-        assert_eq!(rc_code("see r(198);"), None);
-        assert_eq!(rc_code("r(198)"), None);
-        assert_eq!(rc_code("r();"), None);
-        assert_eq!(rc_code("r(99999999999999);"), None);
     }
 
     #[test]

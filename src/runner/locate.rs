@@ -1,9 +1,10 @@
 //! Finds where a failing command is in the user's do-file (or code): the file and line number.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::runner::dofile::statements;
-use crate::runner::{RunOutcome, RunSource};
+use crate::run::{RunOutcome, RunSource};
+use crate::stata::command::do_file_path;
+use crate::stata::statements::statements;
 
 /// Do-files larger than this are not searched.
 const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -20,7 +21,13 @@ pub fn locate_error(outcome: &mut RunOutcome, source: &RunSource, cwd: &Path) {
     };
     let (label, text) = match err.stack.last() {
         Some(inner) if !inner.starts_with('…') => {
-            let Some(path) = nested_path(inner, source, cwd) else {
+            let mut bases = vec![cwd];
+            if let RunSource::File { path, .. } = source
+                && let Some(dir) = path.parent()
+            {
+                bases.push(dir);
+            }
+            let Some(path) = do_file_path(inner, &bases) else {
                 return;
             };
             match read_bounded(&path) {
@@ -62,36 +69,6 @@ fn squash(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
-/// A nested do-file as Stata echoed it (`do sub/a`, `do "a b.do"`), relative to the working
-/// directory or to the folder of the do-file the call ran.
-fn nested_path(echoed: &str, source: &RunSource, cwd: &Path) -> Option<PathBuf> {
-    let name = echoed
-        .trim()
-        .trim_start_matches("`\"")
-        .trim_end_matches("\"'")
-        .trim_matches('"');
-    if name.is_empty() || name.contains('`') || name.contains('$') {
-        return None;
-    }
-    let mut rel = PathBuf::from(name);
-    if rel.extension().is_none() {
-        rel.set_extension("do");
-    }
-    if rel.is_absolute() {
-        return rel.is_file().then_some(rel);
-    }
-    let mut bases = vec![cwd.to_path_buf()];
-    if let RunSource::File { path, .. } = source
-        && let Some(dir) = path.parent()
-    {
-        bases.push(dir.to_path_buf());
-    }
-    bases
-        .into_iter()
-        .map(|b| b.join(&rel))
-        .find(|p| p.is_file())
-}
-
 fn read_bounded(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
     if meta.len() > MAX_FILE_BYTES {
@@ -104,8 +81,8 @@ fn read_bounded(path: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::ErrorInfo;
-    use crate::result::output::CappedOutput;
+    use crate::run::error::ErrorInfo;
+    use crate::run::output::CappedOutput;
 
     fn failed(command: &str, stack: &[&str]) -> RunOutcome {
         let mut o = RunOutcome::from_log(Vec::new(), 0, CappedOutput::new(100), Vec::new());

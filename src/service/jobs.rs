@@ -17,10 +17,9 @@ use tokio::sync::watch;
 use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::batch::failed_to_start;
-use super::{RunOutcome, RunStatus};
-use crate::log::chunk::{Chunk, LiveOutput};
-use crate::result::ErrorInfo;
+use crate::log::live::{Chunk, LiveOutput};
+use crate::run::error::ErrorInfo;
+use crate::run::{RunOutcome, RunStatus};
 
 /// Unread output kept per job. A run printing faster than it is read loses its oldest
 /// unread text beyond this (the reader is told how much; it is all in the log on disk).
@@ -242,7 +241,8 @@ impl LiveRun {
                 this.absorb(chunk);
             }
             let outcome = outcome.unwrap_or_else(|e| {
-                let mut o = failed_to_start("-", this.started.into_std(), None, String::new());
+                let mut o =
+                    RunOutcome::not_started("-", this.started.into_std(), None, String::new());
                 o.status = RunStatus::Error;
                 o.error = Some(ErrorInfo::new(
                     0,
@@ -476,7 +476,7 @@ impl Jobs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::output::CappedOutput;
+    use crate::run::output::CappedOutput;
 
     fn outcome(status: RunStatus) -> RunOutcome {
         let mut o = RunOutcome::from_log(Vec::new(), 0, CappedOutput::new(1000), Vec::new());

@@ -1,11 +1,4 @@
-//! The final result of a run: what failed, what was printed, and how it is shown to a client.
-
-pub mod errors;
-pub mod graphs;
-pub mod locate;
-pub mod output;
-pub mod render;
-pub mod stored;
+//! One error found in a run's log (or why it could not start): code, message, command, place.
 
 use serde::Serialize;
 

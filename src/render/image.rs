@@ -1,17 +1,16 @@
-//! Graphs a run wrote: spotting Stata's `graph export` messages, and turning the PNG or SVG
-//! files into PNG images small enough to hand to a client.
+//! Turns a run's PNG or SVG graph files into PNG images small enough to hand to a client.
 //!
 //! SVG is rasterised in-process (resvg) because console Stata cannot write PNG itself
-//! (shared/stata-behavior.md §6): exporting SVG and rasterising it here works everywhere.
+//! (docs/stata-behavior.md, graphs): exporting SVG and rasterising it here works everywhere.
 
-use std::fmt;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use base64::Engine as _;
 use resvg::tiny_skia::{Pixmap, Transform};
 use resvg::usvg;
+
+use crate::run::image::Image;
 
 /// The width images are scaled down to when wider (height follows, keeping the aspect).
 pub const MAX_WIDTH: u32 = 1200;
@@ -22,116 +21,7 @@ pub const PNG_MIME: &str = "image/png";
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// The most pixels an image may have when decoded or rendered (about 160 MB as RGBA).
 const MAX_PIXELS: u64 = 40_000_000;
-/// The most distinct graph files one run reports; a loop exporting thousands of graphs
-/// must not grow the result without bound.
-pub const MAX_TRACKED: usize = 256;
-
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
-
-/// The file formats a graph can be shown from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GraphFormat {
-    Png,
-    Svg,
-}
-
-impl GraphFormat {
-    /// The format from the label Stata prints (`PNG`, `SVG`); other formats cannot be shown.
-    fn from_label(label: &str) -> Option<Self> {
-        match label {
-            "PNG" => Some(GraphFormat::Png),
-            "SVG" => Some(GraphFormat::Svg),
-            _ => None,
-        }
-    }
-}
-
-/// The file named by a `graph export` message, if `line` is one for a PNG or SVG file.
-///
-/// Stata 16 and before: `(file x.svg written in SVG format)`; 17 and later:
-/// `file x.png saved as PNG format`. The path may contain spaces, so the format suffix is
-/// matched from the end. `(file x.png not found)`, which 17+ prints before exporting a new
-/// file with `replace`, is not an export. The line must be the whole message (line-anchored),
-/// so a `display` of some other text mentioning a file is not taken for one.
-pub fn export_message(line: &str) -> Option<(PathBuf, GraphFormat)> {
-    let line = line.trim_end();
-    let (path, label) = if let Some(inner) = line
-        .strip_prefix("(file ")
-        .and_then(|l| l.strip_suffix(" format)"))
-    {
-        inner.rsplit_once(" written in ")?
-    } else {
-        let inner = line.strip_prefix("file ")?.strip_suffix(" format")?;
-        inner.rsplit_once(" saved as ")?
-    };
-    let format = GraphFormat::from_label(label)?;
-    let path = path.trim();
-    if path.is_empty() {
-        return None;
-    }
-    Some((PathBuf::from(path), format))
-}
-
-/// Collects the graph files a run's output says it exported, in order, each once.
-#[derive(Debug, Default)]
-pub struct GraphExports {
-    paths: Vec<PathBuf>,
-}
-
-impl GraphExports {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// One line of the user's output.
-    pub fn push_line(&mut self, line: &str) {
-        // Cheap pre-check: nearly every line fails it, and the pipeline sees every line.
-        if !line.starts_with("(file ") && !line.starts_with("file ") {
-            return;
-        }
-        if let Some((path, _)) = export_message(line)
-            && self.paths.len() < MAX_TRACKED
-            && !self.paths.contains(&path)
-        {
-            self.paths.push(path);
-        }
-    }
-
-    /// The files, as Stata printed them (relative ones are relative to Stata's working directory).
-    pub fn into_paths(self) -> Vec<PathBuf> {
-        self.paths
-    }
-}
-
-/// A PNG image ready to send to a client.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Image {
-    /// The encoded PNG file.
-    pub png: Vec<u8>,
-    pub width: u32,
-    pub height: u32,
-    /// The file it was made from.
-    pub source: PathBuf,
-}
-
-impl Image {
-    /// The PNG as base64, the encoding MCP image content carries.
-    pub fn base64(&self) -> String {
-        base64::engine::general_purpose::STANDARD.encode(&self.png)
-    }
-}
-
-impl fmt::Debug for Image {
-    // The bytes would flood any debug output; their size says enough.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Image")
-            .field("width", &self.width)
-            .field("height", &self.height)
-            .field("png_bytes", &self.png.len())
-            .field("source", &self.source)
-            .finish()
-    }
-}
 
 /// Loads a PNG or SVG graph file as a PNG at most `max_width` pixels wide.
 ///
@@ -457,41 +347,6 @@ mod tests {
         let frame = reader.next_frame(&mut buf).expect("frame");
         let rgba = to_rgba8(&buf[..frame.buffer_size()], frame.color_type).expect("rgba");
         (frame.width, frame.height, rgba)
-    }
-
-    #[test]
-    fn both_export_wordings_are_found() {
-        assert_eq!(
-            export_message("(file g.svg written in SVG format)"),
-            Some((PathBuf::from("g.svg"), GraphFormat::Svg))
-        );
-        assert_eq!(
-            export_message("file /tmp/my graphs/a b.png saved as PNG format"),
-            Some((PathBuf::from("/tmp/my graphs/a b.png"), GraphFormat::Png))
-        );
-        assert_eq!(export_message("(file g.png not found)"), None);
-        assert_eq!(export_message("file g.pdf saved as PDF format"), None);
-        assert_eq!(export_message("file g.gph saved"), None);
-        assert_eq!(export_message(". graph export g.svg, replace"), None);
-        assert_eq!(export_message("  see file g.png saved as PNG format"), None);
-    }
-
-    #[test]
-    fn exports_are_listed_once_in_order() {
-        let mut g = GraphExports::new();
-        for l in [
-            "(file b.png not found)",
-            "file b.png saved as PNG format",
-            "some output",
-            "(file a.svg written in SVG format)",
-            "file b.png saved as PNG format",
-        ] {
-            g.push_line(l);
-        }
-        assert_eq!(
-            g.into_paths(),
-            vec![PathBuf::from("b.png"), PathBuf::from("a.svg")]
-        );
     }
 
     #[test]

@@ -1,0 +1,122 @@
+//! Spots the graph files a run wrote, from Stata's `graph export` messages in its output.
+
+use std::path::PathBuf;
+
+/// The most distinct graph files one run reports; a loop exporting thousands of graphs
+/// must not grow the result without bound.
+pub const MAX_TRACKED: usize = 256;
+
+/// The file formats a graph can be shown from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphFormat {
+    Png,
+    Svg,
+}
+
+impl GraphFormat {
+    /// The format from the label Stata prints (`PNG`, `SVG`); other formats cannot be shown.
+    fn from_label(label: &str) -> Option<Self> {
+        match label {
+            "PNG" => Some(GraphFormat::Png),
+            "SVG" => Some(GraphFormat::Svg),
+            _ => None,
+        }
+    }
+}
+
+/// The file named by a `graph export` message, if `line` is one for a PNG or SVG file.
+///
+/// Stata 16 and before: `(file x.svg written in SVG format)`; 17 and later:
+/// `file x.png saved as PNG format`. The path may contain spaces, so the format suffix is
+/// matched from the end. `(file x.png not found)`, which 17+ prints before exporting a new
+/// file with `replace`, is not an export. The line must be the whole message (line-anchored),
+/// so a `display` of some other text mentioning a file is not taken for one.
+pub fn export_message(line: &str) -> Option<(PathBuf, GraphFormat)> {
+    let line = line.trim_end();
+    let (path, label) = if let Some(inner) = line
+        .strip_prefix("(file ")
+        .and_then(|l| l.strip_suffix(" format)"))
+    {
+        inner.rsplit_once(" written in ")?
+    } else {
+        let inner = line.strip_prefix("file ")?.strip_suffix(" format")?;
+        inner.rsplit_once(" saved as ")?
+    };
+    let format = GraphFormat::from_label(label)?;
+    let path = path.trim();
+    if path.is_empty() {
+        return None;
+    }
+    Some((PathBuf::from(path), format))
+}
+
+/// Collects the graph files a run's output says it exported, in order, each once.
+#[derive(Debug, Default)]
+pub struct GraphExports {
+    paths: Vec<PathBuf>,
+}
+
+impl GraphExports {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One line of the user's output.
+    pub fn push_line(&mut self, line: &str) {
+        // Cheap pre-check: nearly every line fails it, and the pipeline sees every line.
+        if !line.starts_with("(file ") && !line.starts_with("file ") {
+            return;
+        }
+        if let Some((path, _)) = export_message(line)
+            && self.paths.len() < MAX_TRACKED
+            && !self.paths.contains(&path)
+        {
+            self.paths.push(path);
+        }
+    }
+
+    /// The files, as Stata printed them (relative ones are relative to Stata's working directory).
+    pub fn into_paths(self) -> Vec<PathBuf> {
+        self.paths
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_export_wordings_are_found() {
+        assert_eq!(
+            export_message("(file g.svg written in SVG format)"),
+            Some((PathBuf::from("g.svg"), GraphFormat::Svg))
+        );
+        assert_eq!(
+            export_message("file /tmp/my graphs/a b.png saved as PNG format"),
+            Some((PathBuf::from("/tmp/my graphs/a b.png"), GraphFormat::Png))
+        );
+        assert_eq!(export_message("(file g.png not found)"), None);
+        assert_eq!(export_message("file g.pdf saved as PDF format"), None);
+        assert_eq!(export_message("file g.gph saved"), None);
+        assert_eq!(export_message(". graph export g.svg, replace"), None);
+        assert_eq!(export_message("  see file g.png saved as PNG format"), None);
+    }
+
+    #[test]
+    fn exports_are_listed_once_in_order() {
+        let mut g = GraphExports::new();
+        for l in [
+            "(file b.png not found)",
+            "file b.png saved as PNG format",
+            "some output",
+            "(file a.svg written in SVG format)",
+            "file b.png saved as PNG format",
+        ] {
+            g.push_line(l);
+        }
+        assert_eq!(
+            g.into_paths(),
+            vec![PathBuf::from("b.png"), PathBuf::from("a.svg")]
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! How results are shown: the text and structured content of a run's outcome, and images.
+
+pub mod image;
+pub mod outcome;

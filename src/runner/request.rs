@@ -1,0 +1,27 @@
+//! What the runner is asked to do: the code or do-file, where, with which Stata, for how long.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::rundir::RunDir;
+use super::turns::Ticket;
+use crate::run::RunSource;
+
+#[derive(Debug)]
+pub struct RunRequest {
+    /// The Stata console binary to run.
+    pub stata: PathBuf,
+    pub source: RunSource,
+    /// The directory Stata's code runs in (already resolved and checked to exist).
+    pub cwd: PathBuf,
+    /// Session mode: whether to change to `cwd` first (batch always does). A session keeps
+    /// the directory the user's own `cd` chose unless the call names one.
+    pub change_dir: bool,
+    /// A run directory made in advance (a background job names its run before it starts);
+    /// without one the runner makes its own.
+    pub run_dir: Option<RunDir>,
+    /// The call's place in the line of calls, in the order they arrived (session mode
+    /// serves them in that order); none for calls that did not come from a client.
+    pub turn: Option<Ticket>,
+    pub timeout: Duration,
+}

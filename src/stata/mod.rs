@@ -1,0 +1,7 @@
+//! Stata's language and log grammar, as pure functions: one home for each rule.
+
+pub mod command;
+pub mod log_lines;
+pub mod messages;
+pub mod statements;
+pub mod stored;
