@@ -16,3 +16,4 @@ pub mod runner;
 pub mod server;
 pub mod service;
 pub mod stata;
+pub mod text;

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::{absolute, this_binary};
 use crate::cli::{Client, ConfigArgs, ServerOptions};
 use crate::discovery::{FoundVia, SearchEnv, discover};
-use crate::runner::rundir::utc_stamp;
+use crate::run::id::utc_stamp;
 
 /// The key MCP clients keep their servers under.
 const SERVERS_KEY: &str = "mcpServers";

@@ -16,10 +16,10 @@ use super::{log_dir, mode, mode_name, runner, shut_down, this_binary};
 use crate::cli::{Mode, ServerOptions};
 use crate::discovery::{Found, INSTALL_ROOTS_VAR, SearchEnv, Version, discover};
 use crate::log::live::LiveOutput;
-use crate::render::outcome::human_duration;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::Runner;
 use crate::runner::request::RunRequest;
+use crate::text::human::human_duration;
 
 /// What the check asks Stata.
 pub const CHECK_CODE: &str = "display c(stata_version)";

@@ -16,10 +16,11 @@ use tokio_util::sync::CancellationToken;
 use super::{absolute, log_dir, runner, shut_down, trim_old_runs};
 use crate::cli::{RunArgs, ServerOptions};
 use crate::log::live::LiveOutput;
-use crate::render::outcome::{human_duration, status_line};
+use crate::render::outcome::status_line;
 use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
+use crate::text::human::human_duration;
 
 /// Exit codes, documented in docs/configuration.md.
 pub const EXIT_OK: u8 = 0;

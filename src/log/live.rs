@@ -4,6 +4,9 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
+use crate::stata::log_lines::echo_text;
+use crate::text::cut::cut_point;
+
 /// The text waiting to go out in the next progress frame.
 ///
 /// The runner pushes lines as fast as Stata writes them; the progress sender takes
@@ -53,7 +56,7 @@ impl LiveOutput {
         }
         {
             let mut p = self.lock();
-            if let Some(cmd) = text.lines().rev().find_map(|l| l.strip_prefix(". ")) {
+            if let Some(cmd) = text.lines().rev().find_map(echo_text) {
                 let cmd = cmd.trim();
                 if !cmd.is_empty() {
                     p.last_command = Some(cmd.chars().take(120).collect());
@@ -62,16 +65,7 @@ impl LiveOutput {
             p.text.push_str(text);
             if p.text.len() > self.max_bytes {
                 // Keep the newest text, cut at a line start so a frame never opens mid-line.
-                let mut cut = p.text.len() - self.max_bytes;
-                while !p.text.is_char_boundary(cut) {
-                    cut += 1;
-                }
-                if let Some(nl) = p.text[cut..].find('\n') {
-                    let line_start = cut + nl + 1;
-                    if line_start < p.text.len() {
-                        cut = line_start;
-                    }
-                }
+                let cut = cut_point(&p.text, p.text.len() - self.max_bytes);
                 p.skipped_bytes += cut as u64;
                 p.text.drain(..cut);
             }

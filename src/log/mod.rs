@@ -3,8 +3,10 @@
 
 pub mod decode;
 pub mod filter;
+pub mod find;
 pub mod graphs;
 pub mod live;
 pub mod pipeline;
+pub mod read;
 pub mod scan;
 pub mod tail;

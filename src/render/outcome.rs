@@ -12,8 +12,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::run::error::ErrorInfo;
-use crate::run::output::group;
 use crate::run::{RunOutcome, RunStatus};
+use crate::text::human::{group, human_duration};
 
 /// What a run tool returns: the text block, the structured content, and the error flag.
 #[derive(Debug, Clone)]
@@ -185,25 +185,6 @@ fn write_graphs(text: &mut String, outcome: &RunOutcome) {
     }
 }
 
-/// `12 ms`, `0.4 s`, `12.3 s`, `42 s`, `2 min 5 s`, `1 h 3 min`.
-pub fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 100 {
-        format!("{ms} ms")
-    } else if ms < 20_000 {
-        format!("{:.1} s", d.as_secs_f64())
-    } else if ms < 60_000 {
-        format!("{} s", (ms + 500) / 1000)
-    } else {
-        let s = (ms + 500) / 1000;
-        if s < 3600 {
-            format!("{} min {} s", s / 60, s % 60)
-        } else {
-            format!("{} h {} min", s / 3600, (s % 3600) / 60)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,13 +298,5 @@ note: a note
         let v = serde_json::to_value(&schema).unwrap();
         assert_eq!(v["type"], "object");
         assert!(v["properties"]["status"].is_object());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(human_duration(Duration::from_millis(12)), "12 ms");
-        assert_eq!(human_duration(Duration::from_millis(400)), "0.4 s");
-        assert_eq!(human_duration(Duration::from_secs(30)), "30 s");
-        assert_eq!(human_duration(Duration::from_secs(125)), "2 min 5 s");
     }
 }

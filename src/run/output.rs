@@ -8,6 +8,8 @@
 
 use std::collections::VecDeque;
 
+use crate::text::human::{group, human_bytes};
+
 /// Share of the budget given to the head, in percent; the tail gets the rest.
 const HEAD_PERCENT: usize = 40;
 /// A line longer than a quarter of the budget is cut (or than this many characters, when that is
@@ -211,38 +213,6 @@ fn byte_index_of_char(s: &str, n: usize) -> usize {
     s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
 }
 
-/// `12345` as `12,345`.
-pub fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A byte count for people: `950 bytes`, `12.3 KB`, `1.2 MB`, `3.4 GB` (powers of 1024).
-pub fn human_bytes(n: u64) -> String {
-    const K: f64 = 1024.0;
-    let x = n as f64;
-    if n < 1024 {
-        if n == 1 {
-            "1 byte".to_owned()
-        } else {
-            format!("{n} bytes")
-        }
-    } else if x < K * K {
-        format!("{:.1} KB", x / K)
-    } else if x < K * K * K {
-        format!("{:.1} MB", x / (K * K))
-    } else {
-        format!("{:.1} GB", x / (K * K * K))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,15 +319,5 @@ mod tests {
         assert!(o.render("p").contains("2 lines"));
         let e = CappedOutput::new(0);
         assert_eq!(e.render("p"), "");
-    }
-
-    #[test]
-    fn formats_numbers() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1000), "1,000");
-        assert_eq!(group(12_345_678), "12,345,678");
-        assert_eq!(human_bytes(10), "10 bytes");
-        assert_eq!(human_bytes(1_300_000), "1.2 MB");
     }
 }

@@ -15,13 +15,13 @@ use tokio_util::sync::CancellationToken;
 use super::progress::{PeerSink, pump};
 use super::tools::{ServerState, parse_args, to_tool_result, tool_error, tool_result_after};
 use crate::log::live::LiveOutput;
-use crate::render::outcome::{RunResultJson, human_duration};
+use crate::render::outcome::RunResultJson;
 use crate::run::RunSource;
-use crate::run::output::group;
+use crate::run::id::RunId;
 use crate::runner::request::RunRequest;
 use crate::runner::wrapper::WRAPPER_LOG;
 use crate::service::jobs::{Excerpt, Job, JobStatus, LiveRun, Lookup, MAX_JOBS, Snapshot};
-use crate::service::retention::RunId;
+use crate::text::human::{group, human_duration};
 
 pub const NAMES: &[&str] = &["stata_job"];
 

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::log::live::LiveOutput;
+use crate::text::human::human_duration;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ProgressSettings {
@@ -116,24 +117,13 @@ pub async fn pump<S: FrameSink>(
 fn heartbeat(elapsed: Duration, silent: Duration, command: Option<String>) -> String {
     let mut s = format!(
         "still running ({} elapsed, no new output for {})",
-        human(elapsed),
-        human(silent)
+        human_duration(elapsed),
+        human_duration(silent)
     );
     if let Some(cmd) = command {
         s.push_str(&format!(": {cmd}"));
     }
     s
-}
-
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        format!("{s} s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
-    }
 }
 
 #[cfg(test)]

@@ -823,7 +823,7 @@ fn session_text(j: &SessionJson) -> String {
             j.pwd.as_deref().unwrap_or("?"),
             j.observations.map_or("?".into(), |n| n.to_string()),
             j.variables.map_or("?".into(), |n| n.to_string()),
-            j.uptime_s.map_or("?".into(), |s| crate::render::outcome::human_duration(
+            j.uptime_s.map_or("?".into(), |s| crate::text::human::human_duration(
                 Duration::from_secs_f64(s)
             )),
             j.calls

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::log::live::{Chunk, LiveOutput};
 use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunStatus};
+use crate::text::cut::cut_point;
 
 /// Unread output kept per job. A run printing faster than it is read loses its oldest
 /// unread text beyond this (the reader is told how much; it is all in the log on disk).
@@ -146,23 +147,6 @@ impl Journal {
             skipped_bytes: skipped,
         }
     }
-}
-
-/// Where to cut `text` so that at least `min` bytes go: a char boundary, moved on to the
-/// next line start when there is one, so kept text never opens mid-line.
-fn cut_point(text: &str, min: usize) -> usize {
-    let mut cut = min.min(text.len());
-    while !text.is_char_boundary(cut) {
-        cut += 1;
-    }
-    if cut > 0
-        && text.as_bytes().get(cut - 1) != Some(&b'\n')
-        && let Some(nl) = text[cut..].find('\n')
-        && cut + nl + 1 < text.len()
-    {
-        cut += nl + 1;
-    }
-    cut
 }
 
 /// The state of a run, behind its lock.

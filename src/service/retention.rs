@@ -1,7 +1,7 @@
 //! Log retention: keeps at most `--keep-runs` run directories and `--keep-mb` megabytes of
 //! them under the log dir, removing the oldest first and never a run still in progress.
 //!
-//! Run ids are `YYYYMMDD-HHMMSS-pid-seq` (UTC, see `rundir.rs`), so they sort by time.
+//! Run ids sort by time (`run::id`).
 //! Anything else in the runs folder (the session's own `sessions/` folder, files a user
 //! put there) is not a run and is left alone.
 
@@ -12,61 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::run::id::RunId;
+
 /// How much to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     pub keep_runs: usize,
     pub keep_bytes: u64,
-}
-
-/// A run directory's name, parsed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RunId {
-    /// When the run started, in seconds since 1970 (UTC); first, so ids order by time.
-    pub started: u64,
-    /// The server process that made it.
-    pub pid: u32,
-    /// Its number within that server.
-    pub seq: u64,
-}
-
-impl RunId {
-    /// Parses `YYYYMMDD-HHMMSS-pid-seq`; anything else is not a run directory.
-    pub fn parse(name: &str) -> Option<RunId> {
-        let mut parts = name.split('-');
-        let (date, time, pid, seq) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || date.len() != 8 || time.len() != 6 {
-            return None;
-        }
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !(digits(date) && digits(time) && digits(pid) && digits(seq)) {
-            return None;
-        }
-        let num = |s: &str| s.parse::<u64>().ok();
-        let (y, m, d) = (num(&date[..4])?, num(&date[4..6])?, num(&date[6..])?);
-        let (hh, mm, ss) = (num(&time[..2])?, num(&time[2..4])?, num(&time[4..])?);
-        if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-            return None;
-        }
-        let days = days_from_civil(y as i64, m as u32, d as u32);
-        let started = u64::try_from(days).ok()? * 86_400 + hh * 3600 + mm * 60 + ss;
-        Some(RunId {
-            started,
-            pid: pid.parse().ok()?,
-            seq: seq.parse().ok()?,
-        })
-    }
-}
-
-/// Days since 1970-01-01 of a date (Howard Hinnant's algorithm, the inverse of the one in rundir.rs).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// What a sweep did.
@@ -319,27 +271,6 @@ mod tests {
 
     fn id(time: &str, seq: u32) -> String {
         format!("20250101-{time}-{DEAD}-{seq}")
-    }
-
-    #[test]
-    fn run_ids_parse_and_sort_by_time() {
-        let a = RunId::parse("20251122-093000-123-7").expect("parse");
-        assert_eq!(a.pid, 123);
-        assert_eq!(a.seq, 7);
-        assert_eq!(a.started, 1_763_803_800);
-        let b = RunId::parse("20251122-093001-1-0").expect("parse");
-        assert!(a < b, "a later second sorts later, whatever the pid");
-        for bad in [
-            "sessions",
-            "20251122-093000-123",
-            "20251122-0930-1-2",
-            "20251322-093000-1-2",
-            "2025112x-093000-1-2",
-            "20251122-093000-1-2-3",
-            "..",
-        ] {
-            assert_eq!(RunId::parse(bad), None, "{bad}");
-        }
     }
 
     #[test]

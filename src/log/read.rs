@@ -1,0 +1,617 @@
+//! Reads a finished (or growing) log: a page ending at a line end, its last lines, or the
+//! lines matching a text, each bounded in memory whatever the log's size.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::decode::{decode_line, trim_eol};
+use super::find::find_log;
+use crate::text::cut::contains_ignore_ascii_case;
+
+/// Bytes returned when `max_bytes` is not given.
+pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024;
+/// The most bytes one call returns, whatever `max_bytes` asks: a tool result is read by a
+/// model, and a larger page would only crowd its context.
+pub const MAX_BYTES_LIMIT: u64 = 1024 * 1024;
+/// The most matching lines one `grep` returns (all are counted).
+pub const MAX_MATCHES: usize = 200;
+/// A matching line is shown up to this many characters.
+const MATCH_TEXT_CHARS: usize = 500;
+/// Only this much of each line is searched, so one enormous line cannot take memory.
+const LINE_SCAN_BYTES: usize = 64 * 1024;
+
+/// What to read of which log: the checked form of a `stata_read_log` call.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    /// The run whose log to read.
+    pub run_id: Option<String>,
+    /// Or a file under the log dir: absolute, or relative to the log dir.
+    pub path: Option<String>,
+    /// Byte offset to start a page at (default 0).
+    pub offset: Option<u64>,
+    /// Bytes to return at most (default and cap: [`DEFAULT_MAX_BYTES`], [`MAX_BYTES_LIMIT`]).
+    pub max_bytes: Option<u64>,
+    /// The last N lines instead of a page.
+    pub tail_lines: Option<u64>,
+    /// The lines containing this text (case-insensitive, plain text).
+    pub grep: Option<String>,
+}
+
+/// How the log was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMode {
+    /// A byte range: `offset` .. `end_offset`.
+    Range,
+    /// The last lines.
+    Tail,
+    /// The lines matching `grep`.
+    Grep,
+}
+
+/// One line that matched `grep`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct LineMatch {
+    /// 1-based line number in the log.
+    pub line: u64,
+    /// Byte offset of the line's start (pass it as `offset` to read around it).
+    pub offset: u64,
+    /// The line (cut at 500 characters).
+    pub text: String,
+}
+
+/// The structured result of `stata_read_log` (the tool's `outputSchema`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LogPage {
+    /// The file read (absolute).
+    pub path: String,
+    /// The run the file belongs to, when it is in a run directory.
+    pub run_id: Option<String>,
+    /// The file's size in bytes when it was read.
+    pub total_bytes: u64,
+    /// range, tail or grep.
+    pub mode: ReadMode,
+    /// Byte offset where `text` starts (range and tail; 0 for grep).
+    pub offset: u64,
+    /// Byte offset just after `text` (range and tail; the file size for grep).
+    pub end_offset: u64,
+    /// Where the next page starts (range only); null when the end of the file was reached.
+    pub next_offset: Option<u64>,
+    /// The text read, decoded (UTF-8, or Latin-1 for lines that are not UTF-8); empty for grep.
+    pub text: String,
+    /// Lines in `text` (range and tail), or lines scanned (grep).
+    pub lines: u64,
+    /// tail: whether fewer lines than asked came back because of `max_bytes` or the file's start.
+    pub truncated: bool,
+    /// grep: the matching lines, in order, at most 200.
+    pub matches: Vec<LineMatch>,
+    /// grep: how many lines matched in the whole file (may exceed `matches`).
+    pub total_matches: u64,
+}
+
+/// What to read, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Request {
+    Range { offset: u64, max_bytes: u64 },
+    Tail { lines: u64, max_bytes: u64 },
+    Grep { needle: String, max_bytes: u64 },
+}
+
+fn request(args: &LogQuery) -> Result<Request, String> {
+    let max_bytes = args.max_bytes.unwrap_or(DEFAULT_MAX_BYTES);
+    if max_bytes == 0 {
+        return Err("max_bytes must be at least 1".into());
+    }
+    let max_bytes = max_bytes.min(MAX_BYTES_LIMIT);
+    match (&args.grep, args.tail_lines, args.offset) {
+        (Some(_), Some(_), _) => Err("give either grep or tail_lines, not both".into()),
+        (Some(_), _, Some(_)) => Err(
+            "grep searches the whole log and gives each match's offset; leave out offset".into(),
+        ),
+        (Some(g), None, None) if g.is_empty() => {
+            Err("grep is empty; give the text to search for".into())
+        }
+        (Some(g), None, None) => Ok(Request::Grep {
+            needle: g.clone(),
+            max_bytes,
+        }),
+        (None, Some(_), Some(_)) => Err(
+            "give either tail_lines (the end of the log) or offset (a page from there), not both"
+                .into(),
+        ),
+        (None, Some(0), None) => Err("tail_lines must be at least 1".into()),
+        (None, Some(n), None) => Ok(Request::Tail {
+            lines: n,
+            max_bytes,
+        }),
+        (None, None, offset) => Ok(Request::Range {
+            offset: offset.unwrap_or(0),
+            max_bytes,
+        }),
+    }
+}
+
+/// Reads what `args` asks of a log under `log_dir`.
+pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, String> {
+    let req = request(args)?;
+    let (path, run_id) = find_log(log_dir, args.run_id.as_deref(), args.path.as_deref())?;
+    let mut file =
+        File::open(&path).map_err(|e| format!("could not open the log {}: {e}", path.display()))?;
+    let total = file
+        .metadata()
+        .map_err(|e| format!("could not read the size of {}: {e}", path.display()))?
+        .len();
+    let mut json = LogPage {
+        path: path.to_string_lossy().into_owned(),
+        run_id,
+        total_bytes: total,
+        mode: ReadMode::Range,
+        offset: 0,
+        end_offset: 0,
+        next_offset: None,
+        text: String::new(),
+        lines: 0,
+        truncated: false,
+        matches: Vec::new(),
+        total_matches: 0,
+    };
+    let io_err = |e: io::Error| format!("could not read the log {}: {e}", path.display());
+    match req {
+        Request::Range { offset, max_bytes } => {
+            if offset > total {
+                return Err(format!(
+                    "offset {offset} is past the end of the log ({total} bytes); pass an offset \
+                     between 0 and {total}"
+                ));
+            }
+            let bytes = read_range(&mut file, offset, max_bytes, total).map_err(io_err)?;
+            let end = offset + bytes.len() as u64;
+            json.offset = offset;
+            json.end_offset = end;
+            json.next_offset = (end < total).then_some(end);
+            (json.text, json.lines) = decode_lines(&bytes);
+        }
+        Request::Tail { lines, max_bytes } => {
+            json.mode = ReadMode::Tail;
+            let (start, bytes, complete) =
+                read_tail(&mut file, lines, max_bytes, total).map_err(io_err)?;
+            json.offset = start;
+            json.end_offset = start + bytes.len() as u64;
+            (json.text, json.lines) = decode_lines(&bytes);
+            json.truncated = !complete;
+        }
+        Request::Grep { needle, max_bytes } => {
+            json.mode = ReadMode::Grep;
+            json.end_offset = total;
+            let found = grep(
+                BufReader::with_capacity(64 * 1024, file),
+                &needle,
+                max_bytes,
+            )
+            .map_err(io_err)?;
+            json.lines = found.lines;
+            json.total_matches = found.total;
+            json.matches = found.matches;
+        }
+    }
+    Ok(json)
+}
+
+/// Up to `max_bytes` from `offset`, ending after a newline when more of the file follows
+/// (so a page never splits a line), unless the page holds no newline at all.
+fn read_range(file: &mut File, offset: u64, max_bytes: u64, total: u64) -> io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(offset))?;
+    let want = max_bytes.min(total - offset);
+    let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+    file.take(want).read_to_end(&mut buf)?;
+    if offset + (buf.len() as u64) < total {
+        if let Some(nl) = buf.iter().rposition(|&b| b == b'\n') {
+            buf.truncate(nl + 1);
+        } else {
+            // One line longer than the page: cut it, but not inside a UTF-8 character.
+            buf.truncate(utf8_safe_len(&buf));
+        }
+    }
+    Ok(buf)
+}
+
+/// `buf`'s length without a UTF-8 character cut off at its end (if the end is one; Latin-1
+/// text, where every byte is a character, may lose one byte to this, read on the next page).
+fn utf8_safe_len(buf: &[u8]) -> usize {
+    let len = buf.len();
+    // The start of the last character: back over at most 3 continuation bytes.
+    let mut start = len;
+    while start > 0 && len - start < 4 && (buf[start - 1] & 0xC0) == 0x80 {
+        start -= 1;
+    }
+    if start == 0 {
+        return len;
+    }
+    let lead = buf[start - 1];
+    let needed = match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => return len,
+    };
+    let have = len - (start - 1);
+    if have < needed && start - 1 > 0 {
+        start - 1
+    } else {
+        len
+    }
+}
+
+/// The last `lines` lines within the last `max_bytes` of the file: their start offset, their
+/// bytes, and whether all `lines` were found (or the file holds fewer).
+fn read_tail(
+    file: &mut File,
+    lines: u64,
+    max_bytes: u64,
+    total: u64,
+) -> io::Result<(u64, Vec<u8>, bool)> {
+    let window = max_bytes.min(total);
+    let start = total - window;
+    file.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::with_capacity(usize::try_from(window).unwrap_or(0));
+    file.take(window).read_to_end(&mut buf)?;
+    // The final newline ends the last line; it does not start another.
+    let body_end = if buf.last() == Some(&b'\n') {
+        buf.len() - 1
+    } else {
+        buf.len()
+    };
+    let mut cut = 0;
+    let mut found = 0u64;
+    let mut complete = false;
+    for i in (0..body_end).rev() {
+        if buf[i] == b'\n' {
+            found += 1;
+            if found == lines {
+                cut = i + 1;
+                complete = true;
+                break;
+            }
+        }
+    }
+    if !complete {
+        if start == 0 {
+            // The whole file has fewer lines than asked: all of it, and that is complete.
+            complete = true;
+        } else {
+            // The window starts inside a line: drop that partial line.
+            cut = buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(buf.len(), |p| p + 1);
+        }
+    }
+    Ok((start + cut as u64, buf.split_off(cut), complete))
+}
+
+/// Decodes whole lines (lossily: Latin-1 lines are not UTF-8) and counts them.
+fn decode_lines(bytes: &[u8]) -> (String, u64) {
+    let mut text = String::with_capacity(bytes.len());
+    let mut lines = 0;
+    for raw in bytes.split_inclusive(|&b| b == b'\n') {
+        text.push_str(&decode_line(trim_eol(raw)));
+        if raw.ends_with(b"\n") {
+            text.push('\n');
+        }
+        lines += 1;
+    }
+    (text, lines)
+}
+
+struct Found {
+    matches: Vec<LineMatch>,
+    total: u64,
+    lines: u64,
+}
+
+/// Streams `reader` line by line and collects the lines containing `needle`, ignoring case.
+/// Memory stays bounded: at most `LINE_SCAN_BYTES` of a line is held, at most `MAX_MATCHES`
+/// lines and `max_bytes` of their text are kept.
+fn grep<R: BufRead>(mut reader: R, needle: &str, max_bytes: u64) -> io::Result<Found> {
+    let needle_lower = needle.to_lowercase();
+    let ascii = needle.is_ascii();
+    let mut found = Found {
+        matches: Vec::new(),
+        total: 0,
+        lines: 0,
+    };
+    let mut kept_bytes = 0u64;
+    let mut line = Vec::with_capacity(1024);
+    let mut offset = 0u64;
+    loop {
+        line.clear();
+        let read = read_line_capped(&mut reader, &mut line, LINE_SCAN_BYTES)?;
+        if read == 0 {
+            break;
+        }
+        found.lines += 1;
+        let text = decode_line(trim_eol(&line));
+        let hit = if ascii {
+            contains_ignore_ascii_case(text.as_bytes(), needle.as_bytes())
+        } else {
+            text.to_lowercase().contains(&needle_lower)
+        };
+        if hit {
+            found.total += 1;
+            let shown: String = text.chars().take(MATCH_TEXT_CHARS).collect();
+            if found.matches.len() < MAX_MATCHES && kept_bytes + shown.len() as u64 <= max_bytes {
+                kept_bytes += shown.len() as u64;
+                found.matches.push(LineMatch {
+                    line: found.lines,
+                    offset,
+                    text: shown,
+                });
+            }
+        }
+        offset += read;
+    }
+    Ok(found)
+}
+
+/// Reads one line (through its `\n`) keeping at most `cap` bytes of it; returns the bytes
+/// consumed (0 at the end of the input).
+fn read_line_capped<R: BufRead>(reader: &mut R, out: &mut Vec<u8>, cap: usize) -> io::Result<u64> {
+    let mut consumed = 0u64;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(consumed);
+        }
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = cap.saturating_sub(out.len());
+        out.extend_from_slice(&buf[..take.min(room)]);
+        reader.consume(take);
+        consumed += take as u64;
+        if done {
+            return Ok(consumed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::find::tests::log_dir_with;
+
+    fn args(run_id: &str) -> LogQuery {
+        LogQuery {
+            run_id: Some(run_id.to_owned()),
+            ..LogQuery::default()
+        }
+    }
+
+    #[test]
+    fn pages_end_at_line_ends_and_chain_to_the_whole_file() {
+        let log: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+        let (tmp, id) = log_dir_with(log.as_bytes());
+        let mut offset = 0;
+        let mut all = String::new();
+        let mut pages = 0;
+        loop {
+            let j = read_log(
+                tmp.path(),
+                &LogQuery {
+                    offset: Some(offset),
+                    max_bytes: Some(50),
+                    ..args(&id)
+                },
+            )
+            .expect("read");
+            assert_eq!(j.total_bytes, log.len() as u64);
+            assert_eq!(j.run_id.as_deref(), Some(id.as_str()));
+            assert!(
+                j.text.ends_with('\n'),
+                "page ends at a line end: {:?}",
+                j.text
+            );
+            assert!(j.text.len() <= 50);
+            all.push_str(&j.text);
+            pages += 1;
+            match j.next_offset {
+                Some(n) => offset = n,
+                None => break,
+            }
+        }
+        assert_eq!(all, log);
+        assert!(pages > 10);
+    }
+
+    #[test]
+    fn latin1_is_decoded_and_a_long_line_is_cut() {
+        let (tmp, id) = log_dir_with(b"caf\xe9\n");
+        let j = read_log(tmp.path(), &args(&id)).expect("read");
+        assert_eq!(j.text, "café\n");
+        let (tmp, id) = log_dir_with("ééééé\n".as_bytes());
+        let j = read_log(
+            tmp.path(),
+            &LogQuery {
+                max_bytes: Some(5),
+                ..args(&id)
+            },
+        )
+        .expect("read");
+        assert_eq!(j.text, "éé", "cut on a character boundary");
+        assert_eq!(j.next_offset, Some(4));
+        assert_eq!(utf8_safe_len("aé".as_bytes()), 3, "a whole character stays");
+        assert_eq!(utf8_safe_len(b"ab\xe2\x82"), 2, "a partial one goes");
+        // A Latin-1 é looks like the start of a UTF-8 character: it waits for the next page.
+        assert_eq!(utf8_safe_len(b"caf\xe9"), 3);
+        assert_eq!(utf8_safe_len(b"\xe9"), 1, "never an empty page");
+    }
+
+    #[test]
+    fn tail_returns_the_last_lines() {
+        let log: String = (1..=1000).map(|i| format!("row {i}\n")).collect();
+        let (tmp, id) = log_dir_with(log.as_bytes());
+        let j = read_log(
+            tmp.path(),
+            &LogQuery {
+                tail_lines: Some(3),
+                ..args(&id)
+            },
+        )
+        .expect("tail");
+        assert_eq!(j.text, "row 998\nrow 999\nrow 1000\n");
+        assert_eq!(j.lines, 3);
+        assert!(!j.truncated);
+        assert_eq!(j.end_offset, log.len() as u64);
+        // Too many lines for max_bytes: whole lines only, flagged.
+        let j = read_log(
+            tmp.path(),
+            &LogQuery {
+                tail_lines: Some(500),
+                max_bytes: Some(20),
+                ..args(&id)
+            },
+        )
+        .expect("tail");
+        assert_eq!(j.text, "row 999\nrow 1000\n");
+        assert!(j.truncated);
+        // More lines than the file has: all of it.
+        let (tmp, id) = log_dir_with(b"a\nb");
+        let j = read_log(
+            tmp.path(),
+            &LogQuery {
+                tail_lines: Some(10),
+                ..args(&id)
+            },
+        )
+        .expect("tail");
+        assert_eq!(j.text, "a\nb");
+        assert!(!j.truncated);
+    }
+
+    #[test]
+    fn grep_finds_lines_with_numbers_and_offsets() {
+        let log = ". use x\nvariable foo not found\nr(111);\nok\nVARIABLE bar NOT FOUND\n";
+        let (tmp, id) = log_dir_with(log.as_bytes());
+        let j = read_log(
+            tmp.path(),
+            &LogQuery {
+                grep: Some("not found".into()),
+                ..args(&id)
+            },
+        )
+        .expect("grep");
+        assert_eq!(j.total_matches, 2);
+        assert_eq!(j.lines, 5);
+        assert_eq!(j.matches[0].line, 2);
+        assert_eq!(j.matches[0].offset, 8);
+        assert_eq!(j.matches[0].text, "variable foo not found");
+        assert_eq!(j.matches[1].line, 5);
+    }
+
+    #[test]
+    fn grep_keeps_a_bounded_number_of_matches() {
+        let log: String = (0..1000).map(|i| format!("hit {i}\n")).collect();
+        let (tmp, id) = log_dir_with(log.as_bytes());
+        let j = read_log(
+            tmp.path(),
+            &LogQuery {
+                grep: Some("HIT".into()),
+                ..args(&id)
+            },
+        )
+        .expect("grep");
+        assert_eq!(j.total_matches, 1000);
+        assert_eq!(j.matches.len(), MAX_MATCHES);
+    }
+
+    #[test]
+    fn conflicting_arguments_are_refused() {
+        let (tmp, id) = log_dir_with(b"x\n");
+        for (a, why) in [
+            (
+                LogQuery {
+                    grep: Some("x".into()),
+                    tail_lines: Some(1),
+                    ..args(&id)
+                },
+                "not both",
+            ),
+            (
+                LogQuery {
+                    tail_lines: Some(1),
+                    offset: Some(0),
+                    ..args(&id)
+                },
+                "not both",
+            ),
+            (
+                LogQuery {
+                    offset: Some(100),
+                    ..args(&id)
+                },
+                "past the end",
+            ),
+            (
+                LogQuery {
+                    path: Some("runs".into()),
+                    ..args(&id)
+                },
+                "not both",
+            ),
+            (LogQuery::default(), "give run_id"),
+            (args("20990101-000000-1-0"), "no log for run"),
+        ] {
+            let err = read_log(tmp.path(), &a).expect_err(why);
+            assert!(err.contains(why), "{why}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_large_log_is_read_in_bounded_pieces() {
+        // 20 MB of log: a page and a tail read only what they return; grep streams.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let id = "20250101-120000-4242-1";
+        let run = tmp.path().join("runs").join(id);
+        std::fs::create_dir_all(&run).expect("mkdir");
+        {
+            use std::io::Write;
+            let mut f = io::BufWriter::new(File::create(run.join("run.log")).expect("create"));
+            for i in 0..400_000 {
+                writeln!(
+                    f,
+                    "{i:>10} some output of a long loop with padding text ..."
+                )
+                .expect("w");
+            }
+            writeln!(f, "needle at the end").expect("w");
+        }
+        let j = read_log(
+            tmp.path(),
+            &LogQuery {
+                grep: Some("needle".into()),
+                ..args(id)
+            },
+        )
+        .expect("grep");
+        assert_eq!(j.total_matches, 1);
+        assert_eq!(j.matches[0].line, 400_001);
+        let j = read_log(
+            tmp.path(),
+            &LogQuery {
+                tail_lines: Some(1),
+                ..args(id)
+            },
+        )
+        .expect("tail");
+        assert_eq!(j.text, "needle at the end\n");
+    }
+}

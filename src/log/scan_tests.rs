@@ -1,0 +1,235 @@
+//! Tests of the error scanner on hand-made log excerpts.
+
+use super::*;
+
+fn scan(log: &str) -> Scan {
+    let mut s = ErrorScanner::new();
+    for l in log.lines() {
+        s.push_line(l);
+    }
+    s.finish()
+}
+
+#[test]
+fn simple_error_with_hint() {
+    let s = scan(
+        ". sysuse auto\n(1978 automobile data)\n\n. gen y = foo + 1\nfoo not found\nr(111);\n",
+    );
+    let e = s.error.unwrap();
+    assert_eq!(e.code, 111);
+    assert_eq!(e.message, "foo not found");
+    assert_eq!(e.command.as_deref(), Some("gen y = foo + 1"));
+    assert!(e.hint.unwrap().contains("stata_inspect_data"));
+    assert!(s.warnings.is_empty());
+}
+
+#[test]
+fn display_of_rc_text_is_not_an_error() {
+    let s = scan(". display \"see r(198);\"\nsee r(198);\n\n. list\n  1. | r(198); |\n");
+    assert_eq!(s.error, None);
+    assert!(s.warnings.is_empty());
+}
+
+#[test]
+fn capture_noisily_is_a_warning() {
+    let s = scan(
+        ". capture noisily confirm variable nope\nvariable nope not found\n\n. display 1\n1\n",
+    );
+    assert_eq!(s.error, None);
+    assert_eq!(s.warnings.len(), 1);
+    let w = &s.warnings[0];
+    assert_eq!(w.code, 111);
+    assert_eq!(w.message, "variable nope not found");
+    assert_eq!(
+        w.command.as_deref(),
+        Some("capture noisily confirm variable nope")
+    );
+    // Abbreviated, and a weak message only counts under capture noisily.
+    let s = scan(". cap n tab x\nno observations\n\n. tab x\nno observations\n");
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(s.warnings[0].code, 2000);
+    assert_eq!(s.warnings[0].command.as_deref(), Some("cap n tab x"));
+}
+
+#[test]
+fn warning_then_error_in_the_same_loop() {
+    let log = "\
+. forvalues i = 1/2 {
+  2.     capture noisily confirm variable a`i'
+  3.     gen z = nothere
+  4. }
+variable a1 not found
+nothere not found
+r(111);
+";
+    let s = scan(log);
+    let e = s.error.unwrap();
+    assert_eq!(e.message, "nothere not found");
+    assert_eq!(e.command.as_deref(), Some("forvalues i = 1/2 {"));
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(s.warnings[0].message, "variable a1 not found");
+}
+
+#[test]
+fn break_is_an_interruption() {
+    let s = scan(". sleep 100000\n--Break--\nr(1);\n");
+    assert!(s.interrupted);
+    let e = s.error.unwrap();
+    assert_eq!((e.code, e.message.as_str()), (1, "--Break--"));
+    assert_eq!(e.command.as_deref(), Some("sleep 100000"));
+    // Killed before `r(1);` reached the log.
+    let s = scan(". sleep 100000\n--Break--\n");
+    assert!(s.interrupted);
+    assert_eq!(s.error.unwrap().code, 1);
+}
+
+#[test]
+fn wrapped_and_continued_commands_are_joined() {
+    let l1 = format!(". gen {} = 1 +", "a".repeat(WRAP_WIDTH - 12));
+    assert_eq!(l1.len(), WRAP_WIDTH);
+    let log = format!("{l1}\n> 2 + bad\nbad not found\nr(111);\n");
+    let e = scan(&log).error.unwrap();
+    assert_eq!(
+        e.command.unwrap(),
+        format!("gen {} = 1 +2 + bad", "a".repeat(WRAP_WIDTH - 12))
+    );
+    let e = scan(". regress y x1 ///\n>     x2, robustt\noption robustt not allowed\nr(198);\n")
+        .error
+        .unwrap();
+    assert_eq!(e.command.as_deref(), Some("regress y x1 x2, robustt"));
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("check the syntax of regress with stata_help")
+    );
+}
+
+#[test]
+fn do_file_stack_and_missing_do_file() {
+    let log = "\
+. do a.do
+
+. do \"sub dir/b.do\"
+
+. run quiet.do
+
+. use nothing
+file nothing.dta not found
+r(601);
+
+end of do-file
+r(601);
+";
+    let e = scan(log).error.unwrap();
+    assert_eq!(e.code, 601);
+    assert_eq!(e.stack, vec!["a.do", "sub dir/b.do"]);
+    assert!(e.hint.unwrap().contains("relative path"));
+
+    let e = scan(". do missing.do\nfile missing.do not found\nr(601);\n")
+        .error
+        .unwrap();
+    assert!(e.stack.is_empty());
+    assert_eq!(e.command.as_deref(), Some("do missing.do"));
+
+    let log =
+        ". do a.do\n\n. display 1\n1\n\n. \nend of do-file\n\n. gen x = y\ny not found\nr(111);\n";
+    assert!(scan(log).error.unwrap().stack.is_empty());
+}
+
+#[test]
+fn an_error_followed_by_more_commands_was_captured() {
+    let log = "\
+. capture noisily do sub.do
+
+. gen x = y
+y not found
+r(111);
+
+end of do-file
+
+. display 2
+2
+";
+    let s = scan(log);
+    assert_eq!(s.error, None);
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(s.warnings[0].code, 111);
+}
+
+#[test]
+fn license() {
+    let s = scan("License is invalid\n");
+    assert_eq!(s.license.as_deref(), Some("License is invalid"));
+    assert_eq!(s.error, None);
+    let s = scan("Cannot find license file /usr/local/stata/stata.lic\n");
+    assert!(s.license.unwrap().contains("stata.lic"));
+    // A user's output mentioning it is not a licence failure.
+    let s = scan(". display \"stata.lic\"\nstata.lic\n");
+    assert_eq!(s.license, None);
+}
+
+#[test]
+fn hints() {
+    let e = scan(". foo x\ncommand foo is unrecognized\nr(199);\n")
+        .error
+        .unwrap();
+    assert!(e.hint.unwrap().contains("ssc install foo"));
+    let e = scan(". use /data/x.dta\nfile /data/x.dta not found\nr(601);\n")
+        .error
+        .unwrap();
+    assert_eq!(e.hint, None);
+    let e = scan(". graph export a.png\ntranslator Graph2png not found\nr(111);\n")
+        .error
+        .unwrap();
+    assert!(e.hint.unwrap().contains("SVG"));
+    let e = scan(". reg y x if 0\nno observations\nr(2000);\n")
+        .error
+        .unwrap();
+    assert!(e.hint.is_some());
+    let e = scan(". mystery\nsomething odd\nr(459);\n").error.unwrap();
+    assert_eq!((e.message.as_str(), e.hint), ("something odd", None));
+}
+
+#[test]
+fn trace_lines_are_not_messages() {
+    let log = "\
+. demo 2
+  ---------------------------------------------------------------- begin demo ---
+  - capture noisily confirm variable __x__
+    ------------------------------------------------------------- begin confirm ---
+    - error 111
+variable __x__ not found
+    --------------------------------------------------------------- end confirm ---
+  - display \"go on\"
+go on
+  - gen y = bad
+bad not found
+  ------------------------------------------------------------------ end demo ---
+r(111);
+";
+    let s = scan(log);
+    let e = s.error.unwrap();
+    assert_eq!(e.message, "bad not found");
+    assert_eq!(e.command.as_deref(), Some("demo 2"));
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(
+        s.warnings[0].command.as_deref(),
+        Some("capture noisily confirm variable __x__")
+    );
+}
+
+#[test]
+fn bounded_in_memory() {
+    let mut s = ErrorScanner::new();
+    s.push_line(". forvalues i = 1/1000000 {");
+    s.push_line("  2.     capture noisily confirm variable v`i'");
+    s.push_line("  3. }");
+    for i in 0..200_000 {
+        s.push_line(&format!("variable v{i} not found"));
+        s.push_line(&"x".repeat(100));
+    }
+    assert!(s.message.len() <= MAX_MESSAGE_LINES);
+    assert!(s.pending.len() <= MAX_PENDING);
+    let scan = s.finish();
+    assert_eq!(scan.warnings.len(), MAX_WARNINGS);
+    assert!(scan.warnings_omitted > 0);
+}
