@@ -15,5 +15,6 @@ pub mod run;
 pub mod runner;
 pub mod server;
 pub mod service;
+pub mod settings;
 pub mod stata;
 pub mod text;

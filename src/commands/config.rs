@@ -15,10 +15,11 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use serde_json::{Map, Value, json};
 
-use super::{absolute, this_binary};
+use super::this_binary;
 use crate::cli::{Client, ConfigArgs, ServerOptions};
 use crate::discovery::{FoundVia, SearchEnv, discover};
 use crate::run::id::utc_stamp;
+use crate::settings::absolute;
 
 /// The key MCP clients keep their servers under.
 const SERVERS_KEY: &str = "mcpServers";

@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{log_dir, mode, mode_name, runner, shut_down, this_binary};
+use super::{mode_name, runner, shut_down, this_binary};
 use crate::cli::{Mode, ServerOptions};
 use crate::discovery::{Found, INSTALL_ROOTS_VAR, SearchEnv, Version, discover};
 use crate::log::live::LiveOutput;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::Runner;
 use crate::runner::request::RunRequest;
+use crate::settings::{Settings, log_dir, mode, workdir};
 use crate::text::human::human_duration;
 
 /// What the check asks Stata.
@@ -87,9 +88,9 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
         }
     );
 
-    let Some(log_dir) = check_log_dir(opts, out) else {
+    if check_log_dir(opts, out).is_none() {
         return false;
-    };
+    }
     let Some(workdir) = check_workdir(opts, out) else {
         return false;
     };
@@ -104,11 +105,15 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
         "\nStarting Stata ({} mode) and running `{CHECK_CODE}`",
         mode_name(mode)
     );
-    let runner = runner(opts, &log_dir);
+    // The folders were resolved above, so this cannot fail now.
+    let Ok(settings) = Settings::resolve(opts) else {
+        return false;
+    };
+    let runner = runner(&settings);
     let ok = check_run(&runner, mode, &found, &workdir, out).await;
     shut_down(&runner).await;
     if !ok {
-        suggest_other_mode(opts, mode, &log_dir, &found, &workdir, out).await;
+        suggest_other_mode(settings, &found, &workdir, out).await;
     }
     ok
 }
@@ -153,11 +158,7 @@ fn check_log_dir(opts: &ServerOptions, out: &mut Report) -> Option<PathBuf> {
 
 /// Where code runs when a call names no folder: must be an existing folder.
 fn check_workdir(opts: &ServerOptions, out: &mut Report) -> Option<PathBuf> {
-    let dir = match &opts.workdir {
-        Some(w) => super::absolute(w),
-        None => std::env::current_dir(),
-    };
-    match dir {
+    match workdir(opts) {
         Ok(d) if d.is_dir() => {
             let _ = writeln!(out, "  workdir:  {}", d.display());
             Some(d)
@@ -382,9 +383,7 @@ fn run_failure(outcome: &RunOutcome, stata: &Path) -> String {
 
 /// After a failure, tries the other mode: if it works, saying so is the quickest fix.
 async fn suggest_other_mode(
-    opts: &ServerOptions,
-    mode: Mode,
-    log_dir: &Path,
+    mut settings: Settings,
     found: &Found,
     workdir: &Path,
     out: &mut Report,
@@ -393,13 +392,12 @@ async fn suggest_other_mode(
     if cfg!(windows) {
         return;
     }
-    let other = match mode {
+    let other = match settings.mode {
         Mode::Batch => Mode::Session,
         Mode::Session => Mode::Batch,
     };
-    let mut other_opts = opts.clone();
-    other_opts.mode = Some(other);
-    let runner = runner(&other_opts, log_dir);
+    settings.mode = other;
+    let runner = runner(&settings);
     let answer = ask_version(&runner, &found.chosen.path, workdir).await;
     shut_down(&runner).await;
     if answer.outcome.status == RunStatus::Ok && answer.version.is_some() {

@@ -4,31 +4,14 @@ pub mod config;
 pub mod doctor;
 pub mod run;
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::{Mode, ServerOptions};
+use crate::cli::Mode;
 use crate::runner::Runner;
-use crate::runner::rundir::{RunDirs, default_log_dir};
-use crate::server::tools::build_runner;
+use crate::runner::rundir::RunDirs;
 use crate::service::retention::{Policy, Retention};
-
-/// The log dir `opts` name (made absolute), or the default one.
-pub fn log_dir(opts: &ServerOptions) -> io::Result<PathBuf> {
-    match &opts.log_dir {
-        Some(d) => absolute(d),
-        None => Ok(default_log_dir()),
-    }
-}
-
-/// The mode `opts` ask for, and whether it is this OS's default rather than a choice.
-pub fn mode(opts: &ServerOptions) -> (Mode, bool) {
-    match opts.mode {
-        Some(m) => (m, false),
-        None => (Mode::platform_default(), true),
-    }
-}
+use crate::settings::Settings;
 
 pub fn mode_name(mode: Mode) -> &'static str {
     match mode {
@@ -37,20 +20,21 @@ pub fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-/// The runner the server would build from `opts`, with its run directories under `log_dir`.
-pub fn runner(opts: &ServerOptions, log_dir: &Path) -> Runner {
-    build_runner(opts, Arc::new(RunDirs::new(log_dir)))
+/// The runner the server would build from `settings`.
+pub fn runner(settings: &Settings) -> Runner {
+    Runner::new(settings, Arc::new(RunDirs::new(&settings.log_dir)))
 }
 
 /// Trims the log dir to `--keep-runs` / `--keep-mb` as the server does when it starts, so
 /// a script calling `run` over and over does not fill the disk. Done before the run, so the
 /// log of the run about to happen is never the one removed.
-pub async fn trim_old_runs(opts: &ServerOptions, log_dir: &Path) {
+pub async fn trim_old_runs(settings: &Settings) {
+    let log_dir = &settings.log_dir;
     let retention = Retention::new(
         RunDirs::new(log_dir).root().to_path_buf(),
         Policy {
-            keep_runs: opts.keep_runs,
-            keep_bytes: opts.keep_mb.saturating_mul(1024 * 1024),
+            keep_runs: settings.keep_runs,
+            keep_bytes: settings.keep_bytes,
         },
     );
     match tokio::task::spawn_blocking(move || retention.sweep_now()).await {
@@ -67,16 +51,6 @@ pub async fn shut_down(runner: &Runner) {
         session.stop().await;
     }
     crate::runner::process::kill_all_groups();
-}
-
-/// `p` made absolute against the current directory (not canonicalised: a symlink the
-/// user chose stays as given).
-pub fn absolute(p: &Path) -> io::Result<PathBuf> {
-    if p.is_absolute() {
-        Ok(p.to_path_buf())
-    } else {
-        Ok(std::env::current_dir()?.join(p))
-    }
 }
 
 /// The absolute, canonical path of this `stata-mcp` binary, for client configurations

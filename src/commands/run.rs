@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{absolute, log_dir, runner, shut_down, trim_old_runs};
+use super::{runner, shut_down, trim_old_runs};
 use crate::cli::{RunArgs, ServerOptions};
 use crate::log::live::LiveOutput;
 use crate::render::outcome::status_line;
 use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
+use crate::settings::{Settings, absolute};
 use crate::text::human::human_duration;
 
 /// Exit codes, documented in docs/configuration.md.
@@ -45,24 +46,25 @@ pub fn exit_code(status: RunStatus) -> u8 {
 
 /// Runs the do-file; returns the process exit code.
 pub async fn run(opts: &ServerOptions, args: &RunArgs) -> u8 {
-    let req = match request(opts, args) {
+    let settings = match Settings::resolve(opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "stata-mcp run: the current directory cannot be read ({e}); pass absolute \
+                 paths (--workdir, --log-dir)"
+            );
+            return EXIT_NOT_STARTED;
+        }
+    };
+    let req = match request(&settings, args) {
         Ok(req) => req,
         Err(msg) => {
             eprintln!("stata-mcp run: {msg}");
             return EXIT_NOT_STARTED;
         }
     };
-    let log_dir = match log_dir(opts) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "stata-mcp run: the log dir could not be resolved ({e}); pass an absolute --log-dir"
-            );
-            return EXIT_NOT_STARTED;
-        }
-    };
-    trim_old_runs(opts, &log_dir).await;
-    let runner = runner(opts, &log_dir);
+    trim_old_runs(&settings).await;
+    let runner = runner(&settings);
     let cancel = CancellationToken::new();
     spawn_interrupt_handler(cancel.clone());
 
@@ -100,7 +102,7 @@ pub async fn run(opts: &ServerOptions, args: &RunArgs) -> u8 {
 }
 
 /// The run the arguments describe, or why there is none.
-fn request(opts: &ServerOptions, args: &RunArgs) -> Result<RunRequest, String> {
+fn request(settings: &Settings, args: &RunArgs) -> Result<RunRequest, String> {
     let path = absolute(&args.file).map_err(|e| {
         format!("the current directory cannot be read ({e}); pass the do-file's absolute path")
     })?;
@@ -111,18 +113,14 @@ fn request(opts: &ServerOptions, args: &RunArgs) -> Result<RunRequest, String> {
         ));
     }
     // As with `stata -b do FILE`, the code runs in the current directory unless told otherwise.
-    let cwd = match &opts.workdir {
-        Some(w) => absolute(w),
-        None => std::env::current_dir(),
-    }
-    .map_err(|e| format!("the working directory cannot be read ({e}); pass --workdir"))?;
+    let cwd = settings.workdir.clone();
     if !cwd.is_dir() {
         return Err(format!(
             "the working directory {} does not exist (or is not a folder); pass an existing --workdir",
             cwd.display()
         ));
     }
-    let stata: PathBuf = crate::discovery::locate(opts.stata_path.as_deref())?;
+    let stata: PathBuf = crate::discovery::locate(settings.stata_path.as_deref())?;
     Ok(RunRequest {
         stata,
         source: RunSource::File {
@@ -133,7 +131,7 @@ fn request(opts: &ServerOptions, args: &RunArgs) -> Result<RunRequest, String> {
         change_dir: true,
         run_dir: None,
         turn: None,
-        timeout: Duration::from_secs(opts.timeout_secs.max(1)),
+        timeout: settings.timeout,
     })
 }
 

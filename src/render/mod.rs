@@ -1,5 +1,8 @@
-//! How results are shown: the text and structured content of a run's outcome, and images.
+//! How results are shown: the text and structured content of a run's outcome, jobs, log
+//! pages and query reports, and graphs as images.
 
 pub mod image;
+pub mod job;
 pub mod log_page;
 pub mod outcome;
+pub mod query;

@@ -14,9 +14,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::Mode;
 use crate::log::live::LiveOutput;
 use crate::run::RunOutcome;
+use crate::settings::Settings;
 use request::RunRequest;
+use rundir::RunDirs;
 
 /// A way of running Stata code: one process per call (batch) or a live session.
 pub enum Runner {
@@ -25,6 +28,23 @@ pub enum Runner {
 }
 
 impl Runner {
+    /// The runner `settings` ask for, keeping its run directories in `dirs`. The server
+    /// and the `doctor` and `run` commands all build it here, so they run Stata the same way.
+    pub fn new(settings: &Settings, dirs: Arc<RunDirs>) -> Self {
+        match settings.mode {
+            Mode::Batch => Runner::Batch(batch::BatchRunner::new(
+                dirs,
+                settings.max_output_chars,
+                settings.max_parallel,
+            )),
+            Mode::Session => Runner::Session(Box::new(session::SessionRunner::new(
+                dirs,
+                settings.max_output_chars,
+                settings.break_grace,
+            ))),
+        }
+    }
+
     pub async fn run(
         &self,
         req: RunRequest,

@@ -3,17 +3,14 @@
 
 use std::sync::Arc;
 
-use rmcp::RoleServer;
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
-use rmcp::service::RequestContext;
+use rmcp::model::{CallToolResult, JsonObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::tools::{ServerState, parse_args, tool_error};
+use super::reply::{parse_args, report, tool_error};
 use crate::log::read::{LogPage, LogQuery, read_log};
 use crate::render::log_page::render_log_page;
-
-pub const NAMES: &[&str] = &["stata_read_log"];
+use crate::service::Service;
 
 /// Arguments of `stata_read_log`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -75,31 +72,17 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
-pub async fn call(
-    state: &ServerState,
-    name: &str,
-    args: JsonObject,
-    _context: &RequestContext<RoleServer>,
-) -> CallToolResult {
-    if name != "stata_read_log" {
-        return tool_error(format!(
-            "unknown tool {name:?}; the log tool is stata_read_log"
-        ));
-    }
-    let query: LogQuery = match parse_args::<ReadLogArgs>(name, args) {
+/// Runs `stata_read_log`.
+pub async fn call(service: &Service, args: JsonObject) -> CallToolResult {
+    let query: LogQuery = match parse_args::<ReadLogArgs>("stata_read_log", args) {
         Ok(a) => a.into(),
         Err(e) => return tool_error(e),
     };
-    let log_dir = state.log_dir.clone();
+    let log_dir = service.settings.log_dir.clone();
     // File I/O (a grep may read 100 MB): off the async threads.
     let answer = tokio::task::spawn_blocking(move || read_log(&log_dir, &query)).await;
     match answer {
-        Ok(Ok(json)) => {
-            let text = render_log_page(&json);
-            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-            result.structured_content = serde_json::to_value(&json).ok();
-            result
-        }
+        Ok(Ok(page)) => report(render_log_page(&page), &page),
         Ok(Err(e)) => tool_error(e),
         Err(e) => tool_error(format!("reading the log failed: {e}")),
     }
@@ -114,7 +97,7 @@ mod schema_tests {
         let tools = tools();
         assert_eq!(tools.len(), 1);
         let t = &tools[0];
-        assert_eq!(t.name, NAMES[0]);
+        assert_eq!(t.name, "stata_read_log");
         let out =
             serde_json::to_value(t.output_schema.as_ref().expect("output schema")).expect("json");
         assert_eq!(out["type"], "object");

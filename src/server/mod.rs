@@ -3,6 +3,7 @@
 pub mod job_tools;
 pub mod log_tools;
 pub mod progress;
+pub mod reply;
 pub mod run_tools;
 pub mod session_tools;
 pub mod tools;
@@ -11,17 +12,23 @@ pub mod transport;
 use anyhow::Context;
 use rmcp::ServiceExt;
 
+use std::sync::Arc;
+
 use crate::cli::ServerOptions;
+use crate::service::Service;
+use crate::settings::Settings;
 
 /// How long handlers get to finish once stdin has closed and Stata was stopped.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// Serves MCP on stdin/stdout until stdin closes; then stops every Stata process it started.
 pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
-    let server = tools::StataServer::new(&options).context("could not set up the server")?;
+    let settings = Settings::resolve(&options).context("could not set up the server")?;
+    let service = Arc::new(Service::new(settings));
+    let server = tools::StataServer::new(service.clone());
     spawn_signal_handler();
-    if options.warm {
-        session_tools::spawn_warm(server.state().clone());
+    if service.settings.warm {
+        service.spawn_warm();
     }
     let transport = transport::StdioTransport::new(tokio::io::stdin(), tokio::io::stdout());
     let stdin_closed = transport.closed_token();

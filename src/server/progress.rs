@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::service::RequestContext;
 use rmcp::{Peer, RoleServer};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +20,41 @@ pub struct ProgressSettings {
     pub interval: Duration,
     /// A heartbeat after this much silence.
     pub heartbeat: Duration,
+    /// The most text one frame carries.
+    pub max_frame_bytes: usize,
+}
+
+/// Runs `work` with a live output whose text reaches the client as the progress frames of
+/// the request in `context`, when the request asked for them (the protocol forbids them
+/// otherwise). Every frame is written before this returns, so none can follow the response.
+pub async fn streaming<T, Fut>(
+    context: &RequestContext<RoleServer>,
+    settings: ProgressSettings,
+    work: impl FnOnce(Arc<LiveOutput>) -> Fut,
+) -> T
+where
+    Fut: Future<Output = T>,
+{
+    let live = Arc::new(LiveOutput::new(settings.max_frame_bytes));
+    let done = CancellationToken::new();
+    let pump_task = context.meta.get_progress_token().map(|token| {
+        tokio::spawn(pump(
+            live.clone(),
+            PeerSink {
+                peer: context.peer.clone(),
+                token,
+            },
+            settings,
+            done.clone(),
+            context.ct.clone(),
+        ))
+    });
+    let answer = work(live).await;
+    done.cancel();
+    if let Some(task) = pump_task {
+        let _ = task.await;
+    }
+    answer
 }
 
 /// Where frames go; a trait so the pacing can be tested without a client.
@@ -159,6 +195,7 @@ mod tests {
         ProgressSettings {
             interval: Duration::from_millis(100),
             heartbeat: Duration::from_secs(10),
+            max_frame_bytes: 8192,
         }
     }
 

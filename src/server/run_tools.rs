@@ -1,8 +1,9 @@
-//! The `stata_run_code` and `stata_run_file` tools: checking their arguments and running them.
+//! The `stata_run_code` and `stata_run_file` tools: their arguments, and the run in the
+//! foreground, in the background, or promoted to the background when it outlasts
+//! `--auto-background-secs`.
 
-use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, JsonObject, Tool, ToolAnnotations};
@@ -10,14 +11,16 @@ use rmcp::service::RequestContext;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::job_tools::{self, RunOrJobJson};
-use super::tools::{ServerState, parse_args, resolve, to_tool_result};
-use crate::run::{RunOutcome, RunSource};
-use crate::runner::request::RunRequest;
+use super::job_tools::job_answer;
+use super::progress::streaming;
+use super::reply::{parse_args, run_result, tool_error};
+use super::tools::StataServer;
+use crate::render::job::RunOrJobJson;
+use crate::run::RunOutcome;
 use crate::runner::turns::Ticket;
-use crate::service::shell_guard::find_shell_escape;
-
-pub const NAMES: &[&str] = &["stata_run_code", "stata_run_file"];
+use crate::service::background::Answer;
+use crate::service::calls::{CallSource, RunCall};
+use crate::text::human::human_duration;
 
 /// Arguments of `stata_run_code`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -88,139 +91,103 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
-/// Runs one of this family's tools: in the foreground, or as a background job when asked
-/// (`background: true`) or when it outlasts `--auto-background-secs`.
+impl RunCodeArgs {
+    fn into_call(self) -> (RunCall, bool) {
+        let call = RunCall {
+            source: CallSource::Code(self.code),
+            cwd: self.cwd,
+            timeout_s: self.timeout_s,
+        };
+        (call, self.background)
+    }
+}
+
+impl RunFileArgs {
+    fn into_call(self) -> (RunCall, bool) {
+        let call = RunCall {
+            source: CallSource::File {
+                path: self.path,
+                args: self.args.unwrap_or_default(),
+            },
+            cwd: self.cwd,
+            timeout_s: self.timeout_s,
+        };
+        (call, self.background)
+    }
+}
+
+/// Runs `tool` (`stata_run_code` or `stata_run_file`): in the foreground, or as a
+/// background job when asked (`background: true`) or when it outlasts
+/// `--auto-background-secs`. Bad arguments are a run that failed to start, as any refusal.
 pub async fn call(
-    state: &Arc<ServerState>,
-    name: &str,
+    server: &StataServer,
+    tool: &'static str,
     args: JsonObject,
     context: &RequestContext<RoleServer>,
     turn: Option<Ticket>,
 ) -> CallToolResult {
     let started = Instant::now();
-    match request(state, name, args, turn) {
-        Ok((req, true)) => job_tools::start_background(state, name, req),
-        Ok((req, false)) => match state.auto_background {
-            Some(after) => job_tools::run_or_background(state, name, req, after, context).await,
-            None => to_tool_result(&state.run(req, context).await),
-        },
-        Err((code, message)) => {
-            to_tool_result(&RunOutcome::not_started("-", started, code, message))
-        }
-    }
-}
-
-fn timeout(state: &ServerState, timeout_s: Option<f64>) -> Result<Duration, String> {
-    match timeout_s {
-        None => Ok(state.default_timeout),
-        Some(t) if t.is_finite() && t > 0.0 && t <= 7.0 * 86_400.0 => {
-            Ok(Duration::from_secs_f64(t))
-        }
-        Some(t) => Err(format!(
-            "timeout_s must be a number of seconds between 0 and 604800, not {t}"
-        )),
-    }
-}
-
-/// Turns tool arguments into a run and whether it goes to the background, or says what is
-/// wrong with them.
-fn request(
-    state: &ServerState,
-    tool: &str,
-    args: JsonObject,
-    turn: Option<Ticket>,
-) -> Result<(RunRequest, bool), (Option<i32>, String)> {
-    let bad = |e: String| (None, e);
-    match tool {
-        "stata_run_code" => {
-            let a: RunCodeArgs = parse_args(tool, args).map_err(bad)?;
-            let cwd = match &a.cwd {
-                Some(c) => resolve(&state.workdir, c),
-                None => state.workdir.clone(),
-            };
-            check_dir(&cwd)?;
-            let timeout = timeout(state, a.timeout_s).map_err(bad)?;
-            if !state.allow_shell
-                && let Some(escape) = find_shell_escape(&a.code, None, &cwd)
-            {
-                return Err((None, escape.to_string()));
-            }
-            let stata = state.locate_stata().map_err(bad)?;
-            let req = RunRequest {
-                stata,
-                source: RunSource::Code(a.code),
-                cwd,
-                change_dir: a.cwd.is_some(),
-                run_dir: None,
-                turn,
-                timeout,
-            };
-            Ok((req, a.background))
-        }
-        "stata_run_file" => {
-            let a: RunFileArgs = parse_args(tool, args).map_err(bad)?;
-            let path = resolve(&state.workdir, &a.path);
-            if !path.is_file() {
-                return Err((
-                    Some(601),
-                    format!(
-                        "file {} not found (the path given was {:?}; relative paths are taken \
-                         from the server's working directory {})",
-                        path.display(),
-                        a.path,
-                        state.workdir.display()
-                    ),
-                ));
-            }
-            let cwd = match &a.cwd {
-                Some(c) => resolve(&state.workdir, c),
-                None => path
-                    .parent()
-                    .map_or_else(|| state.workdir.clone(), Path::to_path_buf),
-            };
-            check_dir(&cwd)?;
-            let timeout = timeout(state, a.timeout_s).map_err(bad)?;
-            if !state.allow_shell {
-                let text = std::fs::read(&path)
-                    .map_err(|e| bad(format!("could not read {}: {e}", path.display())))?;
-                if let Some(escape) =
-                    find_shell_escape(&String::from_utf8_lossy(&text), Some(&path), &cwd)
-                {
-                    return Err((None, escape.to_string()));
-                }
-            }
-            let stata = state.locate_stata().map_err(bad)?;
-            let req = RunRequest {
-                stata,
-                source: RunSource::File {
-                    path,
-                    args: a.args.unwrap_or_default(),
-                },
-                cwd,
-                change_dir: true,
-                run_dir: None,
-                turn,
-                timeout,
-            };
-            Ok((req, a.background))
-        }
-        other => Err((
-            None,
-            format!("unknown tool {other:?}; the tools are stata_run_code and stata_run_file"),
-        )),
-    }
-}
-
-fn check_dir(dir: &Path) -> Result<(), (Option<i32>, String)> {
-    if dir.is_dir() {
-        Ok(())
+    let not_started = |rc, message| run_result(&RunOutcome::not_started("-", started, rc, message));
+    let parsed = if tool == "stata_run_file" {
+        parse_args::<RunFileArgs>(tool, args).map(RunFileArgs::into_call)
     } else {
-        Err((
-            Some(170),
-            format!(
-                "the working directory {} does not exist (or is not a folder); pass an existing cwd",
-                dir.display()
-            ),
-        ))
+        parse_args::<RunCodeArgs>(tool, args).map(RunCodeArgs::into_call)
+    };
+    let (call, background) = match parsed {
+        Ok(parsed) => parsed,
+        Err(message) => return not_started(None, message),
+    };
+    let service = server.service();
+    let req = match service.request(call, turn) {
+        Ok(req) => req,
+        Err(e) => return not_started(e.rc(), e.to_string()),
+    };
+    if background {
+        let timeout = req.timeout;
+        return match service.start_job(tool, req) {
+            Ok(job) => {
+                let where_ = match &job.run_dir {
+                    Some(dir) => format!(
+                        "its run id is {} and its full log, written as it runs, is {}",
+                        dir.id,
+                        dir.path.join(crate::runner::wrapper::WRAPPER_LOG).display()
+                    ),
+                    None => "its run id and full log come with its result".to_owned(),
+                };
+                let intro = format!(
+                    "Started background job {}. It runs as a foreground call would (time limit \
+                     {}); {where_}.",
+                    job.id,
+                    human_duration(timeout)
+                );
+                job_answer(server, &job, Some(intro), Vec::new())
+            }
+            Err(msg) => tool_error(msg),
+        };
+    }
+    let Some(after) = service.settings.auto_background else {
+        let outcome = streaming(context, server.progress(), |live| {
+            service.run(req, live, context.ct.clone())
+        })
+        .await;
+        return run_result(&outcome);
+    };
+    let answer = streaming(context, server.progress(), |frames| async move {
+        service
+            .run_or_promote(tool, req, after, &frames, &context.ct)
+            .await
+    })
+    .await;
+    match answer {
+        Answer::Finished(outcome) => run_result(&outcome),
+        Answer::Promoted(job) => {
+            let intro = format!(
+                "Still running after {}, so the run goes on in the background as job {} \
+                 (--auto-background-secs); nothing was stopped.",
+                human_duration(after),
+                job.id
+            );
+            job_answer(server, &job, Some(intro), Vec::new())
+        }
     }
 }

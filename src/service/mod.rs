@@ -1,5 +1,103 @@
-//! What the tools share, with no MCP types: jobs, retention, the shell guard.
+//! What the tools share, with no MCP types: the runner and the settings, runs with their
+//! graphs, background jobs, session queries, retention and the shell guard.
 
+pub mod background;
+pub mod calls;
+pub mod graphs;
 pub mod jobs;
+pub mod live_run;
+pub mod queries;
 pub mod retention;
 pub mod shell_guard;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::log::live::LiveOutput;
+use crate::run::RunOutcome;
+use crate::runner::Runner;
+use crate::runner::request::RunRequest;
+use crate::runner::rundir::RunDirs;
+use crate::settings::Settings;
+use jobs::Jobs;
+use retention::{Policy, Retention};
+
+/// The state every tool call uses.
+pub struct Service {
+    pub settings: Settings,
+    pub runner: Runner,
+    pub dirs: Arc<RunDirs>,
+    /// Removes old run directories (`--keep-runs`, `--keep-mb`) and knows which are in use.
+    pub retention: Arc<Retention>,
+    /// Background jobs (`background: true`, `stata_job`), kept until the server exits.
+    pub jobs: Jobs,
+}
+
+impl Service {
+    /// The service `settings` describe; logs left by earlier servers are trimmed in the
+    /// background.
+    pub fn new(settings: Settings) -> Self {
+        let dirs = Arc::new(RunDirs::new(&settings.log_dir));
+        let runner = Runner::new(&settings, dirs.clone());
+        let retention = Arc::new(Retention::new(
+            dirs.root().to_path_buf(),
+            Policy {
+                keep_runs: settings.keep_runs,
+                keep_bytes: settings.keep_bytes,
+            },
+        ));
+        retention.spawn_sweep();
+        Self {
+            settings,
+            runner,
+            dirs,
+            retention,
+            jobs: Jobs::default(),
+        }
+    }
+
+    /// Finds Stata on every call, so installing it or fixing STATA_PATH in the client's
+    /// config does not need a server restart.
+    pub fn locate_stata(&self) -> Result<PathBuf, String> {
+        crate::discovery::locate(self.settings.stata_path.as_deref())
+    }
+
+    /// Runs `req`: its output goes to `live`, `cancel` stops it. The outcome's graphs are
+    /// resolved and loaded as images; old runs are trimmed afterwards.
+    pub async fn run(
+        &self,
+        req: RunRequest,
+        live: Arc<LiveOutput>,
+        cancel: CancellationToken,
+    ) -> RunOutcome {
+        let in_progress = self.retention.begin_call();
+        let cwd = req.cwd.clone();
+        let mut outcome = self.runner.run(req, live, cancel).await;
+        graphs::attach(&self.settings, &mut outcome, &cwd).await;
+        drop(in_progress);
+        self.retention.spawn_sweep();
+        outcome
+    }
+
+    /// `--warm`: starts the session in the background as the server starts, so the first
+    /// call does not wait for Stata. A failure is only logged; the first call retries and
+    /// reports it.
+    pub fn spawn_warm(self: &Arc<Self>) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let Runner::Session(runner) = &service.runner else {
+                tracing::warn!("--warm has no effect in batch mode");
+                return;
+            };
+            let started = match service.locate_stata() {
+                Ok(stata) => runner.warm(&stata, &service.settings.workdir).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = started {
+                tracing::warn!("--warm: the Stata session did not start: {e}");
+            }
+        });
+    }
+}

@@ -1,0 +1,334 @@
+//! How a background job is shown: its state and new output as text and JSON, the job list,
+//! and the answers about ids that name no job.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use tokio::time::Duration;
+
+use super::outcome::RunResultJson;
+use crate::run::RunOutcome;
+use crate::run::id::RunId;
+use crate::runner::wrapper::WRAPPER_LOG;
+use crate::service::jobs::Job;
+use crate::service::live_run::{Excerpt, JobLook, JobStatus, Snapshot};
+use crate::text::human::{group, human_duration};
+
+/// The `wait_s` the answers suggest for the next look.
+const SUGGESTED_WAIT_S: u64 = 30;
+
+/// A background job as `stata_job` (and a run tool with `background: true`) reports it.
+/// Once the job has ended, the run's result fields (`rc`, `error`, `output`, `log_path`...)
+/// are there too, as a foreground call returns them.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct JobJson {
+    /// The job's id, for stata_job.
+    pub job_id: String,
+    /// queued (waiting for the session), running, or how it ended: ok, error, timeout, cancelled, failed_to_start.
+    pub status: JobStatus,
+    /// Whether the job has ended; its run result fields are then present.
+    pub done: bool,
+    /// The tool that started it.
+    pub tool: String,
+    /// What it runs: the code's first line, or the do-file.
+    pub summary: String,
+    /// Time since it started (until it ended), in milliseconds.
+    pub elapsed_ms: u64,
+    /// Why it waits, while it is queued.
+    pub queue_note: Option<String>,
+    /// Output printed since the last look at this job; each line is given once.
+    pub new_output: String,
+    /// Bytes of output between the last look and `new_output` that are not in it (a flood); they are in the log.
+    pub skipped_bytes: u64,
+    /// The run's id, for stata_read_log: known once the job has ended.
+    pub run_id: Option<String>,
+    /// The run's full log: known once the job has ended.
+    pub log_path: Option<String>,
+    /// The folder that holds every run's folder and log.
+    pub runs_dir: String,
+    /// What to do next, as a sentence.
+    pub next: String,
+    /// Messages about this call (e.g. wait_s was capped).
+    pub job_notes: Vec<String>,
+}
+
+/// One line of the job list.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct JobEntryJson {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub tool: String,
+    pub summary: String,
+    pub elapsed_ms: u64,
+    /// The run's id once the job has ended.
+    pub run_id: Option<String>,
+}
+
+/// `stata_job {}`: the jobs of this server, newest first.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct JobListJson {
+    pub jobs: Vec<JobEntryJson>,
+}
+
+/// The structured result of `stata_run_code` / `stata_run_file`: a finished run, or the
+/// job a background (or auto-background) call started.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(extend("type" = "object"))]
+#[allow(dead_code)] // only its schema is used
+pub enum RunOrJobJson {
+    Run(RunResultJson),
+    Job(JobJson),
+}
+
+/// The structured result of `stata_job`: one job (with its run result once ended) or the list.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(extend("type" = "object"))]
+#[allow(dead_code)] // only its schema is used
+pub enum JobToolJson {
+    Job(Box<JobJson>),
+    List(JobListJson),
+}
+
+/// What one look at a job shows: the text, the job's JSON, and the run's outcome once the
+/// job has ended (whose result then follows the text, with the JSON's fields beside it).
+pub struct JobView {
+    pub text: String,
+    pub json: JobJson,
+    pub outcome: Option<Arc<RunOutcome>>,
+}
+
+/// The answer about one job at `look`: its state and new output, or its run once ended.
+pub fn job_view(
+    job: &Job,
+    look: JobLook,
+    runs_dir: &Path,
+    intro: Option<String>,
+    notes: Vec<String>,
+) -> JobView {
+    let JobLook { snap, excerpt } = look;
+    let mut text = String::new();
+    if let Some(intro) = &intro {
+        let _ = writeln!(text, "{intro}");
+    }
+    let json = job_json(job, &snap, &excerpt, runs_dir, notes);
+    let Some(outcome) = &snap.outcome else {
+        let _ = writeln!(
+            text,
+            "Job {} ({}): {} for {}",
+            job.id,
+            describe(job),
+            snap.status.as_str(),
+            human_duration(snap.elapsed)
+        );
+        if let Some(note) = &snap.queue_note {
+            let _ = writeln!(text, "{note}");
+        }
+        if snap.cancel_requested {
+            let _ = writeln!(text, "cancellation requested; the run is stopping");
+        }
+        for note in &json.job_notes {
+            let _ = writeln!(text, "note: {note}");
+        }
+        write_skipped(
+            &mut text,
+            excerpt.skipped_bytes,
+            job.run_dir.as_ref().map(|d| d.id.as_str()),
+        );
+        write_new_output(&mut text, &excerpt.text);
+        let _ = writeln!(text, "{}", json.next);
+        return JobView {
+            text,
+            json,
+            outcome: None,
+        };
+    };
+
+    // Ended: the same result a foreground call gets, after a line naming the job.
+    let _ = writeln!(text, "Job {} ({}) has ended:", job.id, describe(job));
+    for note in &json.job_notes {
+        let _ = writeln!(text, "note: {note}");
+    }
+    // The result below holds the output (head and tail); only a gap in what this caller
+    // was given needs saying.
+    write_skipped(&mut text, excerpt.skipped_bytes, Some(&outcome.run_id));
+    let outcome = Some(outcome.clone());
+    JobView {
+        text,
+        json,
+        outcome,
+    }
+}
+
+fn job_json(
+    job: &Job,
+    snap: &Snapshot,
+    excerpt: &Excerpt,
+    runs_dir: &Path,
+    job_notes: Vec<String>,
+) -> JobJson {
+    let done = snap.status.is_done();
+    let next = if done {
+        format!(
+            "The job has ended; its full log: stata_read_log {{\"run_id\": \"{}\"}}.",
+            snap.outcome.as_ref().map_or("-", |o| o.run_id.as_str())
+        )
+    } else {
+        format!(
+            "Follow it: stata_job {{\"job_id\": \"{id}\", \"wait_s\": {SUGGESTED_WAIT_S}}} gives \
+             the output printed since this look, and the full result once it has ended; stop \
+             it with stata_job {{\"job_id\": \"{id}\", \"cancel\": true}}.",
+            id = job.id
+        )
+    };
+    JobJson {
+        job_id: job.id.clone(),
+        status: snap.status,
+        done,
+        tool: job.tool.clone(),
+        summary: job.summary.clone(),
+        elapsed_ms: millis(snap.elapsed),
+        queue_note: snap.queue_note.clone(),
+        new_output: excerpt.text.clone(),
+        skipped_bytes: excerpt.skipped_bytes,
+        run_id: snap
+            .outcome
+            .as_ref()
+            .map(|o| o.run_id.clone())
+            .or_else(|| job.run_dir.as_ref().map(|d| d.id.clone())),
+        log_path: snap
+            .outcome
+            .as_ref()
+            .and_then(|o| o.log_path.clone())
+            .or_else(|| job.run_dir.as_ref().map(|d| d.path.join(WRAPPER_LOG)))
+            .map(|p| p.to_string_lossy().into_owned()),
+        runs_dir: runs_dir.to_string_lossy().into_owned(),
+        next,
+        job_notes,
+    }
+}
+
+/// A line saying how much output since the last look a flood made us leave out, and where
+/// it is (the run id is known once the job has ended).
+fn write_skipped(text: &mut String, skipped_bytes: u64, run_id: Option<&str>) {
+    if skipped_bytes == 0 {
+        return;
+    }
+    let read = match run_id {
+        Some(id) => format!("stata_read_log {{\"run_id\": \"{id}\"}}"),
+        None => "stata_read_log with the run id the job's result gives".to_owned(),
+    };
+    let _ = writeln!(
+        text,
+        "[… {} bytes of output since the last look are not shown (more than one answer \
+         holds); all of it is in the log: {read} …]",
+        group(skipped_bytes)
+    );
+}
+
+/// `--- new output (N lines) ---` and the text.
+fn write_new_output(text: &mut String, new: &str) {
+    if new.is_empty() {
+        text.push_str("(no new output)\n");
+        return;
+    }
+    let lines = new.lines().count() as u64;
+    let _ = writeln!(
+        text,
+        "--- new output ({} line{}) ---",
+        group(lines),
+        if lines == 1 { "" } else { "s" }
+    );
+    text.push_str(new);
+    if !new.ends_with('\n') {
+        text.push('\n');
+    }
+}
+
+/// `stata_job {}`: every job, newest first.
+pub fn job_list(jobs: &[Arc<Job>]) -> (String, JobListJson) {
+    let entries: Vec<JobEntryJson> = jobs
+        .iter()
+        .map(|job| {
+            let snap = job.run.snapshot();
+            JobEntryJson {
+                job_id: job.id.clone(),
+                status: snap.status,
+                tool: job.tool.clone(),
+                summary: job.summary.clone(),
+                elapsed_ms: millis(snap.elapsed),
+                run_id: snap.outcome.as_ref().map(|o| o.run_id.clone()),
+            }
+        })
+        .collect();
+    let mut text = String::new();
+    if entries.is_empty() {
+        text.push_str(
+            "No background jobs in this server. Start one with stata_run_code or \
+             stata_run_file and background: true.\n",
+        );
+    } else {
+        let _ = writeln!(
+            text,
+            "{} job{}, newest first:",
+            entries.len(),
+            if entries.len() == 1 { "" } else { "s" }
+        );
+        for (e, job) in entries.iter().zip(jobs) {
+            let _ = write!(
+                text,
+                "{}  {}  {}  {}",
+                e.job_id,
+                e.status.as_str(),
+                human_duration(Duration::from_millis(e.elapsed_ms)),
+                describe(job)
+            );
+            if let Some(run) = &e.run_id {
+                let _ = write!(text, "  (run {run})");
+            }
+            text.push('\n');
+        }
+    }
+    (text, JobListJson { jobs: entries })
+}
+
+/// Why `id` names no job of a server that started `started` jobs, and what to do instead.
+pub fn unknown_job(started: u64, id: &str) -> String {
+    let mut msg = format!("no job {id:?} in this server. ");
+    if RunId::parse(id).is_some() {
+        let _ = write!(
+            msg,
+            "That is a run id, not a job id: read its log with stata_read_log {{\"run_id\": \"{id}\"}}. "
+        );
+    }
+    if started == 0 {
+        msg.push_str(
+            "This server has started no jobs: jobs come from stata_run_code or stata_run_file \
+             called with background: true, and last only while the server runs.",
+        );
+    } else {
+        let ids = if started == 1 {
+            "Its only job id is job-1".to_owned()
+        } else {
+            format!("Its job ids are job-1 to job-{started}")
+        };
+        let _ = write!(
+            msg,
+            "{ids}; list them with stata_job {{}}. Jobs last only while the server runs."
+        );
+    }
+    msg
+}
+
+/// `stata_run_code: display 1` — the tool and what it runs.
+fn describe(job: &Job) -> String {
+    format!("{}: {}", job.tool, job.summary)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,73 @@
+//! The text of the session queries' answers: the data shown, stored results, status.
+
+use std::time::Duration;
+
+use crate::service::queries::{InspectJson, ResultsJson, SessionJson};
+use crate::stata::stored::ResultClass;
+use crate::text::human::human_duration;
+
+/// `stata_inspect_data`: the command, the counts, any notes, then what Stata printed.
+pub fn inspect_text(j: &InspectJson) -> String {
+    let mut text = format!(
+        "{}\n({} observations, {} variables in memory)\n",
+        j.command,
+        j.observations.map_or("?".into(), |n| n.to_string()),
+        j.variables.map_or("?".into(), |n| n.to_string())
+    );
+    for n in &j.notes {
+        text.push_str(&format!("note: {n}\n"));
+    }
+    text.push_str(&j.output);
+    text.push('\n');
+    text
+}
+
+/// `stata_get_results`: a line when nothing is stored, the notes, then the JSON itself,
+/// which is the clearest text for a model: every number exact.
+pub fn results_text(j: &ResultsJson) -> String {
+    let mut text = String::new();
+    if j.scalars.is_empty() && j.macros.is_empty() && j.matrices.is_empty() {
+        text.push_str(&format!(
+            "no {}() results are stored (run {} command first)\n",
+            j.class.letter(),
+            if j.class == ResultClass::E {
+                "an estimation"
+            } else {
+                "an r-class"
+            }
+        ));
+    }
+    for n in &j.notes {
+        text.push_str(&format!("note: {n}\n"));
+    }
+    text.push_str(&serde_json::to_string_pretty(j).unwrap_or_default());
+    text
+}
+
+pub fn session_text(j: &SessionJson) -> String {
+    let mut t = String::new();
+    if j.running {
+        t.push_str(&format!(
+            "Stata session running (pid {}): Stata {} {}\n",
+            j.pid.map_or("?".into(), |p| p.to_string()),
+            j.version.map_or("?".into(), |v| v.to_string()),
+            j.edition.as_deref().unwrap_or("?")
+        ));
+        t.push_str(&format!(
+            "working directory: {}\nin memory: {} observations, {} variables\nuptime: {}, calls: {}\n",
+            j.pwd.as_deref().unwrap_or("?"),
+            j.observations.map_or("?".into(), |n| n.to_string()),
+            j.variables.map_or("?".into(), |n| n.to_string()),
+            j.uptime_s.map_or("?".into(), |s| human_duration(
+                Duration::from_secs_f64(s)
+            )),
+            j.calls
+        ));
+    } else {
+        t.push_str("no Stata session is running\n");
+    }
+    for n in &j.notes {
+        t.push_str(&format!("note: {n}\n"));
+    }
+    t
+}

@@ -1,0 +1,182 @@
+//! Runs that outlive their call: starting a run as a background job, promoting a
+//! foreground run that outlasts `--auto-background-secs`, following and cancelling a job.
+
+use std::sync::Arc;
+
+use tokio::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::Service;
+use super::jobs::Job;
+use super::live_run::LiveRun;
+use crate::log::live::LiveOutput;
+use crate::run::{RunOutcome, RunSource};
+use crate::runner::request::RunRequest;
+
+/// The longest a `stata_job` call waits: well inside the few minutes after which clients
+/// give up on a call, whatever the progress frames say.
+pub const MAX_WAIT: Duration = Duration::from_secs(50);
+
+/// How a run call that may go to the background ended.
+#[derive(Debug)]
+pub enum Answer {
+    /// The run ended while the call waited.
+    Finished(Arc<RunOutcome>),
+    /// The run outlasted the wait and goes on as this job; nothing was stopped.
+    Promoted(Arc<Job>),
+}
+
+/// How a cancel went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The job had ended before: nothing to stop.
+    AlreadyEnded,
+    /// It was stopped and has ended.
+    Stopped,
+    /// It was asked to stop but has not ended within [`MAX_WAIT`].
+    Stopping,
+}
+
+impl Service {
+    /// Starts `req` as a background job, its run directory named at once so the answer
+    /// can say where the log is while the job runs.
+    pub fn start_job(
+        self: &Arc<Self>,
+        tool: &str,
+        mut req: RunRequest,
+    ) -> Result<Arc<Job>, String> {
+        let summary = summary(&req);
+        req.run_dir = Some(self.dirs.for_run(None)?);
+        let run_dir = req.run_dir.clone();
+        Ok(self.jobs.add(tool, summary, self.spawn_run(req), run_dir))
+    }
+
+    /// Runs `req` while the call waits, its output going to `frames`; if it is still going
+    /// after `after`, it goes on as a job. When `stop` (the call's end) fires first, the
+    /// run is stopped, as a foreground run is.
+    pub async fn run_or_promote(
+        self: &Arc<Self>,
+        tool: &str,
+        req: RunRequest,
+        after: Duration,
+        frames: &LiveOutput,
+        stop: &CancellationToken,
+    ) -> Answer {
+        let summary = summary(&req);
+        let run = self.spawn_run(req);
+        let ended = run.follow(frames, Instant::now() + after, stop).await;
+        if !ended && stop.is_cancelled() {
+            run.cancel();
+            let quiet = LiveOutput::new(256);
+            run.follow(&quiet, Instant::now() + MAX_WAIT, &CancellationToken::new())
+                .await;
+        }
+        match run.snapshot().outcome {
+            Some(outcome) => Answer::Finished(outcome),
+            None => Answer::Promoted(self.jobs.add(tool, summary, run, None)),
+        }
+    }
+
+    /// Stops `job` and waits (at most [`MAX_WAIT`]) for it to end, its last output going
+    /// to `frames`.
+    pub async fn cancel_job(
+        &self,
+        job: &Job,
+        frames: &LiveOutput,
+        stop: &CancellationToken,
+    ) -> Cancelled {
+        if job.run.snapshot().status.is_done() {
+            return Cancelled::AlreadyEnded;
+        }
+        job.run.cancel();
+        // Stopping takes a moment (a break, then Stata's way back to its prompt).
+        if job
+            .run
+            .follow(frames, Instant::now() + MAX_WAIT, stop)
+            .await
+        {
+            Cancelled::Stopped
+        } else {
+            Cancelled::Stopping
+        }
+    }
+
+    /// The run of a job: the service's run, exactly as for a foreground call.
+    fn spawn_run(self: &Arc<Self>, req: RunRequest) -> Arc<LiveRun> {
+        let service = self.clone();
+        LiveRun::spawn(move |live, cancel| async move { service.run(req, live, cancel).await })
+    }
+}
+
+/// What a run runs, in one short line.
+pub fn summary(req: &RunRequest) -> String {
+    const MAX: usize = 80;
+    let short = |s: &str| {
+        if s.chars().count() > MAX {
+            format!("{}…", s.chars().take(MAX).collect::<String>())
+        } else {
+            s.to_owned()
+        }
+    };
+    match &req.source {
+        RunSource::Code(code) => {
+            let mut lines = code.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("(empty)");
+            let more = lines.count();
+            if more == 0 {
+                short(first)
+            } else {
+                format!(
+                    "{} (+{more} line{})",
+                    short(first),
+                    if more == 1 { "" } else { "s" }
+                )
+            }
+        }
+        RunSource::File { path, args } => {
+            let mut s = path.display().to_string();
+            for a in args {
+                s.push(' ');
+                s.push_str(a);
+            }
+            short(&s)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn req(source: RunSource) -> RunRequest {
+        RunRequest {
+            stata: PathBuf::from("/bin/stata-mp"),
+            source,
+            cwd: PathBuf::from("/tmp"),
+            change_dir: false,
+            run_dir: None,
+            turn: None,
+            timeout: std::time::Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn summaries_are_one_short_line() {
+        let s = summary(&req(RunSource::Code(
+            "\n  sysuse auto\nregress price mpg\n".into(),
+        )));
+        assert_eq!(s, "sysuse auto (+1 line)");
+        let long = "display ".to_owned() + &"x".repeat(200);
+        assert_eq!(
+            summary(&req(RunSource::Code(long))).chars().count(),
+            81,
+            "cut at 80 characters and an ellipsis"
+        );
+        let s = summary(&req(RunSource::File {
+            path: PathBuf::from("/w/a.do"),
+            args: vec!["2024".into()],
+        }));
+        assert_eq!(s, "/w/a.do 2024");
+    }
+}

@@ -1,0 +1,390 @@
+//! Questions answered from the live session (the data in memory, stored results, help,
+//! status), each run as one exclusive query and returned as a typed report.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::Service;
+use crate::render::outcome::render;
+use crate::run::{RunSource, RunStatus};
+use crate::runner::request::RunRequest;
+use crate::runner::session::{Exclusive, SessionRunner};
+use crate::stata::input::{check_condition, check_topic, check_vars, is_stata_name};
+use crate::stata::queries::{
+    InspectWhat, help_command, inspect_plan, matrix_list, read_counts, read_matching, read_status,
+    status_commands,
+};
+use crate::stata::query_output::{SummaryRow, parse_summary, split_sections};
+use crate::stata::stored::{ResultClass, StoredMatrix, parse_list, parse_matrix};
+
+/// Output a query keeps whole (a bounded `list`, a help page, a codebook of many variables).
+const QUERY_MAX_CHARS: usize = 400_000;
+/// `list` shows this many rows unless asked, and never more than `MAX_LIST_ROWS`.
+const DEFAULT_LIST_ROWS: u32 = 20;
+pub const MAX_LIST_ROWS: u32 = 1000;
+/// Matrices larger than this are listed by name and size only.
+const MAX_MATRIX_CELLS: usize = 10_000;
+const MAX_MATRICES: usize = 50;
+
+/// Why a query gave no report.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The arguments cannot make a safe query.
+    #[error("{0}")]
+    BadArgument(String),
+    #[error("cancelled while waiting for the session")]
+    Cancelled,
+    /// Stata is not to be found.
+    #[error("{0}")]
+    NoStata(String),
+    /// The query did not run cleanly: the run's own report, with Stata's message.
+    #[error("{0}")]
+    Failed(String),
+    #[error("the session was ended but a new one did not start: {0}")]
+    Restart(String),
+}
+
+/// What `stata_inspect_data` asks.
+#[derive(Debug, Clone)]
+pub struct InspectQuery {
+    pub what: InspectWhat,
+    pub vars: Vec<String>,
+    /// Rows for `list`, as given.
+    pub n: Option<f64>,
+    pub condition: Option<String>,
+}
+
+/// The structured result of `stata_inspect_data`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct InspectJson {
+    pub what: InspectWhat,
+    /// The Stata command that produced `output`.
+    pub command: String,
+    /// Observations in memory (`c(N)`).
+    pub observations: Option<u64>,
+    /// Variables in memory (`c(k)`).
+    pub variables: Option<u64>,
+    /// For list with a condition: how many observations meet it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matching: Option<u64>,
+    /// For summarize: the table as numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summary: Vec<SummaryRow>,
+    /// What Stata printed.
+    pub output: String,
+    pub notes: Vec<String>,
+}
+
+/// The structured result of `stata_get_results`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ResultsJson {
+    pub class: ResultClass,
+    /// Scalars by name (missing values are null).
+    pub scalars: BTreeMap<String, Option<f64>>,
+    /// Macros by name.
+    pub macros: BTreeMap<String, String>,
+    /// Matrices by name: `rows`, `cols`, `rownames`, `colnames`, `values` (row by row).
+    pub matrices: BTreeMap<String, StoredMatrix>,
+    /// Functions such as `e(sample)`.
+    pub functions: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// The structured result of `stata_help`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct HelpJson {
+    pub topic: String,
+    pub text: String,
+}
+
+/// The structured result of `stata_session`.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct SessionJson {
+    pub running: bool,
+    /// Process id of Stata (leader of its process group).
+    pub pid: Option<u32>,
+    pub stata_path: Option<String>,
+    /// `c(stata_version)`, e.g. 18 or 18.5.
+    pub version: Option<f64>,
+    /// MP, SE, BE (IC before Stata 17).
+    pub edition: Option<String>,
+    /// Stata's working directory (`c(pwd)`).
+    pub pwd: Option<String>,
+    /// Observations in memory (`c(N)`).
+    pub observations: Option<u64>,
+    /// Variables in memory (`c(k)`).
+    pub variables: Option<u64>,
+    pub uptime_s: Option<f64>,
+    /// Calls run in this session (stata_run_code / stata_run_file).
+    pub calls: u64,
+    pub notes: Vec<String>,
+}
+
+impl Service {
+    /// Runs commands (one per line) as a query and returns the output of each, in order,
+    /// and the runner's notes.
+    async fn run_commands(
+        &self,
+        session: &mut Exclusive<'_>,
+        commands: &[String],
+        cancel: &CancellationToken,
+        park_r: bool,
+    ) -> Result<(Vec<Vec<String>>, Vec<String>), QueryError> {
+        let mut code = commands.join("\n");
+        code.push('\n');
+        let req = RunRequest {
+            stata: self.locate_stata().map_err(QueryError::NoStata)?,
+            source: RunSource::Code(code),
+            cwd: self.settings.workdir.clone(),
+            change_dir: false,
+            run_dir: None,
+            turn: None,
+            timeout: self.settings.timeout,
+        };
+        let outcome = session
+            .query(req, cancel.clone(), QUERY_MAX_CHARS, park_r)
+            .await;
+        if outcome.status != RunStatus::Ok {
+            return Err(QueryError::Failed(render(&outcome).text));
+        }
+        let text = outcome.output.render("");
+        Ok((split_sections(&text, commands), outcome.notes))
+    }
+
+    /// `stata_inspect_data`.
+    pub async fn inspect(
+        &self,
+        runner: &SessionRunner,
+        q: InspectQuery,
+        cancel: &CancellationToken,
+    ) -> Result<InspectJson, QueryError> {
+        let bad = QueryError::BadArgument;
+        let vars = check_vars(&q.vars).map_err(bad)?;
+        let cond = q
+            .condition
+            .as_deref()
+            .map(check_condition)
+            .transpose()
+            .map_err(bad)?;
+        let rows = match q.n {
+            None => DEFAULT_LIST_ROWS,
+            Some(n) if n.fract() == 0.0 && (1.0..=f64::from(MAX_LIST_ROWS)).contains(&n) => {
+                n as u32
+            }
+            Some(n) => {
+                return Err(bad(format!(
+                    "n must be a whole number of rows from 1 to {MAX_LIST_ROWS}, not {n}"
+                )));
+            }
+        };
+        if q.n.is_some() && q.what != InspectWhat::List {
+            return Err(bad("n applies to what = list only".into()));
+        }
+        let plan = inspect_plan(q.what, &vars, cond.as_deref(), rows).map_err(bad)?;
+
+        let mut session = runner
+            .exclusive(cancel)
+            .await
+            .ok_or(QueryError::Cancelled)?;
+        let (sections, mut notes) = self
+            .run_commands(&mut session, &plan.commands, cancel, true)
+            .await?;
+        drop(session);
+        let (observations, variables) = read_counts(&sections[0]);
+        let matching = read_matching(&sections);
+        let main = &sections[plan.main_at];
+        let summary = if q.what == InspectWhat::Summarize {
+            parse_summary(main)
+        } else {
+            Vec::new()
+        };
+        if q.what == InspectWhat::List {
+            let total = if cond.is_some() {
+                matching
+            } else {
+                observations
+            };
+            if let Some(t) = total
+                && t > u64::from(rows)
+            {
+                notes.push(format!(
+                    "showing the first {rows} of {t} observations; pass n (up to \
+                     {MAX_LIST_ROWS}) or an if condition to see others"
+                ));
+            }
+        }
+        Ok(InspectJson {
+            what: q.what,
+            command: plan.main,
+            observations,
+            variables,
+            matching,
+            summary,
+            output: main.join("\n"),
+            notes,
+        })
+    }
+
+    /// `stata_get_results`: the stored results, matrices read at full precision.
+    pub async fn results(
+        &self,
+        runner: &SessionRunner,
+        class: ResultClass,
+        cancel: &CancellationToken,
+    ) -> Result<ResultsJson, QueryError> {
+        let mut session = runner
+            .exclusive(cancel)
+            .await
+            .ok_or(QueryError::Cancelled)?;
+        let list_cmd = class.list_command().to_owned();
+        let (sections, mut notes) = self
+            .run_commands(&mut session, std::slice::from_ref(&list_cmd), cancel, false)
+            .await?;
+        let list = parse_list(&sections[0].join("\n"), class);
+        let c = class.letter();
+        let mut wanted = Vec::new();
+        for (name, r, k) in &list.matrix_dims {
+            if !is_stata_name(name) {
+                continue;
+            }
+            if r.saturating_mul(*k) > MAX_MATRIX_CELLS || wanted.len() >= MAX_MATRICES {
+                notes.push(format!(
+                    "{c}({name}) ({r} x {k}) is not included; read it with stata_run_code \
+                     (matrix list {c}({name}))"
+                ));
+                continue;
+            }
+            wanted.push(name.clone());
+        }
+        let mut matrices = BTreeMap::new();
+        if !wanted.is_empty() {
+            let commands: Vec<String> = wanted.iter().map(|m| matrix_list(class, m)).collect();
+            let (sections, more) = self
+                .run_commands(&mut session, &commands, cancel, false)
+                .await?;
+            notes.extend(more);
+            for (name, section) in wanted.iter().zip(&sections) {
+                match parse_matrix(&section.join("\n")) {
+                    Ok(m) => {
+                        matrices.insert(name.clone(), m);
+                    }
+                    Err(e) => notes.push(format!("{c}({name}) could not be read: {e}")),
+                }
+            }
+        }
+        drop(session);
+        Ok(ResultsJson {
+            class,
+            scalars: list.scalars,
+            macros: list.macros,
+            matrices,
+            functions: list.functions,
+            notes,
+        })
+    }
+
+    /// `stata_help`: the text of the help for `topic`.
+    pub async fn help(
+        &self,
+        runner: &SessionRunner,
+        topic: &str,
+        cancel: &CancellationToken,
+    ) -> Result<HelpJson, QueryError> {
+        let topic = check_topic(topic).map_err(QueryError::BadArgument)?;
+        let cmd = help_command(&topic);
+        let mut session = runner
+            .exclusive(cancel)
+            .await
+            .ok_or(QueryError::Cancelled)?;
+        let (sections, _) = self
+            .run_commands(&mut session, std::slice::from_ref(&cmd), cancel, true)
+            .await?;
+        drop(session);
+        Ok(HelpJson {
+            topic,
+            text: sections[0].join("\n"),
+        })
+    }
+
+    /// `stata_session`: the session's state, after a restart when `restart`.
+    pub async fn session_status(
+        &self,
+        runner: &SessionRunner,
+        restart: bool,
+        cancel: &CancellationToken,
+    ) -> Result<SessionJson, QueryError> {
+        let mut notes = Vec::new();
+        let workdir = &self.settings.workdir;
+        if restart {
+            let stata = self.locate_stata().map_err(QueryError::NoStata)?;
+            runner
+                .restart(&stata, workdir, cancel)
+                .await
+                .map_err(QueryError::Restart)?;
+            notes.push(
+                "the session was restarted: data, macros, programs and estimates are cleared"
+                    .into(),
+            );
+        }
+        let mut session = runner
+            .exclusive(cancel)
+            .await
+            .ok_or(QueryError::Cancelled)?;
+        let info = session.info();
+        let mut json = SessionJson {
+            running: info.running,
+            pid: info.pid,
+            stata_path: info.stata.map(|p| p.display().to_string()),
+            uptime_s: info.uptime.map(|d| d.as_secs_f64()),
+            calls: info.calls,
+            ..SessionJson::default()
+        };
+        if let Some(why) = info.lost {
+            notes.push(format!(
+                "no session is running: {why}; the next call starts one"
+            ));
+        } else if !info.running {
+            notes.push("no session is running yet; the first call starts one".into());
+        }
+        if info.running {
+            let (sections, more) = self
+                .run_commands(&mut session, &status_commands(), cancel, true)
+                .await?;
+            notes.extend(more);
+            let facts = read_status(&sections);
+            json.version = facts.version;
+            json.edition = facts.edition;
+            json.observations = facts.observations;
+            json.variables = facts.variables;
+            json.pwd = facts.pwd;
+            // A session the status query had to start is new: report it as it is now.
+            let now = session.info();
+            json.pid = now.pid;
+            json.uptime_s = now.uptime.map(|d| d.as_secs_f64());
+        }
+        drop(session);
+        json.notes = notes;
+        Ok(json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_left_out_of_the_json_are_not_required_by_the_schema() {
+        let schema = serde_json::to_value(schemars::schema_for!(InspectJson)).expect("schema");
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .expect("required")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert!(required.contains(&"output"), "{required:?}");
+        assert!(!required.contains(&"summary") && !required.contains(&"matching"));
+    }
+}

@@ -1,0 +1,170 @@
+//! The command-line options resolved once: absolute folders, the mode, durations and limits.
+//!
+//! Every consumer (the server, `doctor`, `run`) reads these rather than re-deriving them
+//! from the raw options, so a default or a rule (`timeout` at least 1 s, the log dir made
+//! absolute) lives in one place.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{Mode, ServerOptions};
+
+/// The options as the program uses them.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--stata-path`: the Stata binary the user named, if any (found anew on each call).
+    pub stata_path: Option<PathBuf>,
+    pub mode: Mode,
+    /// The mode is this OS's default, not the user's choice.
+    pub mode_is_default: bool,
+    /// `--warm`: start the session as the server starts.
+    pub warm: bool,
+    /// Batch runs at once (`--max-parallel`, default: the cores).
+    pub max_parallel: usize,
+    /// How long a session gets to come back after a break before it is killed.
+    pub break_grace: Duration,
+    /// The server's working directory: where relative paths in calls are taken from.
+    pub workdir: PathBuf,
+    /// Where every run's folder and log go.
+    pub log_dir: PathBuf,
+    /// A call's time limit unless it names one.
+    pub timeout: Duration,
+    /// `--auto-background-secs`: a foreground run still going after this becomes a job.
+    pub auto_background: Option<Duration>,
+    /// At most one progress frame per this interval.
+    pub progress_interval: Duration,
+    /// A frame saying Stata is still running after this much silence.
+    pub heartbeat: Duration,
+    pub max_frame_bytes: usize,
+    pub max_output_chars: usize,
+    /// Retention: run directories and bytes of them to keep.
+    pub keep_runs: usize,
+    pub keep_bytes: u64,
+    pub max_images: usize,
+    pub no_images: bool,
+    pub allow_shell: bool,
+}
+
+impl Settings {
+    /// Resolves `opts`; fails only when a relative folder cannot be made absolute (the
+    /// current directory is gone).
+    pub fn resolve(opts: &ServerOptions) -> io::Result<Self> {
+        let (mode, mode_is_default) = mode(opts);
+        Ok(Self {
+            stata_path: opts.stata_path.clone(),
+            mode,
+            mode_is_default,
+            warm: opts.warm,
+            max_parallel: opts
+                .max_parallel
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            break_grace: Duration::from_secs(opts.break_grace_secs),
+            workdir: workdir(opts)?,
+            log_dir: log_dir(opts)?,
+            timeout: Duration::from_secs(opts.timeout_secs.max(1)),
+            auto_background: opts
+                .auto_background_secs
+                .filter(|&s| s > 0)
+                .map(Duration::from_secs),
+            progress_interval: Duration::from_millis(opts.progress_interval_ms),
+            heartbeat: Duration::from_secs(opts.heartbeat_secs.max(1)),
+            max_frame_bytes: opts.max_frame_bytes,
+            max_output_chars: opts.max_output_chars,
+            keep_runs: opts.keep_runs,
+            keep_bytes: opts.keep_mb.saturating_mul(1024 * 1024),
+            max_images: opts.max_images,
+            no_images: opts.no_images,
+            allow_shell: opts.allow_shell,
+        })
+    }
+}
+
+/// The mode `opts` ask for, and whether it is this OS's default rather than a choice.
+pub fn mode(opts: &ServerOptions) -> (Mode, bool) {
+    match opts.mode {
+        Some(m) => (m, false),
+        None => (Mode::platform_default(), true),
+    }
+}
+
+/// `--workdir` made absolute, or the current directory.
+pub fn workdir(opts: &ServerOptions) -> io::Result<PathBuf> {
+    match &opts.workdir {
+        Some(w) => absolute(w),
+        None => std::env::current_dir(),
+    }
+}
+
+/// `--log-dir` made absolute, or the default one.
+pub fn log_dir(opts: &ServerOptions) -> io::Result<PathBuf> {
+    match &opts.log_dir {
+        Some(d) => absolute(d),
+        None => Ok(default_log_dir()),
+    }
+}
+
+/// The default place for logs: the user's cache folder, else the temp folder.
+pub fn default_log_dir() -> PathBuf {
+    let cache = if cfg!(target_os = "macos") {
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/Caches"))
+    } else if cfg!(windows) {
+        std::env::var_os("LOCALAPPDATA").map(PathBuf::from)
+    } else {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+    };
+    cache.unwrap_or_else(std::env::temp_dir).join("stata-mcp")
+}
+
+/// `p` made absolute against the current directory (not canonicalised: a symlink the
+/// user chose stays as given).
+pub fn absolute(p: &Path) -> io::Result<PathBuf> {
+    if p.is_absolute() {
+        Ok(p.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()?.join(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn settings(args: &[&str]) -> Settings {
+        let cli = crate::cli::Cli::try_parse_from(
+            std::iter::once("stata-mcp").chain(args.iter().copied()),
+        )
+        .expect("options parse");
+        Settings::resolve(&cli.options).expect("resolve")
+    }
+
+    #[test]
+    fn folders_are_absolute_and_limits_have_floors() {
+        let s = settings(&[
+            "--workdir",
+            "w",
+            "--log-dir",
+            "l",
+            "--timeout",
+            "0",
+            "--keep-mb",
+            "2",
+        ]);
+        let cwd = std::env::current_dir().expect("cwd");
+        assert_eq!(s.workdir, cwd.join("w"));
+        assert_eq!(s.log_dir, cwd.join("l"));
+        assert_eq!(
+            s.timeout,
+            Duration::from_secs(1),
+            "a zero timeout would stop every run"
+        );
+        assert_eq!(s.keep_bytes, 2 * 1024 * 1024);
+        let s = settings(&["--mode", "batch", "--auto-background-secs", "0"]);
+        assert_eq!((s.mode, s.mode_is_default), (Mode::Batch, false));
+        assert_eq!(s.auto_background, None, "0 turns it off");
+    }
+}
