@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::Os;
+use super::os::Os;
 
 /// Nothing runnable was found in any place searched.
 #[derive(Debug, Clone, PartialEq, Eq)]

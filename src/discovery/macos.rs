@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::Version;
+use super::version::Version;
 
 /// A lower-case `stata*` file (`stata-mp`, `stata-se`, `stata`): StataCorp names the
 /// console binary so for every edition, while the GUI one is capitalised.

@@ -3,8 +3,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::run::files::WRAPPER_LOG;
 use crate::run::id::RunId;
-use crate::runner::wrapper::WRAPPER_LOG;
 
 /// The file to read, checked to be inside the log dir, and its run id when it has one.
 pub fn find_log(

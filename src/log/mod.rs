@@ -5,6 +5,7 @@ pub mod decode;
 pub mod filter;
 pub mod find;
 pub mod graphs;
+pub mod grep;
 pub mod live;
 pub mod pipeline;
 pub mod read;

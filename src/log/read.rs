@@ -2,7 +2,7 @@
 //! lines matching a text, each bounded in memory whatever the log's size.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use schemars::JsonSchema;
@@ -10,19 +10,13 @@ use serde::Serialize;
 
 use super::decode::{decode_line, trim_eol};
 use super::find::find_log;
-use crate::text::cut::contains_ignore_ascii_case;
+use super::grep::{LineMatch, grep};
 
 /// Bytes returned when `max_bytes` is not given.
 pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024;
 /// The most bytes one call returns, whatever `max_bytes` asks: a tool result is read by a
 /// model, and a larger page would only crowd its context.
 pub const MAX_BYTES_LIMIT: u64 = 1024 * 1024;
-/// The most matching lines one `grep` returns (all are counted).
-pub const MAX_MATCHES: usize = 200;
-/// A matching line is shown up to this many characters.
-const MATCH_TEXT_CHARS: usize = 500;
-/// Only this much of each line is searched, so one enormous line cannot take memory.
-const LINE_SCAN_BYTES: usize = 64 * 1024;
 
 /// What to read of which log: the checked form of a `stata_read_log` call.
 #[derive(Debug, Clone, Default)]
@@ -51,17 +45,6 @@ pub enum ReadMode {
     Tail,
     /// The lines matching `grep`.
     Grep,
-}
-
-/// One line that matched `grep`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct LineMatch {
-    /// 1-based line number in the log.
-    pub line: u64,
-    /// Byte offset of the line's start (pass it as `offset` to read around it).
-    pub offset: u64,
-    /// The line (cut at 500 characters).
-    pub text: String,
 }
 
 /// The structured result of `stata_read_log` (the tool's `outputSchema`).
@@ -307,87 +290,11 @@ fn decode_lines(bytes: &[u8]) -> (String, u64) {
     (text, lines)
 }
 
-struct Found {
-    matches: Vec<LineMatch>,
-    total: u64,
-    lines: u64,
-}
-
-/// Streams `reader` line by line and collects the lines containing `needle`, ignoring case.
-/// Memory stays bounded: at most `LINE_SCAN_BYTES` of a line is held, at most `MAX_MATCHES`
-/// lines and `max_bytes` of their text are kept.
-fn grep<R: BufRead>(mut reader: R, needle: &str, max_bytes: u64) -> io::Result<Found> {
-    let needle_lower = needle.to_lowercase();
-    let ascii = needle.is_ascii();
-    let mut found = Found {
-        matches: Vec::new(),
-        total: 0,
-        lines: 0,
-    };
-    let mut kept_bytes = 0u64;
-    let mut line = Vec::with_capacity(1024);
-    let mut offset = 0u64;
-    loop {
-        line.clear();
-        let read = read_line_capped(&mut reader, &mut line, LINE_SCAN_BYTES)?;
-        if read == 0 {
-            break;
-        }
-        found.lines += 1;
-        let text = decode_line(trim_eol(&line));
-        let hit = if ascii {
-            contains_ignore_ascii_case(text.as_bytes(), needle.as_bytes())
-        } else {
-            text.to_lowercase().contains(&needle_lower)
-        };
-        if hit {
-            found.total += 1;
-            let shown: String = text.chars().take(MATCH_TEXT_CHARS).collect();
-            if found.matches.len() < MAX_MATCHES && kept_bytes + shown.len() as u64 <= max_bytes {
-                kept_bytes += shown.len() as u64;
-                found.matches.push(LineMatch {
-                    line: found.lines,
-                    offset,
-                    text: shown,
-                });
-            }
-        }
-        offset += read;
-    }
-    Ok(found)
-}
-
-/// Reads one line (through its `\n`) keeping at most `cap` bytes of it; returns the bytes
-/// consumed (0 at the end of the input).
-fn read_line_capped<R: BufRead>(reader: &mut R, out: &mut Vec<u8>, cap: usize) -> io::Result<u64> {
-    let mut consumed = 0u64;
-    loop {
-        let buf = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if buf.is_empty() {
-            return Ok(consumed);
-        }
-        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (buf.len(), false),
-        };
-        let room = cap.saturating_sub(out.len());
-        out.extend_from_slice(&buf[..take.min(room)]);
-        reader.consume(take);
-        consumed += take as u64;
-        if done {
-            return Ok(consumed);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::log::find::tests::log_dir_with;
+    use crate::log::grep::MAX_MATCHES;
 
     fn args(run_id: &str) -> LogQuery {
         LogQuery {

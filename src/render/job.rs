@@ -11,8 +11,8 @@ use tokio::time::Duration;
 
 use super::outcome::RunResultJson;
 use crate::run::RunOutcome;
+use crate::run::files::WRAPPER_LOG;
 use crate::run::id::RunId;
-use crate::runner::wrapper::WRAPPER_LOG;
 use crate::service::jobs::Job;
 use crate::service::live_run::{Excerpt, JobLook, JobStatus, Snapshot};
 use crate::text::human::{group, human_duration};

@@ -69,7 +69,7 @@ pub fn render_log_page(j: &LogPage) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::read::LineMatch;
+    use crate::log::grep::LineMatch;
 
     #[test]
     fn grep_matches_are_numbered() {

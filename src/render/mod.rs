@@ -1,7 +1,6 @@
 //! How results are shown: the text and structured content of a run's outcome, jobs, log
 //! pages and query reports, and graphs as images.
 
-pub mod image;
 pub mod job;
 pub mod log_page;
 pub mod outcome;

@@ -1,6 +1,7 @@
 //! The vocabulary of a run, shared by every layer: what to run, how it ended, what it printed.
 
 pub mod error;
+pub mod files;
 pub mod id;
 pub mod image;
 pub mod output;

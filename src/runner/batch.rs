@@ -13,12 +13,13 @@ use tokio_util::sync::CancellationToken;
 use super::process::{Pipes, StataProcess, describe_exit};
 use super::request::RunRequest;
 use super::rundir::{RunDir, RunDirs};
-use super::wrapper::{START_ECHO, WRAPPER_FILE, WRAPPER_LOG, batch_wrapper};
+use super::wrapper::{START_ECHO, batch_wrapper};
 use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;
 use crate::log::pipeline::{LogPipeline, LogSummary};
 use crate::log::tail::LogTail;
 use crate::run::error::ErrorInfo;
+use crate::run::files::{WRAPPER_FILE, WRAPPER_LOG};
 use crate::run::{RunOutcome, RunSource, RunStatus};
 
 /// How often the log is read while Stata runs. Short enough that a line reaches the

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use super::wrapper::CODE_FILE;
+use crate::run::files::CODE_FILE;
 use crate::run::id::RunId;
 
 /// Hands out run directories `<log dir>/runs/<run id>/`.

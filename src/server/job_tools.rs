@@ -12,7 +12,7 @@ use tokio::time::{Duration, Instant};
 
 use super::progress::streaming;
 use super::reply::{parse_args, report, run_result_after, tool_error};
-use super::tools::StataServer;
+use super::state::StataServer;
 use crate::render::job::{JobToolJson, JobView, job_list, job_view, unknown_job};
 use crate::service::background::{Cancelled, MAX_WAIT};
 use crate::service::jobs::{Job, Lookup, MAX_JOBS};

@@ -6,6 +6,7 @@ pub mod progress;
 pub mod reply;
 pub mod run_tools;
 pub mod session_tools;
+pub mod state;
 pub mod tools;
 pub mod transport;
 
@@ -25,7 +26,7 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(100
 pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
     let settings = Settings::resolve(&options).context("could not set up the server")?;
     let service = Arc::new(Service::new(settings));
-    let server = tools::StataServer::new(service.clone());
+    let server = state::StataServer::new(service.clone());
     spawn_signal_handler();
     if service.settings.warm {
         service.spawn_warm();

@@ -5,9 +5,9 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::render::image::PNG_MIME;
 use crate::render::outcome::render;
 use crate::run::RunOutcome;
+use crate::service::images::PNG_MIME;
 
 /// Parses a tool's arguments, saying which tool and what is wrong.
 pub fn parse_args<T: DeserializeOwned>(tool: &str, args: JsonObject) -> Result<T, String> {

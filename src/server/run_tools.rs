@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::job_tools::job_answer;
 use super::progress::streaming;
 use super::reply::{parse_args, run_result, tool_error};
-use super::tools::StataServer;
+use super::state::StataServer;
 use crate::render::job::RunOrJobJson;
 use crate::run::RunOutcome;
 use crate::runner::turns::Ticket;
@@ -150,7 +150,7 @@ pub async fn call(
                     Some(dir) => format!(
                         "its run id is {} and its full log, written as it runs, is {}",
                         dir.id,
-                        dir.path.join(crate::runner::wrapper::WRAPPER_LOG).display()
+                        dir.path.join(crate::run::files::WRAPPER_LOG).display()
                     ),
                     None => "its run id and full log come with its result".to_owned(),
                 };

@@ -10,10 +10,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::reply::{parse_args, report, tool_error};
+use crate::render::outcome::render;
 use crate::render::query::{inspect_text, results_text, session_text};
 use crate::runner::Runner;
 use crate::service::Service;
-use crate::service::queries::{HelpJson, InspectJson, InspectQuery, ResultsJson, SessionJson};
+use crate::service::queries::{
+    HelpJson, InspectJson, InspectQuery, QueryError, ResultsJson, SessionJson,
+};
 use crate::stata::queries::InspectWhat;
 use crate::stata::stored::ResultClass;
 
@@ -175,5 +178,9 @@ pub async fn call(
             Err(e) => return tool_error(e),
         },
     };
-    answer.unwrap_or_else(|e| tool_error(e.to_string()))
+    answer.unwrap_or_else(|e| match e {
+        // The run's own report says what Stata said.
+        QueryError::Failed(outcome) => tool_error(render(&outcome).text),
+        other => tool_error(other.to_string()),
+    })
 }

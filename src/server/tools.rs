@@ -1,8 +1,6 @@
 //! The MCP tool surface: the server handler, the table of tools, and dispatch of each call
 //! to its family's adapter.
 
-use std::sync::Arc;
-
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities,
@@ -10,11 +8,10 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
-use super::progress::ProgressSettings;
 use super::reply::tool_error;
+use super::state::StataServer;
 use super::{job_tools, log_tools, run_tools, session_tools};
 use crate::runner::turns::{Arrival, Turns};
-use crate::service::Service;
 
 /// Every tool this server has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,32 +61,6 @@ impl ToolName {
     }
 }
 
-#[derive(Clone)]
-pub struct StataServer {
-    service: Arc<Service>,
-    progress: ProgressSettings,
-}
-
-impl StataServer {
-    pub fn new(service: Arc<Service>) -> Self {
-        let s = &service.settings;
-        let progress = ProgressSettings {
-            interval: s.progress_interval,
-            heartbeat: s.heartbeat,
-            max_frame_bytes: s.max_frame_bytes,
-        };
-        Self { service, progress }
-    }
-
-    pub fn service(&self) -> &Arc<Service> {
-        &self.service
-    }
-
-    pub fn progress(&self) -> ProgressSettings {
-        self.progress
-    }
-}
-
 impl ServerHandler for StataServer {
     fn get_info(&self) -> InitializeResult {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
@@ -134,7 +105,7 @@ impl ServerHandler for StataServer {
             .into());
         };
         let turn = turn.filter(|_| tool.runs_user_code());
-        let service = &self.service;
+        let service = self.service();
         let result = match tool {
             ToolName::RunCode | ToolName::RunFile => {
                 run_tools::call(self, tool.as_str(), args, &context, turn).await

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::render::image::{MAX_WIDTH, load_png};
+use super::images::{MAX_WIDTH, load_png};
 use crate::run::RunOutcome;
 use crate::settings::Settings;
 

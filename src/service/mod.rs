@@ -4,6 +4,7 @@
 pub mod background;
 pub mod calls;
 pub mod graphs;
+pub mod images;
 pub mod jobs;
 pub mod live_run;
 pub mod queries;

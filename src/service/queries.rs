@@ -8,8 +8,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
-use crate::render::outcome::render;
-use crate::run::{RunSource, RunStatus};
+use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
 use crate::runner::session::{Exclusive, SessionRunner};
 use crate::stata::input::{check_condition, check_topic, check_vars, is_stata_name};
@@ -40,9 +39,9 @@ pub enum QueryError {
     /// Stata is not to be found.
     #[error("{0}")]
     NoStata(String),
-    /// The query did not run cleanly: the run's own report, with Stata's message.
-    #[error("{0}")]
-    Failed(String),
+    /// The query did not run cleanly: the run, whose report gives Stata's message.
+    #[error("the query ended with status {}", .0.status.as_str())]
+    Failed(Box<RunOutcome>),
     #[error("the session was ended but a new one did not start: {0}")]
     Restart(String),
 }
@@ -148,7 +147,7 @@ impl Service {
             .query(req, cancel.clone(), QUERY_MAX_CHARS, park_r)
             .await;
         if outcome.status != RunStatus::Ok {
-            return Err(QueryError::Failed(render(&outcome).text));
+            return Err(QueryError::Failed(Box::new(outcome)));
         }
         let text = outcome.output.render("");
         Ok((split_sections(&text, commands), outcome.notes))

@@ -6,5 +6,6 @@ pub mod log_lines;
 pub mod messages;
 pub mod queries;
 pub mod query_output;
+pub mod quote;
 pub mod statements;
 pub mod stored;
