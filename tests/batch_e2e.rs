@@ -1,19 +1,16 @@
 //! End to end, batch mode: the real binary over pipes, Stata played by the project's double.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::time::Duration;
 
-use common::{Client, FakeStata, eventually, frame_message, result_text};
+use common::{Client, FakeStata, eventually, frame_message, result_text, structured};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(30);
 const BATCH: &[&str] = &["--mode", "batch"];
-
-fn structured(resp: &Value) -> &Value {
-    resp.pointer("/result/structuredContent")
-        .expect("structuredContent")
-}
 
 #[test]
 fn output_streams_while_stata_runs_and_no_frame_follows_the_result() {

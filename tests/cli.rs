@@ -1,6 +1,8 @@
 //! The terminal commands (`doctor`, `config`, `run`) driven as a user would: the real binary,
 //! Stata played by the project's double behind a fake install.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

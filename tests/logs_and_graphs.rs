@@ -1,23 +1,20 @@
 //! End to end: graphs come back as PNG image content, `stata_read_log` pages, tails and
 //! searches a run's log and refuses files outside the log dir, and old runs are removed.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::io::Cursor;
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{Client, FakeStata, eventually, result_text};
+use common::{Client, FakeStata, eventually, result_text, structured};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(30);
 const BATCH: &[&str] = &["--mode", "batch"];
 const GRAPH_CODE: &str = "sysuse auto\nscatter price mpg\ngraph export g.svg, replace\n";
-
-fn structured(resp: &Value) -> &Value {
-    resp.pointer("/result/structuredContent")
-        .unwrap_or_else(|| panic!("no structuredContent in {resp}"))
-}
 
 fn content(resp: &Value) -> Vec<Value> {
     resp.pointer("/result/content")

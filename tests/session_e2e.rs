@@ -1,24 +1,17 @@
 //! End to end, session mode: the real binary over pipes, one console Stata (the project's
 //! double) kept alive across calls.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::time::Duration;
 
-use common::{Client, FakeStata, eventually, frame_message, result_text};
+use common::{Client, FakeStata, eventually, frame_message, is_error, result_text, structured};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(20);
 const SESSION: &[&str] = &["--mode", "session"];
-
-fn structured(resp: &Value) -> &Value {
-    resp.pointer("/result/structuredContent")
-        .unwrap_or_else(|| panic!("structuredContent missing: {resp}"))
-}
-
-fn is_error(resp: &Value) -> bool {
-    resp.pointer("/result/isError") == Some(&json!(true))
-}
 
 fn run(c: &mut Client, code: &str) -> Value {
     c.call("stata_run_code", json!({ "code": code }), LONG)

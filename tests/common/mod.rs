@@ -10,6 +10,36 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+/// The shared specification beside the project (`../shared`), which holds the real Stata
+/// logs some tests read; they are not copied into the project.
+pub fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// Whether `../shared` is there. When it is not, says so once (past the test harness's
+/// capture, so it shows) and the tests that need it return early; the rest still run.
+pub fn have_shared() -> bool {
+    static TOLD: std::sync::Once = std::sync::Once::new();
+    let there = shared_dir().join("fixtures/stata-logs").is_dir();
+    if !there {
+        TOLD.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: {} is missing: the tests that read real Stata logs from it are skipped",
+                shared_dir().display()
+            );
+        });
+    }
+    there
+}
+
+/// A real Stata log from `../shared/fixtures/stata-logs`, decoded lossily (some are Latin-1).
+pub fn fixture(name: &str) -> String {
+    let path = shared_dir().join("fixtures/stata-logs").join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// The test double of Stata, built by `cargo test` as the `stata-double` example.
 pub fn double_path() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
@@ -41,7 +71,11 @@ impl FakeStata {
             .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("bin")).expect("bin");
         std::fs::create_dir_all(dir.path().join("work")).expect("work");
+        // A link, as installs have; the edition comes from the link's name.
+        #[cfg(unix)]
         std::os::unix::fs::symlink(double_path(), dir.path().join("bin/stata-mp")).expect("link");
+        #[cfg(not(unix))]
+        std::fs::copy(double_path(), dir.path().join("bin/stata-mp")).expect("copy");
         Self { dir }
     }
     pub fn stata(&self) -> PathBuf {
@@ -254,6 +288,17 @@ impl Drop for Client {
 }
 
 /// The text block of a tools/call result.
+/// A tool result's structured content.
+pub fn structured(resp: &Value) -> &Value {
+    resp.pointer("/result/structuredContent")
+        .unwrap_or_else(|| panic!("no structuredContent in {resp}"))
+}
+
+/// Whether a tool result is marked as an error.
+pub fn is_error(resp: &Value) -> bool {
+    resp.pointer("/result/isError") == Some(&json!(true))
+}
+
 pub fn result_text(resp: &Value) -> String {
     resp.pointer("/result/content/0/text")
         .and_then(Value::as_str)

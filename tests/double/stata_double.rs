@@ -1,7 +1,7 @@
 //! stata-double: a test double of console Stata (`stata-mp`, `stata-se`, `stata`).
 //!
-//! It behaves as `/work/shared/stata-behavior.md` describes real Stata behaving as a
-//! subprocess: batch mode (`-b`/`-e`, log in the working directory, exit code 0 even
+//! It behaves as the project's specification (`../shared/stata-behavior.md`) describes
+//! real Stata behaving as a subprocess: batch mode (`-b`/`-e`, log in the working directory, exit code 0 even
 //! on error) and console mode (stdin commands, block-buffered stdout, `log using`).
 //! This file reads the command line and environment and picks the mode.
 //!
