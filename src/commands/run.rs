@@ -6,6 +6,7 @@
 //! a one-line progress indicator is drawn there and erased before each batch of lines, so
 //! it never ends up mixed into the log. The final status and error go to stderr.
 
+use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -302,10 +303,10 @@ pub fn summary(outcome: &RunOutcome) -> String {
         }
     }
     for note in &outcome.notes {
-        text.push_str(&format!("note: {}\n", note.trim_end()));
+        let _ = writeln!(text, "note: {}", note.trim_end());
     }
     if let Some(log) = outcome.log_path.as_deref().filter(|p| Path::exists(p)) {
-        text.push_str(&format!("log: {}\n", log.display()));
+        let _ = writeln!(text, "log: {}", log.display());
     }
     text
 }
@@ -314,23 +315,20 @@ fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
     let mut lines = err.message.lines();
     let first = lines.next().unwrap_or("").trim_end();
     if err.code > 0 {
-        text.push_str(&format!("{indent}r({}): {first}\n", err.code));
+        let _ = writeln!(text, "{indent}r({}): {first}", err.code);
     } else if !first.is_empty() {
-        text.push_str(&format!("{indent}error: {first}\n"));
+        let _ = writeln!(text, "{indent}error: {first}");
     }
     for l in lines {
-        text.push_str(&format!("{indent}  {}\n", l.trim_end()));
+        let _ = writeln!(text, "{indent}  {}", l.trim_end());
     }
     if let Some(cmd) = &err.command {
-        text.push_str(&format!("{indent}  in: {cmd}\n"));
+        let _ = writeln!(text, "{indent}  in: {cmd}");
     }
     if !err.stack.is_empty() {
-        text.push_str(&format!(
-            "{indent}  in do-file: {}\n",
-            err.stack.join(" > ")
-        ));
+        let _ = writeln!(text, "{indent}  in do-file: {}", err.stack.join(" > "));
     }
     if let Some(hint) = &err.hint {
-        text.push_str(&format!("{indent}  hint: {hint}\n"));
+        let _ = writeln!(text, "{indent}  hint: {hint}");
     }
 }

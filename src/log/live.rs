@@ -1,5 +1,6 @@
 //! Collects a run's new output between progress frames: coalesced, capped, and always bounded in memory.
 
+use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use tokio::sync::Notify;
@@ -93,10 +94,11 @@ impl LiveOutput {
             }
         }
         if p.skipped_bytes > 0 {
-            message.push_str(&format!(
-                "[… {} bytes of output not shown here; they are in the log …]\n",
+            let _ = writeln!(
+                message,
+                "[… {} bytes of output not shown here; they are in the log …]",
                 p.skipped_bytes
-            ));
+            );
             p.skipped_bytes = 0;
         }
         message.push_str(&p.text);

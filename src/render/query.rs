@@ -1,5 +1,6 @@
 //! The text of the session queries' answers: the data shown, stored results, status.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::service::queries::{InspectJson, ResultsJson, SessionJson};
@@ -15,7 +16,7 @@ pub fn inspect_text(j: &InspectJson) -> String {
         j.variables.map_or("?".into(), |n| n.to_string())
     );
     for n in &j.notes {
-        text.push_str(&format!("note: {n}\n"));
+        let _ = writeln!(text, "note: {n}");
     }
     text.push_str(&j.output);
     text.push('\n');
@@ -27,18 +28,19 @@ pub fn inspect_text(j: &InspectJson) -> String {
 pub fn results_text(j: &ResultsJson) -> String {
     let mut text = String::new();
     if j.scalars.is_empty() && j.macros.is_empty() && j.matrices.is_empty() {
-        text.push_str(&format!(
-            "no {}() results are stored (run {} command first)\n",
+        let _ = writeln!(
+            text,
+            "no {}() results are stored (run {} command first)",
             j.class.letter(),
             if j.class == ResultClass::E {
                 "an estimation"
             } else {
                 "an r-class"
             }
-        ));
+        );
     }
     for n in &j.notes {
-        text.push_str(&format!("note: {n}\n"));
+        let _ = writeln!(text, "note: {n}");
     }
     text.push_str(&serde_json::to_string_pretty(j).unwrap_or_default());
     text
@@ -47,27 +49,28 @@ pub fn results_text(j: &ResultsJson) -> String {
 pub fn session_text(j: &SessionJson) -> String {
     let mut t = String::new();
     if j.running {
-        t.push_str(&format!(
-            "Stata session running (pid {}): Stata {} {}\n",
+        let _ = writeln!(
+            t,
+            "Stata session running (pid {}): Stata {} {}",
             j.pid.map_or("?".into(), |p| p.to_string()),
             j.version.map_or("?".into(), |v| v.to_string()),
             j.edition.as_deref().unwrap_or("?")
-        ));
-        t.push_str(&format!(
-            "working directory: {}\nin memory: {} observations, {} variables\nuptime: {}, calls: {}\n",
+        );
+        let _ = writeln!(
+            t,
+            "working directory: {}\nin memory: {} observations, {} variables\nuptime: {}, calls: {}",
             j.pwd.as_deref().unwrap_or("?"),
             j.observations.map_or("?".into(), |n| n.to_string()),
             j.variables.map_or("?".into(), |n| n.to_string()),
-            j.uptime_s.map_or("?".into(), |s| human_duration(
-                Duration::from_secs_f64(s)
-            )),
+            j.uptime_s
+                .map_or("?".into(), |s| human_duration(Duration::from_secs_f64(s))),
             j.calls
-        ));
+        );
     } else {
         t.push_str("no Stata session is running\n");
     }
     for n in &j.notes {
-        t.push_str(&format!("note: {n}\n"));
+        let _ = writeln!(t, "note: {n}");
     }
     t
 }

@@ -2,6 +2,7 @@
 //! at once after a quiet spell, at most one frame per interval under a flood, a heartbeat
 //! when Stata is silent, and nothing at all once the request is cancelled or answered.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -157,7 +158,7 @@ fn heartbeat(elapsed: Duration, silent: Duration, command: Option<String>) -> St
         human_duration(silent)
     );
     if let Some(cmd) = command {
-        s.push_str(&format!(": {cmd}"));
+        let _ = write!(s, ": {cmd}");
     }
     s
 }

@@ -157,7 +157,7 @@ mod tests {
             change_dir: false,
             run_dir: None,
             turn: None,
-            timeout: std::time::Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
         }
     }
 

@@ -377,7 +377,7 @@ pub(crate) mod tests {
         let mut o = RunOutcome::from_log(Vec::new(), 0, CappedOutput::new(1000), Vec::new());
         o.status = status;
         o.run_id = "r1".into();
-        o.duration = std::time::Duration::from_millis(5);
+        o.duration = Duration::from_millis(5);
         o
     }
 

@@ -10,6 +10,7 @@ use crate::expr::{self, Ctx, Val};
 use crate::interp::{Interp, Matrix, Results, split_word, unquote};
 use crate::numfmt::{self, Fmt, commas};
 use crate::stats;
+use std::fmt::Write as _;
 
 fn a(w: &str, full: &str, min: usize) -> bool {
     w.len() >= min && full.starts_with(w)
@@ -244,14 +245,15 @@ fn save(it: &mut Interp, rest: &str) -> R {
                 }
             })
             .collect();
-        text.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\n",
+        let _ = writeln!(
+            text,
+            "{}\t{}\t{}\t{}\t{}",
             v.name,
             v.storage,
             v.format,
             v.label,
             values.join("\t")
-        ));
+        );
     }
     if std::fs::write(&path, text).is_err() {
         return fail(603, format!("file {path} could not be opened"));
@@ -739,7 +741,7 @@ fn replace(it: &mut Interp, rest: &str) -> R {
         if changes == 1 { "" } else { "s" }
     );
     if to_missing > 0 {
-        msg.push_str(&format!(", {} to missing", commas(&to_missing.to_string())));
+        let _ = write!(msg, ", {} to missing", commas(&to_missing.to_string()));
     }
     msg.push(')');
     it.out.line(&msg);

@@ -2,6 +2,7 @@
 //! `graph dir` lists them; `graph export` writes real SVG/PNG/EPS/PDF files with the
 //! version-specific messages and the console-mode PNG failures of spec §6.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::commands::parse_options;
@@ -330,15 +331,20 @@ fn svg(g: &Graph, version: f64, width: Option<u32>, height: Option<u32>) -> Stri
         let sx = |x: f64| 450.0 + 3300.0 * if x1 > x0 { (x - x0) / (x1 - x0) } else { 0.5 };
         let sy = |y: f64| 2450.0 - 2250.0 * if y1 > y0 { (y - y0) / (y1 - y0) } else { 0.5 };
         for &(x, y) in g.points.iter().take(5000) {
-            s.push_str(&format!(
-                "\t<circle cx=\"{:.0}\" cy=\"{:.0}\" r=\"26\" style=\"fill:#1A476F;stroke:none\"/>\n",
+            let _ = writeln!(
+                s,
+                "\t<circle cx=\"{:.0}\" cy=\"{:.0}\" r=\"26\" style=\"fill:#1A476F;stroke:none\"/>",
                 sx(x),
                 sy(y)
-            ));
+            );
         }
     }
     if !g.title.is_empty() {
-        s.push_str(&format!("\t<text x=\"1980\" y=\"120\" style=\"font-family:'Helvetica';font-size:99px\" text-anchor=\"middle\">{}</text>\n", xml_escape(&g.title)));
+        let _ = writeln!(
+            s,
+            "\t<text x=\"1980\" y=\"120\" style=\"font-family:'Helvetica';font-size:99px\" text-anchor=\"middle\">{}</text>",
+            xml_escape(&g.title)
+        );
     }
     s.push_str("</svg>\n");
     s

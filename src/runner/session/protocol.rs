@@ -2,6 +2,7 @@
 //! user's code by `include` or `do`, the sentinel), and the runner's own lines it must
 //! recognise in the log.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::run::RunSource;
@@ -90,17 +91,17 @@ pub fn call_input(
          local STATA_MCP_l {log}\n"
     );
     if req.change_dir {
-        input.push_str(&format!("quietly cd {}\n", q(&req.cwd)?));
+        let _ = writeln!(input, "quietly cd {}", q(&req.cwd)?);
     }
-    input.push_str(&format!("local STATA_MCP_do {}\n", q(&do_file)?));
+    let _ = writeln!(input, "local STATA_MCP_do {}", q(&do_file)?);
     let start_echo = if include {
         INCLUDE_ECHO
     } else {
-        input.push_str(&format!("local STATA_MCP_args `\" {args} \"'\n"));
+        let _ = writeln!(input, "local STATA_MCP_args `\" {args} \"'");
         START_ECHO
     };
     if !kind.parks_r() {
-        input.push_str(&format!("_return restore {HOLD_NAME}\n"));
+        let _ = writeln!(input, "_return restore {HOLD_NAME}");
     }
     input.push_str(&start_echo[2..]);
     input.push('\n');
@@ -108,14 +109,15 @@ pub fn call_input(
     let sentinel = format!("display \"{marker}\" `STATA_MCP_rc'");
     let mut end_lines = format!("{RC_SAVE}\n");
     if !kind.parks_r() {
-        end_lines.push_str(&format!("_return hold {HOLD_NAME}\n"));
+        let _ = writeln!(end_lines, "_return hold {HOLD_NAME}");
     }
-    end_lines.push_str(&format!(
+    let _ = writeln!(
+        end_lines,
         "{REOPEN}\n\
          {sentinel}\n\
          capture log close {LOG_NAME}\n\
-         _return restore {HOLD_NAME}\n"
-    ));
+         _return restore {HOLD_NAME}"
+    );
     input.push_str(&end_lines);
     Ok(CallPlan {
         input,
