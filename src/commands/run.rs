@@ -17,8 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::{runner, shut_down, trim_old_runs};
 use crate::cli::{RunArgs, ServerOptions};
 use crate::log::live::LiveOutput;
-use crate::render::outcome::status_line;
-use crate::run::error::ErrorInfo;
+use crate::render::outcome::{status_line, write_error};
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
 use crate::settings::{Settings, absolute};
@@ -311,24 +310,27 @@ pub fn summary(outcome: &RunOutcome) -> String {
     text
 }
 
-fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
-    let mut lines = err.message.lines();
-    let first = lines.next().unwrap_or("").trim_end();
-    if err.code > 0 {
-        let _ = writeln!(text, "{indent}r({}): {first}", err.code);
-    } else if !first.is_empty() {
-        let _ = writeln!(text, "{indent}error: {first}");
-    }
-    for l in lines {
-        let _ = writeln!(text, "{indent}  {}", l.trim_end());
-    }
-    if let Some(cmd) = &err.command {
-        let _ = writeln!(text, "{indent}  in: {cmd}");
-    }
-    if !err.stack.is_empty() {
-        let _ = writeln!(text, "{indent}  in do-file: {}", err.stack.join(" > "));
-    }
-    if let Some(hint) = &err.hint {
-        let _ = writeln!(text, "{indent}  hint: {hint}");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::error::ErrorInfo;
+    use crate::run::output::CappedOutput;
+
+    #[test]
+    fn the_summary_says_where_the_error_is() {
+        let mut outcome = RunOutcome::from_log(Vec::new(), 0, CappedOutput::new(100), Vec::new());
+        outcome.status = RunStatus::Error;
+        let mut err = ErrorInfo::new(111, "variable foo not found");
+        err.command = Some("gen y = foo".into());
+        err.file = Some("/w/main.do".into());
+        err.line = Some(12);
+        outcome.error = Some(err);
+        outcome.duration = Duration::from_millis(400);
+        let text = summary(&outcome);
+        assert!(text.starts_with("Stata error r(111) in 0.4 s\n"), "{text}");
+        assert!(text.contains("r(111): variable foo not found\n"), "{text}");
+        assert!(text.contains("  in: gen y = foo\n"), "{text}");
+        assert!(text.contains("  at: /w/main.do, line 12\n"), "{text}");
+        assert_eq!(exit_code(outcome.status), EXIT_STATA_ERROR);
     }
 }

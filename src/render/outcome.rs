@@ -147,8 +147,9 @@ pub fn status_line(status: RunStatus, rc: Option<i32>, duration: Duration) -> St
     }
 }
 
-/// One error as a few lines: `r(111): message`, then `in:`, `in do-file:` and `hint:`.
-fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
+/// One error as a few lines: `r(111): message`, then `in:`, `in do-file:`, `at:` and
+/// `hint:`; the tool results and `stata-mcp run` both write errors so.
+pub fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
     let mut lines = err.message.lines();
     let first = lines.next().unwrap_or("").trim_end();
     if err.code > 0 {
