@@ -2,7 +2,7 @@
 //! whatever order the async scheduler runs them.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -15,7 +15,8 @@ const UNCLAIMED_GRACE: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arrival(pub u64);
 
-/// The arrival order of tool calls, handed out as they are read from stdin.
+/// The arrival order of tool calls, handed out as they are read from stdin. One per
+/// server: the transport stamps arrivals, the tool calls claim them.
 #[derive(Debug)]
 pub struct Turns {
     state: Mutex<State>,
@@ -35,14 +36,13 @@ struct State {
 #[derive(Debug)]
 pub struct Ticket {
     seq: u64,
-    turns: &'static Turns,
+    turns: Arc<Turns>,
 }
 
 impl Turns {
-    /// The server's one line of calls.
-    pub fn global() -> &'static Turns {
-        static TURNS: OnceLock<Turns> = OnceLock::new();
-        TURNS.get_or_init(|| Turns {
+    /// An empty line of calls.
+    pub fn new() -> Arc<Turns> {
+        Arc::new(Turns {
             state: Mutex::new(State::default()),
             changed: Notify::new(),
         })
@@ -53,7 +53,7 @@ impl Turns {
     }
 
     /// Records a call as it arrives; returns its place.
-    pub fn arrive(&'static self) -> u64 {
+    pub fn arrive(&self) -> u64 {
         let mut s = self.state();
         s.next += 1;
         let seq = s.next;
@@ -62,9 +62,12 @@ impl Turns {
     }
 
     /// The call with place `seq` has started; the ticket keeps its place until dropped.
-    pub fn claim(&'static self, seq: u64) -> Ticket {
+    pub fn claim(self: &Arc<Self>, seq: u64) -> Ticket {
         self.state().claimed.insert(seq);
-        Ticket { seq, turns: self }
+        Ticket {
+            seq,
+            turns: self.clone(),
+        }
     }
 }
 
@@ -117,7 +120,7 @@ mod tests {
 
     #[tokio::test]
     async fn later_arrivals_wait_for_earlier_ones_whatever_order_they_start_in() {
-        let turns = Turns::global();
+        let turns = Turns::new();
         let a = turns.arrive();
         let b = turns.arrive();
         // The later call starts first, and must wait.
@@ -138,7 +141,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_arrival_that_never_starts_does_not_block_the_line() {
-        let turns = Turns::global();
+        let turns = Turns::new();
         let _lost = turns.arrive();
         let later = turns.arrive();
         let t = turns.claim(later);

@@ -16,6 +16,7 @@ use rmcp::ServiceExt;
 use std::sync::Arc;
 
 use crate::cli::ServerOptions;
+use crate::runner::turns::Turns;
 use crate::service::Service;
 use crate::settings::Settings;
 
@@ -26,12 +27,13 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(100
 pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
     let settings = Settings::resolve(&options).context("could not set up the server")?;
     let service = Arc::new(Service::new(settings));
-    let server = state::StataServer::new(service.clone());
+    let turns = Turns::new();
+    let server = state::StataServer::new(service.clone(), turns.clone());
     spawn_signal_handler();
     if service.settings.warm {
         service.spawn_warm();
     }
-    let transport = transport::StdioTransport::new(tokio::io::stdin(), tokio::io::stdout());
+    let transport = transport::StdioTransport::new(tokio::io::stdin(), tokio::io::stdout(), turns);
     let stdin_closed = transport.closed_token();
     match server.serve(transport).await {
         Ok(running) => {

@@ -3,23 +3,30 @@
 use std::sync::Arc;
 
 use super::progress::ProgressSettings;
+use crate::runner::turns::Turns;
 use crate::service::Service;
 
 #[derive(Clone)]
 pub struct StataServer {
     service: Arc<Service>,
     progress: ProgressSettings,
+    /// The arrival order the transport stamps; a call claims its place here.
+    turns: Arc<Turns>,
 }
 
 impl StataServer {
-    pub fn new(service: Arc<Service>) -> Self {
+    pub fn new(service: Arc<Service>, turns: Arc<Turns>) -> Self {
         let s = &service.settings;
         let progress = ProgressSettings {
             interval: s.progress_interval,
             heartbeat: s.heartbeat,
             max_frame_bytes: s.max_frame_bytes,
         };
-        Self { service, progress }
+        Self {
+            service,
+            progress,
+            turns,
+        }
     }
 
     pub fn service(&self) -> &Arc<Service> {
@@ -28,5 +35,9 @@ impl StataServer {
 
     pub fn progress(&self) -> ProgressSettings {
         self.progress
+    }
+
+    pub fn turns(&self) -> &Arc<Turns> {
+        &self.turns
     }
 }

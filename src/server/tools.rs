@@ -11,7 +11,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use super::reply::tool_error;
 use super::state::StataServer;
 use super::{job_tools, log_tools, run_tools, session_tools};
-use crate::runner::turns::{Arrival, Turns};
+use crate::runner::turns::Arrival;
 
 /// Every tool this server has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl ServerHandler for StataServer {
         let turn = context
             .extensions
             .get::<Arrival>()
-            .map(|a| Turns::global().claim(a.0));
+            .map(|a| self.turns().claim(a.0));
         let Some(tool) = ToolName::parse(request.name.as_ref()) else {
             return Ok(tool_error(format!(
                 "unknown tool {:?}; list the tools with tools/list",

@@ -78,13 +78,18 @@ pub enum Verdict {
 }
 
 impl<R: AsyncRead + Send + Unpin> StdioTransport<R> {
-    pub fn new(reader: R, writer: impl AsyncWrite + Send + Unpin + 'static) -> Self {
+    /// A transport over `reader` and `writer` that stamps each tool call's arrival in `turns`.
+    pub fn new(
+        reader: R,
+        writer: impl AsyncWrite + Send + Unpin + 'static,
+        turns: Arc<Turns>,
+    ) -> Self {
         Self {
             reader: BufReader::with_capacity(64 * 1024, reader),
             line: Vec::new(),
             discarding: false,
             writer: Arc::new(tokio::sync::Mutex::new(Box::new(writer))),
-            inbox: Inbox::new(),
+            inbox: Inbox::new(turns),
             closed: tokio_util::sync::CancellationToken::new(),
         }
     }
@@ -136,20 +141,23 @@ pub struct Inbox {
     /// so early notifications are dropped here instead.
     seen_initialize: bool,
     tokens: Arc<Mutex<Ledger>>,
+    /// Where each tool call's arrival is stamped.
+    turns: Arc<Turns>,
 }
 
 impl Default for Inbox {
     fn default() -> Self {
-        Self::new()
+        Self::new(Turns::new())
     }
 }
 
 impl Inbox {
-    pub fn new() -> Self {
+    pub fn new(turns: Arc<Turns>) -> Self {
         Self {
             line_no: 0,
             seen_initialize: false,
             tokens: Arc::new(Mutex::new(Ledger::default())),
+            turns,
         }
     }
 
@@ -250,7 +258,7 @@ impl Inbox {
                 {
                     r.request
                         .extensions_mut()
-                        .insert(Arrival(Turns::global().arrive()));
+                        .insert(Arrival(self.turns.arrive()));
                 }
                 if let (true, Some(id)) = (is_request, usable_id.as_ref()) {
                     let mut ledger = self.tokens();
@@ -420,5 +428,72 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for StdioTrans
 
     async fn close(&mut self) -> Result<(), Self::Error> {
         self.writer.lock().await.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INIT: &[u8] = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+    const CALL: &[u8] = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"stata_run_code","arguments":{"code":"display 1"}}}"#;
+
+    fn error_code(v: &Verdict) -> Option<i64> {
+        match v {
+            Verdict::Reply(r) => r["error"]["code"].as_i64(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn malformed_lines_get_the_json_rpc_error_they_deserve() {
+        let mut inbox = Inbox::default();
+        assert_eq!(error_code(&inbox.judge(b"{not json")), Some(PARSE_ERROR));
+        assert_eq!(error_code(&inbox.judge(b"[1, 2]")), Some(INVALID_REQUEST));
+        assert_eq!(
+            error_code(&inbox.judge(br#"{"id":1,"method":"ping"}"#)),
+            Some(INVALID_REQUEST),
+            "no jsonrpc version"
+        );
+        assert_eq!(
+            error_code(&inbox.judge(br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#)),
+            Some(INVALID_REQUEST),
+            "a fractional id"
+        );
+        assert!(matches!(inbox.judge(b"  \r\n"), Verdict::Ignore));
+    }
+
+    #[test]
+    fn notifications_before_initialize_are_dropped() {
+        let mut inbox = Inbox::default();
+        let early = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        assert!(matches!(inbox.judge(early), Verdict::Ignore));
+        assert!(matches!(inbox.judge(INIT), Verdict::Deliver(_)));
+        assert!(matches!(inbox.judge(early), Verdict::Deliver(_)));
+    }
+
+    #[test]
+    fn tool_calls_are_stamped_in_arrival_order_and_ids_stay_unique() {
+        let turns = Turns::new();
+        let mut inbox = Inbox::new(turns.clone());
+        assert!(matches!(inbox.judge(INIT), Verdict::Deliver(_)));
+        let Verdict::Deliver(msg) = inbox.judge(CALL) else {
+            panic!("a tool call is delivered");
+        };
+        let JsonRpcMessage::Request(r) = *msg else {
+            panic!("a request");
+        };
+        let arrival = r.request.extensions().get::<Arrival>().copied();
+        assert_eq!(arrival, Some(Arrival(1)));
+        assert_eq!(
+            turns.arrive(),
+            2,
+            "the transport's stamps come from the server's line"
+        );
+        assert_eq!(
+            error_code(&inbox.judge(CALL)),
+            Some(INVALID_REQUEST),
+            "the same id again while the first is in flight"
+        );
     }
 }

@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use stata_mcp::server::transport::{Inbox, Verdict};
 
 fuzz_target!(|data: &[u8]| {
-    let mut inbox = Inbox::new();
+    let mut inbox = Inbox::default();
     // Half the time, as if `initialize` had arrived, so later lines take the full path.
     if data.first().is_some_and(|b| b & 1 == 1) {
         let init = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"f","version":"0"}}}"#;
