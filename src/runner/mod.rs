@@ -2,7 +2,9 @@
 //! `LiveOutput`, a `RunOutcome` comes back.
 
 pub mod batch;
+pub mod follow;
 pub mod locate;
+pub mod outcome;
 pub mod process;
 pub mod request;
 pub mod rundir;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
-use super::batch::POLL_INTERVAL;
+use super::follow::Follower;
 use super::process::describe_exit;
 use super::request::RunRequest;
 use super::rundir::RunDirs;
@@ -22,7 +22,6 @@ use crate::log::decode::decode_line;
 use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;
 use crate::log::pipeline::LogPipeline;
-use crate::log::tail::LogTail;
 use crate::run::error::ErrorInfo;
 use crate::run::files::WRAPPER_LOG;
 use crate::run::{RunOutcome, RunStatus};
@@ -317,7 +316,8 @@ impl SessionRunner {
             };
         }
 
-        let mut tail = LogTail::new(&log_path);
+        let deadline = tokio::time::Instant::now() + req.timeout;
+        let mut follow = Follower::new(&log_path, deadline, cancel.clone());
         let end_echo = format!(". {RC_SAVE}");
         let mut pipe = LogPipeline::new(
             RunnerFilter::new(plan.start_echo).with_end(end_echo.clone(), marker),
@@ -347,24 +347,12 @@ impl SessionRunner {
             }
             pipe.push_raw(raw);
         };
-        let mut ticker = tokio::time::interval(POLL_INTERVAL);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let deadline = tokio::time::Instant::now() + req.timeout;
         // Set once a break was sent: (when Stata must be back by, whether it was the timeout).
         let mut breaking: Option<(tokio::time::Instant, bool)> = None;
 
         let end = loop {
-            let stop = if breaking.is_none() {
-                tokio::select! {
-                    _ = cancel.cancelled() => Some(false),
-                    _ = tokio::time::sleep_until(deadline) => Some(true),
-                    _ = tail.due(&mut ticker) => None,
-                }
-            } else {
-                tail.due(&mut ticker).await;
-                None
-            };
-            if let Some(timed_out) = stop {
+            if let Some(stop) = follow.wait(breaking.is_none()).await {
+                let timed_out = stop.timed_out();
                 // Stata's break key: the running command stops, the data stays.
                 session.proc.interrupt();
                 // The end lines may have been discarded with the interrupted input: send
@@ -372,7 +360,7 @@ impl SessionRunner {
                 let _ = session.send(&plan.end_lines).await;
                 breaking = Some((tokio::time::Instant::now() + self.grace, timed_out));
             }
-            let _ = tail.poll(|l| feed(l, &mut pipe));
+            follow.poll(|l| feed(l, &mut pipe));
             pipe.flush_live();
             if pipe.ended_with().is_some() {
                 break match breaking {
@@ -381,7 +369,7 @@ impl SessionRunner {
                 };
             }
             if let Ok(Some(status)) = session.proc.try_wait() {
-                let _ = tail.drain(|l| feed(l, &mut pipe));
+                follow.drain(|l| feed(l, &mut pipe));
                 break End::Exited(status);
             }
             if let Some((by, timed_out)) = breaking
@@ -391,7 +379,7 @@ impl SessionRunner {
                 break End::Killed { timed_out };
             }
         };
-        tail.finish(|l| feed(l, &mut pipe));
+        let read_note = follow.finish(|l| feed(l, &mut pipe));
         let summary = pipe.finish();
         let stderr = if matches!(end, End::Exited(_)) {
             session.stderr_text().await
@@ -402,6 +390,7 @@ impl SessionRunner {
         call_end.outcome.run_id = dir.id;
         call_end.outcome.log_path = Some(log_path);
         call_end.outcome.duration = started.elapsed();
+        call_end.outcome.notes.extend(read_note);
         call_end
     }
 }

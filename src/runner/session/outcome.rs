@@ -4,6 +4,7 @@
 use crate::log::pipeline::LogSummary;
 use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunStatus};
+use crate::runner::outcome::{it_said, take_error};
 use crate::runner::process::describe_exit;
 use crate::runner::request::RunRequest;
 
@@ -56,13 +57,7 @@ pub fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: 
     match end {
         End::Done => {
             if let Some(err) = scan.error {
-                outcome.status = if scan.interrupted {
-                    RunStatus::Cancelled
-                } else {
-                    RunStatus::Error
-                };
-                outcome.rc = Some(err.code);
-                outcome.error = Some(err);
+                take_error(&mut outcome, err, scan.interrupted);
             }
         }
         End::Interrupted { timed_out } => {
@@ -100,11 +95,7 @@ pub fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: 
                 gone = Some("the previous session ended (Stata exited during a call)".into());
             } else {
                 outcome.status = RunStatus::Error;
-                let said = if stderr.is_empty() {
-                    String::new()
-                } else {
-                    format!(" It said: {stderr}")
-                };
+                let said = it_said(stderr);
                 outcome.error = Some(ErrorInfo::new(
                     0,
                     format!(
@@ -119,4 +110,68 @@ pub fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: 
         }
     }
     CallEnd { outcome, gone }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::outcome::tests::{req, summary};
+
+    #[test]
+    fn a_call_that_ran_to_its_sentinel_keeps_the_session() {
+        let err = ErrorInfo::new(198, "invalid syntax");
+        let end = session_outcome(End::Done, summary(Some(err), true), &req(), "");
+        assert_eq!(
+            (end.outcome.status, end.outcome.rc),
+            (RunStatus::Error, Some(198))
+        );
+        assert!(end.gone.is_none());
+    }
+
+    #[test]
+    fn a_break_keeps_the_data_and_a_kill_loses_the_session() {
+        let end = session_outcome(
+            End::Interrupted { timed_out: true },
+            summary(None, true),
+            &req(),
+            "",
+        );
+        assert_eq!(
+            (end.outcome.status, end.outcome.rc),
+            (RunStatus::Timeout, Some(1))
+        );
+        assert!(
+            end.outcome.notes[0].contains("back at its prompt"),
+            "{:?}",
+            end.outcome.notes
+        );
+        assert!(end.gone.is_none());
+        let end = session_outcome(
+            End::Killed { timed_out: false },
+            summary(None, true),
+            &req(),
+            "",
+        );
+        assert_eq!(end.outcome.status, RunStatus::Cancelled);
+        assert!(
+            end.outcome.notes[0].contains("was killed"),
+            "{:?}",
+            end.outcome.notes
+        );
+        assert!(end.gone.is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stata_exiting_during_a_call_ends_the_session() {
+        use crate::runner::outcome::tests::exit;
+        let end = session_outcome(End::Exited(exit(0)), summary(None, true), &req(), "");
+        assert_eq!(end.outcome.status, RunStatus::Ok);
+        assert!(end.outcome.notes[0].contains("Stata exited during the call"));
+        assert!(end.gone.is_some());
+        let end = session_outcome(End::Exited(exit(9)), summary(None, true), &req(), "killed");
+        assert_eq!(end.outcome.status, RunStatus::Error);
+        let msg = end.outcome.error.expect("error").message;
+        assert!(msg.starts_with("Stata died during the call") && msg.ends_with("It said: killed"));
+    }
 }

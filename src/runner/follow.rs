@@ -1,0 +1,137 @@
+//! Following a run's log while Stata runs, the same way in both modes: a poll every
+//! [`POLL_INTERVAL`], the time limit and the cancel watched, read errors noted, not lost.
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::log::tail::LogTail;
+
+/// How often the log is read while Stata runs. Short enough that a line reaches the
+/// client within a few milliseconds; an idle poll is one `read` returning 0.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
+
+/// Why a run must stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The call was cancelled (or the client went away).
+    Cancelled,
+    /// The time limit was reached.
+    TimedOut,
+}
+
+impl Stop {
+    pub fn timed_out(self) -> bool {
+        self == Stop::TimedOut
+    }
+}
+
+/// A log being followed for one run, with the run's deadline and cancel.
+pub struct Follower {
+    tail: LogTail,
+    ticker: Interval,
+    deadline: Instant,
+    cancel: CancellationToken,
+    /// The first error reading the log; later reads still run.
+    read_error: Option<io::Error>,
+}
+
+impl Follower {
+    /// Follows the log at `path`, due to stop at `deadline` or when `cancel` fires.
+    pub fn new(path: &Path, deadline: Instant, cancel: CancellationToken) -> Self {
+        let mut ticker = tokio::time::interval(POLL_INTERVAL);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Self {
+            tail: LogTail::new(path),
+            ticker,
+            deadline,
+            cancel,
+            read_error: None,
+        }
+    }
+
+    /// Waits until the next read is due, or the run must stop. Once a stop is being dealt
+    /// with (`watching` false), only the next read is waited for.
+    pub async fn wait(&mut self, watching: bool) -> Option<Stop> {
+        if !watching {
+            self.tail.due(&mut self.ticker).await;
+            return None;
+        }
+        tokio::select! {
+            _ = self.cancel.cancelled() => Some(Stop::Cancelled),
+            _ = tokio::time::sleep_until(self.deadline) => Some(Stop::TimedOut),
+            _ = self.tail.due(&mut self.ticker) => None,
+        }
+    }
+
+    /// Reads what is new, line by line.
+    pub fn poll(&mut self, on_line: impl FnMut(&[u8])) {
+        if let Err(e) = self.tail.poll(on_line) {
+            self.read_error.get_or_insert(e);
+        }
+    }
+
+    /// Reads everything written so far (Stata has exited).
+    pub fn drain(&mut self, on_line: impl FnMut(&[u8])) {
+        if let Err(e) = self.tail.drain(on_line) {
+            self.read_error.get_or_insert(e);
+        }
+    }
+
+    /// The run is over: reads the rest, hands out a last unfinished line, and returns the
+    /// note to give the user if reading the log failed on the way.
+    pub fn finish(mut self, mut on_line: impl FnMut(&[u8])) -> Option<String> {
+        self.drain(&mut on_line);
+        self.tail.finish(on_line);
+        self.read_error.map(|e| {
+            format!("reading the log failed part-way: {e}; the log file may be incomplete")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lines_stop_and_read_errors_are_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("run.log");
+        let cancel = CancellationToken::new();
+        let mut f = Follower::new(
+            &log,
+            Instant::now() + Duration::from_secs(60),
+            cancel.clone(),
+        );
+        // No log yet: Stata is still starting, which is not an error.
+        assert_eq!(f.wait(true).await, None);
+        f.poll(|_| panic!("nothing to read"));
+        std::fs::write(&log, "a\nb\npartial").expect("write");
+        let mut lines = Vec::new();
+        f.poll(|l| lines.push(String::from_utf8_lossy(l).into_owned()));
+        assert_eq!(lines, ["a", "b"]);
+        cancel.cancel();
+        assert_eq!(f.wait(true).await, Some(Stop::Cancelled));
+        assert_eq!(
+            f.wait(false).await,
+            None,
+            "while stopping, only reads are waited for"
+        );
+        let note = f.finish(|l| lines.push(String::from_utf8_lossy(l).into_owned()));
+        assert_eq!(lines, ["a", "b", "partial"]);
+        assert_eq!(note, None);
+
+        // A log path that cannot be read (a folder) is noted once, and reading goes on.
+        let mut f = Follower::new(dir.path(), Instant::now(), CancellationToken::new());
+        assert_eq!(f.wait(true).await, Some(Stop::TimedOut));
+        f.poll(|_| {});
+        let note = f.finish(|_| {}).expect("a note");
+        assert!(
+            note.starts_with("reading the log failed part-way"),
+            "{note}"
+        );
+    }
+}
