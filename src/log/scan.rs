@@ -5,7 +5,7 @@
 //! a few captured-error candidates. It never keeps the log, so a 100 MB trace log costs the
 //! same memory as a ten-line one.
 //!
-//! What it recognises (see the project's notes on Stata's behaviour, §3 and §5):
+//! What it recognises (the specification, `../shared/stata-behavior.md`, sections 3 and 5):
 //! - an uncaptured error: a line that is only `r(N);`. The first one is the run's error; the
 //!   later ones are the trailers Stata prints for each enclosing do-file;
 //! - `--Break--` followed by `r(1);`: an interruption;

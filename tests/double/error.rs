@@ -68,7 +68,7 @@ pub fn fail<T>(rc: i32, msg: impl Into<String>) -> R<T> {
     Err(Flow::Err(StataErr::new(rc, msg)))
 }
 
-/// The generic messages `error N` prints (spec §5 and Stata's `help error`).
+/// The generic messages `error N` prints (`../shared/stata-behavior.md` section 5, and Stata's `help error`).
 pub fn standard_message(rc: i32) -> Option<&'static str> {
     Some(match rc {
         1 => "--Break--",

@@ -1,6 +1,6 @@
 //! Graphs: `scatter`, `twoway`, `histogram`, `line` create a graph in memory;
 //! `graph dir` lists them; `graph export` writes real SVG/PNG/EPS/PDF files with the
-//! version-specific messages and the console-mode PNG failures of spec §6.
+//! version-specific messages and the console-mode PNG failures of `../shared/stata-behavior.md` section 6.
 
 use std::fmt::Write as _;
 use std::path::Path;
