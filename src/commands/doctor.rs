@@ -237,7 +237,7 @@ async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
     };
     let startup = started.elapsed();
     if let Some(Err(msg)) = warmed {
-        let outcome = RunOutcome::not_started("-", started, None, msg);
+        let outcome = RunOutcome::not_started(None, started, None, msg);
         return Answer {
             outcome,
             version: None,

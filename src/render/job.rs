@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use tokio::time::Duration;
 
-use super::outcome::RunResultJson;
+use super::outcome::{RunResultJson, run_id_text};
 use crate::run::RunOutcome;
 use crate::run::files::WRAPPER_LOG;
 use crate::run::id::RunId;
@@ -137,7 +137,7 @@ pub fn job_view(
         write_skipped(
             &mut text,
             excerpt.skipped_bytes,
-            job.run_dir.as_ref().map(|d| d.id.as_str()),
+            job.run_dir.as_ref().map(|d| d.id.to_string()).as_deref(),
         );
         write_new_output(&mut text, &excerpt.text);
         let _ = writeln!(text, "{}", json.next);
@@ -155,7 +155,11 @@ pub fn job_view(
     }
     // The result below holds the output (head and tail); only a gap in what this caller
     // was given needs saying.
-    write_skipped(&mut text, excerpt.skipped_bytes, Some(&outcome.run_id));
+    write_skipped(
+        &mut text,
+        excerpt.skipped_bytes,
+        Some(&run_id_text(outcome)),
+    );
     let outcome = Some(outcome.clone());
     JobView {
         text,
@@ -175,7 +179,9 @@ fn job_json(
     let next = if done {
         format!(
             "The job has ended; its full log: stata_read_log {{\"run_id\": \"{}\"}}.",
-            snap.outcome.as_ref().map_or("-", |o| o.run_id.as_str())
+            snap.outcome
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), run_id_text)
         )
     } else {
         format!(
@@ -198,8 +204,8 @@ fn job_json(
         run_id: snap
             .outcome
             .as_ref()
-            .map(|o| o.run_id.clone())
-            .or_else(|| job.run_dir.as_ref().map(|d| d.id.clone())),
+            .map(|o| run_id_text(o))
+            .or_else(|| job.run_dir.as_ref().map(|d| d.id.to_string())),
         log_path: snap
             .outcome
             .as_ref()
@@ -261,7 +267,7 @@ pub fn job_list(jobs: &[Arc<Job>]) -> (String, JobListJson) {
                 tool: job.tool.clone(),
                 summary: job.summary.clone(),
                 elapsed_ms: millis(snap.elapsed),
-                run_id: snap.outcome.as_ref().map(|o| o.run_id.clone()),
+                run_id: snap.outcome.as_deref().map(run_id_text),
             }
         })
         .collect();

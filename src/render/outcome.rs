@@ -106,7 +106,7 @@ pub fn render(outcome: &RunOutcome) -> Rendered {
 
     let json = RunResultJson {
         status: outcome.status,
-        run_id: outcome.run_id.clone(),
+        run_id: run_id_text(outcome),
         rc,
         error: outcome.error.clone(),
         warnings: outcome.warnings.clone(),
@@ -130,6 +130,13 @@ pub fn render(outcome: &RunOutcome) -> Rendered {
         structured,
         is_error: outcome.status != RunStatus::Ok,
     }
+}
+
+/// A run's id as results print it: `-` for a run that never got a folder.
+pub fn run_id_text(outcome: &RunOutcome) -> String {
+    outcome
+        .run_id
+        .map_or_else(|| "-".to_owned(), |id| id.to_string())
 }
 
 /// `Stata run ok in 1.2 s`, `Stata error r(111) in 0.4 s`, `Timed out after 30 s`, ...
@@ -199,7 +206,7 @@ mod tests {
         }
         let mut o = RunOutcome::from_log(Vec::new(), 0, output, Vec::new());
         o.status = status;
-        o.run_id = "r1".into();
+        o.run_id = crate::run::id::RunId::parse("20250101-000000-1-0");
         o.log_path = Some(PathBuf::from("/tmp/runs/r1/run.log"));
         o.duration = Duration::from_millis(1234);
         o

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use error::ErrorInfo;
+use id::RunId;
 use image::Image;
 use output::CappedOutput;
 
@@ -51,7 +52,8 @@ impl RunStatus {
 #[derive(Debug)]
 pub struct RunOutcome {
     pub status: RunStatus,
-    pub run_id: String,
+    /// The run's id (its folder's name); none when it never got a folder.
+    pub run_id: Option<RunId>,
     /// The return code of the failure, if Stata reported one.
     pub rc: Option<i32>,
     /// The error that ended the run (or why it could not start).
@@ -91,7 +93,7 @@ impl RunOutcome {
         }
         Self {
             status: RunStatus::Ok,
-            run_id: String::new(),
+            run_id: None,
             rc: None,
             error: None,
             warnings,
@@ -106,10 +108,15 @@ impl RunOutcome {
 
     /// A run that never got going: nothing ran, nothing is left running. `code` is the
     /// return code Stata would give the same refusal (601: file not found), if any.
-    pub fn not_started(run_id: &str, started: Instant, code: Option<i32>, message: String) -> Self {
+    pub fn not_started(
+        run_id: Option<RunId>,
+        started: Instant,
+        code: Option<i32>,
+        message: String,
+    ) -> Self {
         Self {
             status: RunStatus::FailedToStart,
-            run_id: run_id.to_owned(),
+            run_id,
             rc: code,
             error: Some(ErrorInfo::new(code.unwrap_or(0), message)),
             duration: started.elapsed(),

@@ -49,11 +49,11 @@ impl BatchRunner {
         let started = Instant::now();
         let dir = match self.dirs.for_run(req.run_dir.as_ref()) {
             Ok(d) => d,
-            Err(msg) => return RunOutcome::not_started("-", started, None, msg),
+            Err(msg) => return RunOutcome::not_started(None, started, None, msg),
         };
         let log_path = dir.path.join(WRAPPER_LOG);
         if let Err(msg) = prepare(&dir, &req) {
-            return RunOutcome::not_started(&dir.id, started, None, msg);
+            return RunOutcome::not_started(Some(dir.id), started, None, msg);
         }
 
         let _slot = tokio::select! {
@@ -61,7 +61,7 @@ impl BatchRunner {
             _ = cancel.cancelled() => {
                 return RunOutcome {
                     status: RunStatus::Cancelled,
-                    ..RunOutcome::not_started(&dir.id, started, None, String::new())
+                    ..RunOutcome::not_started(Some(dir.id), started, None, String::new())
                 };
             }
         };
@@ -76,7 +76,7 @@ impl BatchRunner {
             Ok(p) => p,
             Err(e) => {
                 return RunOutcome::not_started(
-                    &dir.id,
+                    Some(dir.id),
                     started,
                     None,
                     spawn_error(&req.stata, &e),
@@ -122,7 +122,7 @@ impl BatchRunner {
         drop(proc);
 
         let mut outcome = batch_outcome(end, summary, &req, &stdout, &stderr, log_path.exists());
-        outcome.run_id = dir.id;
+        outcome.run_id = Some(dir.id);
         outcome.log_path = Some(log_path);
         outcome.duration = started.elapsed();
         outcome.notes.extend(read_note);

@@ -17,7 +17,7 @@ pub struct RunDirs {
 /// One run's folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
-    pub id: String,
+    pub id: RunId,
     pub path: PathBuf,
 }
 
@@ -78,8 +78,8 @@ impl RunDirs {
         create_private_dir_all(&self.root)?;
         loop {
             let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-            let id = RunId::new(SystemTime::now(), seq).to_string();
-            let path = self.root.join(&id);
+            let id = RunId::new(SystemTime::now(), seq);
+            let path = self.root.join(id.to_string());
             match create_private_dir(&path) {
                 Ok(()) => return Ok(RunDir { id, path }),
                 // Another server with the same pid in the same second (pid reuse): next number.

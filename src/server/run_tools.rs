@@ -127,7 +127,8 @@ pub async fn call(
     turn: Option<Ticket>,
 ) -> CallToolResult {
     let started = Instant::now();
-    let not_started = |rc, message| run_result(&RunOutcome::not_started("-", started, rc, message));
+    let not_started =
+        |rc, message| run_result(&RunOutcome::not_started(None, started, rc, message));
     let parsed = if tool == "stata_run_file" {
         parse_args::<RunFileArgs>(tool, args).map(RunFileArgs::into_call)
     } else {

@@ -226,7 +226,7 @@ impl LiveRun {
             }
             let outcome = outcome.unwrap_or_else(|e| {
                 let mut o =
-                    RunOutcome::not_started("-", this.started.into_std(), None, String::new());
+                    RunOutcome::not_started(None, this.started.into_std(), None, String::new());
                 o.status = RunStatus::Error;
                 o.error = Some(ErrorInfo::new(
                     0,
@@ -376,7 +376,7 @@ pub(crate) mod tests {
     pub(crate) fn outcome(status: RunStatus) -> RunOutcome {
         let mut o = RunOutcome::from_log(Vec::new(), 0, CappedOutput::new(1000), Vec::new());
         o.status = status;
-        o.run_id = "r1".into();
+        o.run_id = crate::run::id::RunId::parse("20250101-000000-1-0");
         o.duration = Duration::from_millis(5);
         o
     }

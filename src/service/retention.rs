@@ -386,7 +386,7 @@ mod tests {
         let report = retention.sweep_now().expect("sweep");
         assert_eq!(
             report.removed,
-            vec![current.id],
+            vec![current.id.to_string()],
             "once finished, it may go too"
         );
     }

@@ -151,7 +151,7 @@ impl SessionRunner {
                 status: RunStatus::Cancelled,
                 error: None,
                 notes: vec!["cancelled while waiting for the session; nothing ran".into()],
-                ..RunOutcome::not_started("-", started, None, String::new())
+                ..RunOutcome::not_started(None, started, None, String::new())
             };
         };
         self.run_locked(
@@ -193,11 +193,11 @@ impl SessionRunner {
                     slot.live = Some(s);
                 }
                 // Nothing is kept: the next call tries a fresh start.
-                Err(msg) => return RunOutcome::not_started("-", started, None, msg),
+                Err(msg) => return RunOutcome::not_started(None, started, None, msg),
             }
         }
         let Some(session) = slot.live.as_mut() else {
-            return RunOutcome::not_started("-", started, None, "no Stata session".into());
+            return RunOutcome::not_started(None, started, None, "no Stata session".into());
         };
 
         let CallEnd { mut outcome, gone } = self
@@ -289,20 +289,20 @@ impl SessionRunner {
         };
         let dir = match self.dirs.for_run(req.run_dir.as_ref()) {
             Ok(d) => d,
-            Err(msg) => return alive(RunOutcome::not_started("-", started, None, msg)),
+            Err(msg) => return alive(RunOutcome::not_started(None, started, None, msg)),
         };
         let nonce = format!("{:016x}", nonce());
         let marker = format!("STATA_MCP_END_{nonce}_");
         let plan = match call_input(&dir, req, kind, &marker) {
             Ok(p) => p,
-            Err(msg) => return alive(RunOutcome::not_started(&dir.id, started, None, msg)),
+            Err(msg) => return alive(RunOutcome::not_started(Some(dir.id), started, None, msg)),
         };
         if kind == CallKind::User {
             session.calls += 1;
         }
         let log_path = dir.path.join(WRAPPER_LOG);
         if let Err(e) = session.send(&plan.input).await {
-            let mut o = RunOutcome::not_started(&dir.id, started, None, String::new());
+            let mut o = RunOutcome::not_started(Some(dir.id), started, None, String::new());
             o.status = RunStatus::Error;
             o.error = Some(ErrorInfo::new(
                 0,
@@ -387,7 +387,7 @@ impl SessionRunner {
             String::new()
         };
         let mut call_end = session_outcome(end, summary, req, &stderr);
-        call_end.outcome.run_id = dir.id;
+        call_end.outcome.run_id = Some(dir.id);
         call_end.outcome.log_path = Some(log_path);
         call_end.outcome.duration = started.elapsed();
         call_end.outcome.notes.extend(read_note);
