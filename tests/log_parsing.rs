@@ -67,7 +67,7 @@ fn nested_error_r111() {
     }
     for s in both("batch-q-nested-error-r111.log") {
         let e = s.error.expect("an error");
-        assert_eq!(e.code, 111);
+        assert_eq!(e.code, Some(111));
         assert_eq!(e.message, "bad_var not found");
         assert_eq!(e.command.as_deref(), Some("gen y = bad_var + 1"));
         assert_eq!(e.stack, vec!["nested/helper_with_error.do"]);
@@ -84,7 +84,7 @@ fn missing_do_file_r601() {
     }
     for s in both("batch-17-missing-dofile-r601.log") {
         let e = s.error.expect("an error");
-        assert_eq!(e.code, 601);
+        assert_eq!(e.code, Some(601));
         assert_eq!(e.message, "file main.do not found");
         assert_eq!(e.command.as_deref(), Some("do \"main.do\""));
         // The do-file never opened.
@@ -121,7 +121,7 @@ fn wrapped_echoes_are_joined_without_a_space() {
     lines.truncate(at + 1);
     lines.extend(["no observations", "r(2000);"]);
     let e = scan_lines(lines).error.unwrap();
-    assert_eq!(e.code, 2000);
+    assert_eq!(e.code, Some(2000));
     assert_eq!(
         e.command.as_deref(),
         Some(
@@ -182,7 +182,7 @@ end of do-file
 ";
     let s = scan_lines(log.lines());
     assert_eq!(s.error, None);
-    let got: Vec<(i32, &str, Option<&str>)> = s
+    let got: Vec<(Option<i32>, &str, Option<&str>)> = s
         .warnings
         .iter()
         .map(|w| (w.code, w.message.as_str(), w.command.as_deref()))
@@ -191,12 +191,12 @@ end of do-file
         got,
         vec![
             (
-                111,
+                Some(111),
                 "variable nosuchvar not found",
                 Some("capture noisily regress price nosuchvar")
             ),
             (
-                601,
+                Some(601),
                 "file missing.dta not found",
                 Some("cap noi use missing.dta")
             ),
@@ -242,7 +242,7 @@ fn buried_capture_noisily_under_trace() {
     let s = scan_lines(lines.iter().map(String::as_str));
     assert_eq!(s.error, None);
     assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
-    assert_eq!(s.warnings[0].code, 111);
+    assert_eq!(s.warnings[0].code, Some(111));
     assert_eq!(s.warnings[0].message, "variable __nonexist_xyz__ not found");
     assert_eq!(
         s.warnings[0].command.as_deref(),
@@ -255,7 +255,7 @@ fn break_is_interrupted() {
     let s = scan_lines([". sleep 60000", "--Break--", "r(1);"]);
     assert!(s.interrupted);
     let e = s.error.unwrap();
-    assert_eq!(e.code, 1);
+    assert_eq!(e.code, Some(1));
     assert_eq!(e.message, "--Break--");
     // Inside a do-file, with the per-level trailers.
     let log =
@@ -285,7 +285,7 @@ fn trace_log_of_75k_lines_is_fast() {
         s.push_line(l);
     }
     let scan = s.finish();
-    assert_eq!(scan.error.unwrap().code, 111);
+    assert_eq!(scan.error.unwrap().code, Some(111));
     assert!(scan.warnings.is_empty());
 }
 

@@ -285,11 +285,7 @@ impl Printer {
 /// The status line, the error and notes, and where the full log is.
 pub fn summary(outcome: &RunOutcome) -> String {
     let mut text = String::new();
-    let rc = outcome.rc.or_else(|| {
-        (outcome.status == RunStatus::Error)
-            .then(|| outcome.error.as_ref().map(|e| e.code).filter(|c| *c > 0))
-            .flatten()
-    });
+    let rc = outcome.reported_rc();
     text.push_str(&status_line(outcome.status, rc, outcome.duration));
     text.push('\n');
     if let Some(err) = &outcome.error {

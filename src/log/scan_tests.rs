@@ -16,7 +16,7 @@ fn simple_error_with_hint() {
         ". sysuse auto\n(1978 automobile data)\n\n. gen y = foo + 1\nfoo not found\nr(111);\n",
     );
     let e = s.error.unwrap();
-    assert_eq!(e.code, 111);
+    assert_eq!(e.code, Some(111));
     assert_eq!(e.message, "foo not found");
     assert_eq!(e.command.as_deref(), Some("gen y = foo + 1"));
     assert!(e.hint.unwrap().contains("stata_inspect_data"));
@@ -38,7 +38,7 @@ fn capture_noisily_is_a_warning() {
     assert_eq!(s.error, None);
     assert_eq!(s.warnings.len(), 1);
     let w = &s.warnings[0];
-    assert_eq!(w.code, 111);
+    assert_eq!(w.code, Some(111));
     assert_eq!(w.message, "variable nope not found");
     assert_eq!(
         w.command.as_deref(),
@@ -47,7 +47,7 @@ fn capture_noisily_is_a_warning() {
     // Abbreviated, and a weak message only counts under capture noisily.
     let s = scan(". cap n tab x\nno observations\n\n. tab x\nno observations\n");
     assert_eq!(s.warnings.len(), 1);
-    assert_eq!(s.warnings[0].code, 2000);
+    assert_eq!(s.warnings[0].code, Some(2000));
     assert_eq!(s.warnings[0].command.as_deref(), Some("cap n tab x"));
 }
 
@@ -75,12 +75,12 @@ fn break_is_an_interruption() {
     let s = scan(". sleep 100000\n--Break--\nr(1);\n");
     assert!(s.interrupted);
     let e = s.error.unwrap();
-    assert_eq!((e.code, e.message.as_str()), (1, "--Break--"));
+    assert_eq!((e.code, e.message.as_str()), (Some(1), "--Break--"));
     assert_eq!(e.command.as_deref(), Some("sleep 100000"));
     // Killed before `r(1);` reached the log.
     let s = scan(". sleep 100000\n--Break--\n");
     assert!(s.interrupted);
-    assert_eq!(s.error.unwrap().code, 1);
+    assert_eq!(s.error.unwrap().code, Some(1));
 }
 
 #[test]
@@ -120,7 +120,7 @@ end of do-file
 r(601);
 ";
     let e = scan(log).error.unwrap();
-    assert_eq!(e.code, 601);
+    assert_eq!(e.code, Some(601));
     assert_eq!(e.stack, vec!["a.do", "sub dir/b.do"]);
     assert!(e.hint.unwrap().contains("relative path"));
 
@@ -152,7 +152,7 @@ end of do-file
     let s = scan(log);
     assert_eq!(s.error, None);
     assert_eq!(s.warnings.len(), 1);
-    assert_eq!(s.warnings[0].code, 111);
+    assert_eq!(s.warnings[0].code, Some(111));
 }
 
 #[test]

@@ -63,11 +63,7 @@ pub fn render(outcome: &RunOutcome) -> Rendered {
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
     let output = outcome.output.render(log_path.as_deref().unwrap_or(""));
-    let rc = outcome.rc.or_else(|| {
-        (outcome.status == RunStatus::Error)
-            .then(|| outcome.error.as_ref().map(|e| e.code).filter(|c| *c > 0))
-            .flatten()
-    });
+    let rc = outcome.reported_rc();
 
     let mut text = String::with_capacity(output.len() + 512);
     text.push_str(&status_line(outcome.status, rc, outcome.duration));
@@ -159,8 +155,8 @@ pub fn status_line(status: RunStatus, rc: Option<i32>, duration: Duration) -> St
 pub fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
     let mut lines = err.message.lines();
     let first = lines.next().unwrap_or("").trim_end();
-    if err.code > 0 {
-        let _ = writeln!(text, "{indent}r({}): {first}", err.code);
+    if let Some(code) = err.code.filter(|c| *c > 0) {
+        let _ = writeln!(text, "{indent}r({code}): {first}");
     } else {
         let _ = writeln!(text, "{indent}error: {first}");
     }
@@ -270,7 +266,7 @@ note: a note
         ] {
             let mut o = outcome(status);
             if status == RunStatus::FailedToStart {
-                o.error = Some(ErrorInfo::new(0, "License is invalid"));
+                o.error = Some(ErrorInfo::uncoded("License is invalid"));
                 o.output = CappedOutput::new(0);
             }
             let r = render(&o);

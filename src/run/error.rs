@@ -1,12 +1,15 @@
 //! One error found in a run's log (or why it could not start): code, message, command, place.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 /// One error (or, for warnings, a `capture noisily` message) found in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ErrorInfo {
-    /// Stata's return code, the `N` of `r(N);`.
-    pub code: i32,
+    /// Stata's return code, the `N` of `r(N);`; none for a failure of the runner's own
+    /// (Stata did not start, it died). Written as 0 then, as clients have always read it.
+    #[serde(serialize_with = "code_or_zero")]
+    #[schemars(with = "i32")]
+    pub code: Option<i32>,
     /// The error message lines Stata printed, joined with newlines.
     pub message: String,
     /// The command that failed, as Stata echoed it (continuations joined).
@@ -28,8 +31,17 @@ pub struct ErrorInfo {
 }
 
 impl ErrorInfo {
-    /// An error with just a code and a message (no command, hint or stack).
+    /// A Stata error with just a code and a message (no command, hint or stack).
     pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self::with_code(Some(code), message)
+    }
+
+    /// A failure with no Stata return code: the runner's own, or one Stata gave no code for.
+    pub fn uncoded(message: impl Into<String>) -> Self {
+        Self::with_code(None, message)
+    }
+
+    pub fn with_code(code: Option<i32>, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -40,4 +52,8 @@ impl ErrorInfo {
             line: None,
         }
     }
+}
+
+fn code_or_zero<S: Serializer>(code: &Option<i32>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_i32(code.unwrap_or(0))
 }

@@ -106,6 +106,15 @@ impl RunOutcome {
         }
     }
 
+    /// The return code to report: Stata's own, or for an error the code of its message.
+    pub fn reported_rc(&self) -> Option<i32> {
+        self.rc.or_else(|| {
+            (self.status == RunStatus::Error)
+                .then(|| self.error.as_ref().and_then(|e| e.code))
+                .flatten()
+        })
+    }
+
     /// A run that never got going: nothing ran, nothing is left running. `code` is the
     /// return code Stata would give the same refusal (601: file not found), if any.
     pub fn not_started(
@@ -118,7 +127,7 @@ impl RunOutcome {
             status: RunStatus::FailedToStart,
             run_id,
             rc: code,
-            error: Some(ErrorInfo::new(code.unwrap_or(0), message)),
+            error: Some(ErrorInfo::with_code(code, message)),
             duration: started.elapsed(),
             ..Self::from_log(Vec::new(), 0, CappedOutput::new(0), Vec::new())
         }

@@ -22,7 +22,7 @@ pub fn take_error(outcome: &mut RunOutcome, err: ErrorInfo, interrupted: bool) {
     } else {
         outcome.status = RunStatus::Error;
     }
-    outcome.rc = Some(err.code);
+    outcome.rc = err.code;
     outcome.error = Some(err);
 }
 
@@ -78,7 +78,7 @@ pub fn batch_outcome(
         }
         BatchEnd::WaitFailed(e) => {
             outcome.status = RunStatus::Error;
-            outcome.error = Some(ErrorInfo::new(0, format!("lost track of Stata: {e}")));
+            outcome.error = Some(ErrorInfo::uncoded(format!("lost track of Stata: {e}")));
             return outcome;
         }
         BatchEnd::Exited(status) => status,
@@ -92,14 +92,11 @@ pub fn batch_outcome(
     });
     if let Some(license) = license {
         outcome.status = RunStatus::FailedToStart;
-        outcome.error = Some(ErrorInfo::new(
-            0,
-            format!(
-                "Stata did not start: {license}. Stata's licence is missing or invalid on this \
+        outcome.error = Some(ErrorInfo::uncoded(format!(
+            "Stata did not start: {license}. Stata's licence is missing or invalid on this \
                  machine: run Stata once by hand to see its licence message, or re-run its \
                  licence initialisation (stinit)."
-            ),
-        ));
+        )));
         return outcome;
     }
     if !started {
@@ -118,8 +115,8 @@ pub fn batch_outcome(
         let stata_rc = said.iter().rev().find_map(|l| rc_line(l));
         outcome.status = RunStatus::FailedToStart;
         outcome.rc = stata_rc;
-        outcome.error = Some(ErrorInfo::new(
-            stata_rc.unwrap_or(0),
+        outcome.error = Some(ErrorInfo::with_code(
+            stata_rc,
             format!(
                 "Stata ({}) ended with {} before running the code; {what}",
                 req.stata.display(),
@@ -133,13 +130,10 @@ pub fn batch_outcome(
     } else if !status.success() {
         let said = it_said(stderr);
         outcome.status = RunStatus::Error;
-        outcome.error = Some(ErrorInfo::new(
-            0,
-            format!(
-                "Stata ended unexpectedly ({}) before finishing; the output so far is below.{said}",
-                describe_exit(&status)
-            ),
-        ));
+        outcome.error = Some(ErrorInfo::uncoded(format!(
+            "Stata ended unexpectedly ({}) before finishing; the output so far is below.{said}",
+            describe_exit(&status)
+        )));
     }
     outcome
 }

@@ -228,10 +228,9 @@ impl LiveRun {
                 let mut o =
                     RunOutcome::not_started(None, this.started.into_std(), None, String::new());
                 o.status = RunStatus::Error;
-                o.error = Some(ErrorInfo::new(
-                    0,
-                    format!("the job's run stopped unexpectedly ({e}); its log may be partial"),
-                ));
+                o.error = Some(ErrorInfo::uncoded(format!(
+                    "the job's run stopped unexpectedly ({e}); its log may be partial"
+                )));
                 o
             });
             this.finish(outcome);

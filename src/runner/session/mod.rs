@@ -304,10 +304,9 @@ impl SessionRunner {
         if let Err(e) = session.send(&plan.input).await {
             let mut o = RunOutcome::not_started(Some(dir.id), started, None, String::new());
             o.status = RunStatus::Error;
-            o.error = Some(ErrorInfo::new(
-                0,
-                format!("could not send the code to Stata: {e}"),
-            ));
+            o.error = Some(ErrorInfo::uncoded(format!(
+                "could not send the code to Stata: {e}"
+            )));
             let why = "its input closed".to_owned();
             o.notes.push(lost_note(&why));
             return CallEnd {

@@ -89,19 +89,16 @@ pub fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: 
                 ));
                 if let Some(err) = scan.error {
                     outcome.status = RunStatus::Error;
-                    outcome.rc = Some(err.code);
+                    outcome.rc = err.code;
                     outcome.error = Some(err);
                 }
                 gone = Some("the previous session ended (Stata exited during a call)".into());
             } else {
                 outcome.status = RunStatus::Error;
                 let said = it_said(stderr);
-                outcome.error = Some(ErrorInfo::new(
-                    0,
-                    format!(
-                        "Stata died during the call ({how}); the output so far is below.{said}"
-                    ),
-                ));
+                outcome.error = Some(ErrorInfo::uncoded(format!(
+                    "Stata died during the call ({how}); the output so far is below.{said}"
+                )));
                 outcome.notes.push(lost_note(&format!("Stata died: {how}")));
                 gone = Some(format!(
                     "the previous session was lost (Stata died during a call: {how})"
