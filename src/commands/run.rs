@@ -20,6 +20,7 @@ use crate::log::live::LiveOutput;
 use crate::render::outcome::{status_line, write_error};
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
+use crate::runner::signals::Signals;
 use crate::settings::{Settings, absolute};
 use crate::text::human::human_duration;
 
@@ -156,51 +157,6 @@ fn spawn_interrupt_handler(cancel: CancellationToken) {
         eprintln!("\nstata-mcp run: killed Stata");
         std::process::exit(i32::from(EXIT_INTERRUPTED));
     });
-}
-
-/// The signals that mean "stop", watched from before the run starts so none is missed.
-struct Signals {
-    #[cfg(unix)]
-    streams: [tokio::signal::unix::Signal; 3],
-}
-
-impl Signals {
-    fn new() -> Option<Self> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Some(Self {
-                streams: [
-                    signal(SignalKind::interrupt()).ok()?,
-                    signal(SignalKind::terminate()).ok()?,
-                    signal(SignalKind::hangup()).ok()?,
-                ],
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            Some(Self {})
-        }
-    }
-
-    async fn next(&mut self) {
-        #[cfg(unix)]
-        {
-            let [int, term, hup] = &mut self.streams;
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-                _ = hup.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            // Without a handler, waiting forever is the safe answer: the run ends normally.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
 }
 
 /// Writes log text to stdout and keeps the progress line on stderr out of its way.

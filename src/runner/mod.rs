@@ -9,6 +9,7 @@ pub mod process;
 pub mod request;
 pub mod rundir;
 pub mod session;
+pub mod signals;
 pub mod turns;
 pub mod wrapper;
 

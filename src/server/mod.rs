@@ -16,6 +16,7 @@ use rmcp::ServiceExt;
 use std::sync::Arc;
 
 use crate::cli::ServerOptions;
+use crate::runner::signals::Signals;
 use crate::runner::turns::Turns;
 use crate::service::Service;
 use crate::settings::Settings;
@@ -58,22 +59,12 @@ pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
 /// A client that kills the server (or Ctrl-C in a terminal) must not leave Stata running:
 /// Stata is in its own process group, so the terminal's SIGINT does not reach it.
 fn spawn_signal_handler() {
-    #[cfg(unix)]
     tokio::spawn(async {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::hangup()),
-        ) else {
+        let Some(mut signals) = Signals::new() else {
             tracing::warn!("could not install signal handlers");
             return;
         };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-            _ = hup.recv() => {}
-        }
+        signals.next().await;
         tracing::info!("signal received: stopping Stata and exiting");
         crate::runner::process::kill_all_groups();
         std::process::exit(130);
