@@ -1,6 +1,7 @@
 //! The commands for people at a terminal (`doctor`, `config`, `run`) and what they share.
 
 pub mod config;
+pub mod config_file;
 pub mod doctor;
 pub mod run;
 
