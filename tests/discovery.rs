@@ -453,7 +453,9 @@ fn locate_gives_the_path_or_the_message() {
     let mine = exe(&tmp.path().join("stata18/stata-se"));
     assert_eq!(stata_mcp::discovery::locate(Some(&mine)), Ok(mine.clone()));
     let missing = tmp.path().join("nope/stata-mp");
-    let message = stata_mcp::discovery::locate(Some(&missing)).expect_err("missing");
+    let message = stata_mcp::discovery::locate(Some(&missing))
+        .expect_err("missing")
+        .to_string();
     assert!(
         message.contains(&missing.display().to_string()),
         "{message}"

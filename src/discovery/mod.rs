@@ -33,12 +33,12 @@ pub use version::{Edition, Version, edition_from_binary_name, version_from_path}
 
 /// The binary to run, searching the real environment, or the message to show the user:
 /// [`discover`] for callers that need only the path (the server's tools).
-pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, String> {
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, DiscoveryError> {
     match discover(&SearchEnv::from_system(explicit.map(Path::to_path_buf))) {
         Ok(found) => {
             tracing::debug!("{found}");
             Ok(found.chosen.path)
         }
-        Err(err) => Err(err.to_string()),
+        Err(err) => Err(err),
     }
 }

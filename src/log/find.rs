@@ -3,6 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use super::read_error::ReadError;
 use crate::run::files::WRAPPER_LOG;
 use crate::run::id::RunId;
 
@@ -11,38 +12,36 @@ pub fn find_log(
     log_dir: &Path,
     run_id: Option<&str>,
     path: Option<&str>,
-) -> Result<(PathBuf, Option<String>), String> {
-    let root = log_dir.canonicalize().map_err(|e| {
-        format!(
-            "the log dir {} cannot be read ({e}); no run has written a log there yet",
-            log_dir.display()
-        )
-    })?;
+) -> Result<(PathBuf, Option<String>), ReadError> {
+    let root = log_dir
+        .canonicalize()
+        .map_err(|source| ReadError::NoLogDir {
+            dir: log_dir.to_path_buf(),
+            source,
+        })?;
     let runs = root.join("runs");
     let wanted = match (run_id, path) {
-        (Some(_), Some(_)) => return Err("give either run_id or path, not both".into()),
+        (Some(_), Some(_)) => {
+            return Err(ReadError::Arguments("give either run_id or path, not both"));
+        }
         (None, None) => {
-            return Err(
-                "give run_id (from a run's result) or path (a file under the log dir)".into(),
-            );
+            return Err(ReadError::Arguments(
+                "give run_id (from a run's result) or path (a file under the log dir)",
+            ));
         }
         (Some(id), None) => {
             if !is_plain_name(id) {
-                return Err(format!(
-                    "run_id {id:?} is not a run id: run ids are plain names such as \
-                     20250101-120000-4242-0, as in a run's result"
-                ));
+                return Err(ReadError::NotARunId(id.to_owned()));
             }
             runs.join(id).join(WRAPPER_LOG)
         }
         (None, Some(p)) => {
             let p = Path::new(p);
             if p.components().any(|c| matches!(c, Component::ParentDir)) {
-                return Err(format!(
-                    "path {} contains `..`; give a path inside the log dir {} without `..`",
-                    p.display(),
-                    log_dir.display()
-                ));
+                return Err(ReadError::ParentDir {
+                    path: p.to_path_buf(),
+                    log_dir: log_dir.to_path_buf(),
+                });
             }
             if p.is_absolute() {
                 p.to_path_buf()
@@ -51,31 +50,30 @@ pub fn find_log(
             }
         }
     };
-    let mut real = wanted.canonicalize().map_err(|e| match run_id {
-        Some(id) => format!(
-            "no log for run {id} ({}: {e}); check the id, or the run may have been removed \
-             by the retention rule (--keep-runs, --keep-mb)",
-            wanted.display()
-        ),
-        None => format!("{} cannot be read: {e}", wanted.display()),
+    let mut real = wanted.canonicalize().map_err(|source| match run_id {
+        Some(id) => ReadError::NoRunLog {
+            id: id.to_owned(),
+            path: wanted.clone(),
+            source,
+        },
+        None => ReadError::Unreadable {
+            path: wanted.clone(),
+            source,
+        },
     })?;
     // Symlinks are resolved by canonicalize, so this also refuses a link pointing out.
     if !real.starts_with(&root) {
-        return Err(format!(
-            "{} is outside the log dir {}; stata_read_log only reads the logs of runs",
-            wanted.display(),
-            root.display()
-        ));
+        return Err(ReadError::Outside { path: wanted, root });
     }
     if real.is_dir() {
         // A run directory: its log.
         real = real.join(WRAPPER_LOG);
         if !real.is_file() {
-            return Err(format!("{} has no {WRAPPER_LOG}", wanted.display()));
+            return Err(ReadError::NoRunLogFile(wanted));
         }
     }
     if !real.is_file() {
-        return Err(format!("{} is not a file", wanted.display()));
+        return Err(ReadError::NotAFile(wanted));
     }
     let run_id = real
         .parent()
@@ -118,11 +116,15 @@ pub(crate) mod tests {
             .expect("parent")
             .join("secret-test-file");
         for bad in ["../x", "..", "a/b", "/etc", ".hidden", ""] {
-            let err = find_log(tmp.path(), Some(bad), None).expect_err(bad);
+            let err = find_log(tmp.path(), Some(bad), None)
+                .expect_err(bad)
+                .to_string();
             assert!(err.contains("not a run id"), "{bad}: {err}");
         }
         for bad in ["/etc/passwd", "runs/../../x", "../secret-test-file"] {
-            let err = find_log(tmp.path(), None, Some(bad)).expect_err(bad);
+            let err = find_log(tmp.path(), None, Some(bad))
+                .expect_err(bad)
+                .to_string();
             assert!(
                 err.contains("outside the log dir") || err.contains("`..`"),
                 "{bad}: {err}"
@@ -133,8 +135,9 @@ pub(crate) mod tests {
             std::fs::write(&outside, "secret").expect("write");
             let link = tmp.path().join("runs").join(&id).join("link.log");
             std::os::unix::fs::symlink(&outside, &link).expect("symlink");
-            let err =
-                find_log(tmp.path(), None, Some(&link.to_string_lossy())).expect_err("symlink out");
+            let err = find_log(tmp.path(), None, Some(&link.to_string_lossy()))
+                .expect_err("symlink out")
+                .to_string();
             assert!(err.contains("outside the log dir"), "{err}");
             let _ = std::fs::remove_file(&outside);
         }

@@ -9,5 +9,6 @@ pub mod grep;
 pub mod live;
 pub mod pipeline;
 pub mod read;
+pub mod read_error;
 pub mod scan;
 pub mod tail;

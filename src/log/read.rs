@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::decode::{decode_line, trim_eol};
 use super::find::find_log;
 use super::grep::{LineMatch, grep};
+use super::read_error::ReadError;
 
 /// Bytes returned when `max_bytes` is not given.
 pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024;
@@ -84,29 +85,30 @@ enum Request {
     Grep { needle: String, max_bytes: u64 },
 }
 
-fn request(args: &LogQuery) -> Result<Request, String> {
+fn request(args: &LogQuery) -> Result<Request, ReadError> {
     let max_bytes = args.max_bytes.unwrap_or(DEFAULT_MAX_BYTES);
     if max_bytes == 0 {
-        return Err("max_bytes must be at least 1".into());
+        return Err(ReadError::Arguments("max_bytes must be at least 1"));
     }
     let max_bytes = max_bytes.min(MAX_BYTES_LIMIT);
     match (&args.grep, args.tail_lines, args.offset) {
-        (Some(_), Some(_), _) => Err("give either grep or tail_lines, not both".into()),
-        (Some(_), _, Some(_)) => Err(
-            "grep searches the whole log and gives each match's offset; leave out offset".into(),
-        ),
-        (Some(g), None, None) if g.is_empty() => {
-            Err("grep is empty; give the text to search for".into())
-        }
+        (Some(_), Some(_), _) => Err(ReadError::Arguments(
+            "give either grep or tail_lines, not both",
+        )),
+        (Some(_), _, Some(_)) => Err(ReadError::Arguments(
+            "grep searches the whole log and gives each match's offset; leave out offset",
+        )),
+        (Some(g), None, None) if g.is_empty() => Err(ReadError::Arguments(
+            "grep is empty; give the text to search for",
+        )),
         (Some(g), None, None) => Ok(Request::Grep {
             needle: g.clone(),
             max_bytes,
         }),
-        (None, Some(_), Some(_)) => Err(
-            "give either tail_lines (the end of the log) or offset (a page from there), not both"
-                .into(),
-        ),
-        (None, Some(0), None) => Err("tail_lines must be at least 1".into()),
+        (None, Some(_), Some(_)) => Err(ReadError::Arguments(
+            "give either tail_lines (the end of the log) or offset (a page from there), not both",
+        )),
+        (None, Some(0), None) => Err(ReadError::Arguments("tail_lines must be at least 1")),
         (None, Some(n), None) => Ok(Request::Tail {
             lines: n,
             max_bytes,
@@ -119,15 +121,15 @@ fn request(args: &LogQuery) -> Result<Request, String> {
 }
 
 /// Reads what `args` asks of a log under `log_dir`.
-pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, String> {
+pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, ReadError> {
     let req = request(args)?;
     let (path, run_id) = find_log(log_dir, args.run_id.as_deref(), args.path.as_deref())?;
-    let mut file =
-        File::open(&path).map_err(|e| format!("could not open the log {}: {e}", path.display()))?;
-    let total = file
-        .metadata()
-        .map_err(|e| format!("could not read the size of {}: {e}", path.display()))?
-        .len();
+    let io_err = |what: &'static str| {
+        let path = path.clone();
+        move |source| ReadError::Io { what, path, source }
+    };
+    let mut file = File::open(&path).map_err(io_err("open the log"))?;
+    let total = file.metadata().map_err(io_err("read the size of"))?.len();
     let mut json = LogPage {
         path: path.to_string_lossy().into_owned(),
         run_id,
@@ -142,16 +144,13 @@ pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, String> {
         matches: Vec::new(),
         total_matches: 0,
     };
-    let io_err = |e: io::Error| format!("could not read the log {}: {e}", path.display());
     match req {
         Request::Range { offset, max_bytes } => {
             if offset > total {
-                return Err(format!(
-                    "offset {offset} is past the end of the log ({total} bytes); pass an offset \
-                     between 0 and {total}"
-                ));
+                return Err(ReadError::PastEnd { offset, total });
             }
-            let bytes = read_range(&mut file, offset, max_bytes, total).map_err(io_err)?;
+            let bytes =
+                read_range(&mut file, offset, max_bytes, total).map_err(io_err("read the log"))?;
             let end = offset + bytes.len() as u64;
             json.offset = offset;
             json.end_offset = end;
@@ -161,7 +160,7 @@ pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, String> {
         Request::Tail { lines, max_bytes } => {
             json.mode = ReadMode::Tail;
             let (start, bytes, complete) =
-                read_tail(&mut file, lines, max_bytes, total).map_err(io_err)?;
+                read_tail(&mut file, lines, max_bytes, total).map_err(io_err("read the log"))?;
             json.offset = start;
             json.end_offset = start + bytes.len() as u64;
             (json.text, json.lines) = decode_lines(&bytes);
@@ -175,7 +174,7 @@ pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, String> {
                 &needle,
                 max_bytes,
             )
-            .map_err(io_err)?;
+            .map_err(io_err("read the log"))?;
             json.lines = found.lines;
             json.total_matches = found.total;
             json.matches = found.matches;
@@ -477,7 +476,7 @@ mod tests {
             (LogQuery::default(), "give run_id"),
             (args("20990101-000000-1-0"), "no log for run"),
         ] {
-            let err = read_log(tmp.path(), &a).expect_err(why);
+            let err = read_log(tmp.path(), &a).expect_err(why).to_string();
             assert!(err.contains(why), "{why}: {err}");
         }
     }

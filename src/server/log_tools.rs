@@ -83,7 +83,7 @@ pub async fn call(service: &Service, args: JsonObject) -> CallToolResult {
     let answer = tokio::task::spawn_blocking(move || read_log(&log_dir, &query)).await;
     match answer {
         Ok(Ok(page)) => report(render_log_page(&page), &page),
-        Ok(Err(e)) => tool_error(e),
+        Ok(Err(e)) => tool_error(e.to_string()),
         Err(e) => tool_error(format!("reading the log failed: {e}")),
     }
 }

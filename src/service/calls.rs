@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Service;
 use super::shell_guard::{ShellEscape, find_shell_escape};
+use crate::discovery::DiscoveryError;
 use crate::run::RunSource;
 use crate::runner::request::RunRequest;
 use crate::runner::turns::Ticket;
@@ -59,8 +60,8 @@ pub enum StartError {
     #[error("{0}")]
     ShellEscape(ShellEscape),
     /// Discovery's own explanation of where it looked.
-    #[error("{0}")]
-    StataNotFound(String),
+    #[error(transparent)]
+    StataNotFound(#[from] DiscoveryError),
 }
 
 impl StartError {
@@ -111,7 +112,7 @@ impl Service {
         if !self.settings.allow_shell {
             self.guard(&source, &cwd)?;
         }
-        let stata = self.locate_stata().map_err(StartError::StataNotFound)?;
+        let stata = self.locate_stata()?;
         Ok(RunRequest {
             stata,
             source,

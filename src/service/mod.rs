@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::discovery::DiscoveryError;
 use crate::log::live::LiveOutput;
 use crate::run::RunOutcome;
 use crate::runner::Runner;
@@ -61,7 +62,7 @@ impl Service {
 
     /// Finds Stata on every call, so installing it or fixing STATA_PATH in the client's
     /// config does not need a server restart.
-    pub fn locate_stata(&self) -> Result<PathBuf, String> {
+    pub fn locate_stata(&self) -> Result<PathBuf, DiscoveryError> {
         crate::discovery::locate(self.settings.stata_path.as_deref())
     }
 
@@ -94,7 +95,7 @@ impl Service {
             };
             let started = match service.locate_stata() {
                 Ok(stata) => runner.warm(&stata, &service.settings.workdir).await,
-                Err(e) => Err(e),
+                Err(e) => Err(e.to_string()),
             };
             if let Err(e) = started {
                 tracing::warn!("--warm: the Stata session did not start: {e}");

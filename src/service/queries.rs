@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
+use crate::discovery::DiscoveryError;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
 use crate::runner::session::{Exclusive, SessionRunner};
@@ -37,8 +38,8 @@ pub enum QueryError {
     #[error("cancelled while waiting for the session")]
     Cancelled,
     /// Stata is not to be found.
-    #[error("{0}")]
-    NoStata(String),
+    #[error(transparent)]
+    NoStata(#[from] DiscoveryError),
     /// The query did not run cleanly: the run, whose report gives Stata's message.
     #[error("the query ended with status {}", .0.status.as_str())]
     Failed(Box<RunOutcome>),
@@ -135,7 +136,7 @@ impl Service {
         let mut code = commands.join("\n");
         code.push('\n');
         let req = RunRequest {
-            stata: self.locate_stata().map_err(QueryError::NoStata)?,
+            stata: self.locate_stata()?,
             source: RunSource::Code(code),
             cwd: self.settings.workdir.clone(),
             change_dir: false,
@@ -318,7 +319,7 @@ impl Service {
         let mut notes = Vec::new();
         let workdir = &self.settings.workdir;
         if restart {
-            let stata = self.locate_stata().map_err(QueryError::NoStata)?;
+            let stata = self.locate_stata()?;
             runner
                 .restart(&stata, workdir, cancel)
                 .await
