@@ -49,7 +49,7 @@ impl BatchRunner {
         let started = Instant::now();
         let dir = match self.dirs.for_run(req.run_dir.as_ref()) {
             Ok(d) => d,
-            Err(msg) => return RunOutcome::not_started(None, started, None, msg),
+            Err(e) => return RunOutcome::not_started(None, started, None, e.to_string()),
         };
         let log_path = dir.path.join(WRAPPER_LOG);
         if let Err(msg) = prepare(&dir, &req) {
@@ -133,11 +133,13 @@ impl BatchRunner {
 /// Writes the user's code (for `stata_run_code`) and the wrapper into the run directory.
 fn prepare(dir: &RunDir, req: &RunRequest) -> Result<(), String> {
     let (do_file, args): (PathBuf, &[String]) = match &req.source {
-        RunSource::Code(code) => (dir.write_code(code)?, &[]),
+        RunSource::Code(code) => (dir.write_code(code).map_err(|e| e.to_string())?, &[]),
         RunSource::File { path, args } => (path.clone(), args.as_slice()),
     };
     let wrapper = batch_wrapper(&req.cwd, &do_file, args).map_err(|e| e.to_string())?;
-    dir.write_private(WRAPPER_FILE, &wrapper).map(drop)
+    dir.write_private(WRAPPER_FILE, &wrapper)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 pub(super) fn spawn_error(stata: &Path, e: &io::Error) -> String {

@@ -8,6 +8,19 @@ use std::time::SystemTime;
 use crate::run::files::CODE_FILE;
 use crate::run::id::RunId;
 
+/// Why a run directory or a file in it could not be made; the text says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    #[error(
+        "could not create a run directory under {}: {source}. Check that the log directory \
+         is writable, or choose another with --log-dir / STATA_MCP_LOG_DIR.",
+        root.display()
+    )]
+    Create { root: PathBuf, source: io::Error },
+    #[error("could not write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
 /// Hands out run directories `<log dir>/runs/<run id>/`.
 pub struct RunDirs {
     root: PathBuf,
@@ -23,7 +36,7 @@ pub struct RunDir {
 
 impl RunDir {
     /// Writes `name` in the run directory, readable by the user only; says what failed.
-    pub fn write_private(&self, name: &str, text: &str) -> Result<PathBuf, String> {
+    pub fn write_private(&self, name: &str, text: &str) -> Result<PathBuf, RunDirError> {
         let path = self.path.join(name);
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
@@ -31,13 +44,16 @@ impl RunDir {
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         opts.open(&path)
             .and_then(|mut f| io::Write::write_all(&mut f, text.as_bytes()))
-            .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+            .map_err(|source| RunDirError::Write {
+                path: path.clone(),
+                source,
+            })?;
         Ok(path)
     }
 
     /// Writes the code of a `stata_run_code` call as the run's do-file. It always ends in
     /// a newline: some Stata versions ignore a last line without one.
-    pub fn write_code(&self, code: &str) -> Result<PathBuf, String> {
+    pub fn write_code(&self, code: &str) -> Result<PathBuf, RunDirError> {
         if code.ends_with('\n') {
             self.write_private(CODE_FILE, code)
         } else {
@@ -60,16 +76,13 @@ impl RunDirs {
 
     /// The run directory for a run: the one made in advance, or a new one; the error says
     /// what to do.
-    pub fn for_run(&self, planned: Option<&RunDir>) -> Result<RunDir, String> {
+    pub fn for_run(&self, planned: Option<&RunDir>) -> Result<RunDir, RunDirError> {
         if let Some(dir) = planned {
             return Ok(dir.clone());
         }
-        self.create().map_err(|e| {
-            format!(
-                "could not create a run directory under {}: {e}. Check that the log directory \
-                 is writable, or choose another with --log-dir / STATA_MCP_LOG_DIR.",
-                self.root.display()
-            )
+        self.create().map_err(|source| RunDirError::Create {
+            root: self.root.clone(),
+            source,
         })
     }
 

@@ -163,7 +163,7 @@ pub async fn call(
                 );
                 job_answer(server, &job, Some(intro), Vec::new())
             }
-            Err(msg) => tool_error(msg),
+            Err(e) => tool_error(e.to_string()),
         };
     }
     let Some(after) = service.settings.auto_background else {

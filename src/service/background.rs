@@ -12,6 +12,7 @@ use super::live_run::LiveRun;
 use crate::log::live::LiveOutput;
 use crate::run::{RunOutcome, RunSource};
 use crate::runner::request::RunRequest;
+use crate::runner::rundir::RunDirError;
 
 /// The longest a `stata_job` call waits: well inside the few minutes after which clients
 /// give up on a call, whatever the progress frames say.
@@ -44,7 +45,7 @@ impl Service {
         self: &Arc<Self>,
         tool: &str,
         mut req: RunRequest,
-    ) -> Result<Arc<Job>, String> {
+    ) -> Result<Arc<Job>, RunDirError> {
         let summary = summary(&req);
         req.run_dir = Some(self.dirs.for_run(None)?);
         let run_dir = req.run_dir.clone();

@@ -289,7 +289,9 @@ impl SessionRunner {
         };
         let dir = match self.dirs.for_run(req.run_dir.as_ref()) {
             Ok(d) => d,
-            Err(msg) => return alive(RunOutcome::not_started(None, started, None, msg)),
+            Err(e) => {
+                return alive(RunOutcome::not_started(None, started, None, e.to_string()));
+            }
         };
         let nonce = format!("{:016x}", nonce());
         let marker = format!("STATA_MCP_END_{nonce}_");

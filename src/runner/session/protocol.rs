@@ -65,7 +65,7 @@ pub fn call_input(
 ) -> Result<CallPlan, String> {
     let (do_file, args, include): (PathBuf, &[String], bool) = match &req.source {
         RunSource::Code(code) => {
-            let path = dir.write_code(code)?;
+            let path = dir.write_code(code).map_err(|e| e.to_string())?;
             // The user's code shares the prompt's locals (as if typed there); a query keeps
             // its own, so it never touches the user's.
             (path, &[], kind == CallKind::User)
