@@ -104,19 +104,12 @@ pub fn log_dir(opts: &ServerOptions) -> io::Result<PathBuf> {
     }
 }
 
-/// The default place for logs: the user's cache folder, else the temp folder.
+/// The default place for logs: the user's cache folder (`~/.cache`, `~/Library/Caches`,
+/// `%LOCALAPPDATA%`), else the temp folder.
 pub fn default_log_dir() -> PathBuf {
-    let cache = if cfg!(target_os = "macos") {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/Caches"))
-    } else if cfg!(windows) {
-        std::env::var_os("LOCALAPPDATA").map(PathBuf::from)
-    } else {
-        std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-    };
-    cache.unwrap_or_else(std::env::temp_dir).join("stata-mcp")
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("stata-mcp")
 }
 
 /// `p` made absolute against the current directory (not canonicalised: a symlink the

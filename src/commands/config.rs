@@ -7,7 +7,7 @@
 
 use std::ffi::OsString;
 use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
@@ -265,7 +265,12 @@ fn warn_about_stata(opts: &ServerOptions) {
 pub fn default_config_file(client: Client) -> Result<PathBuf, String> {
     let home = home_dir()?;
     Ok(match client {
-        Client::ClaudeDesktop => claude_desktop_dir(&home)?.join("claude_desktop_config.json"),
+        // Electron apps keep their folder in the OS's config folder (XDG_CONFIG_HOME or
+        // ~/.config, ~/Library/Application Support, %APPDATA%).
+        Client::ClaudeDesktop => dirs::config_dir()
+            .unwrap_or_else(|| home.join(".config"))
+            .join("Claude")
+            .join("claude_desktop_config.json"),
         Client::Cursor => home.join(".cursor").join("mcp.json"),
         // User scope, shared by all projects: the top-level "mcpServers" of ~/.claude.json.
         Client::ClaudeCode => home.join(".claude.json"),
@@ -273,37 +278,13 @@ pub fn default_config_file(client: Client) -> Result<PathBuf, String> {
 }
 
 fn home_dir() -> Result<PathBuf, String> {
-    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
-    std::env::var_os(var)
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .ok_or_else(|| {
-            format!(
-                "{var} is not set (or not absolute), so the client's configuration file cannot \
-                 be located; name it with --config-file or STATA_MCP_CONFIG_FILE"
-            )
-        })
-}
-
-fn claude_desktop_dir(home: &Path) -> Result<PathBuf, String> {
-    if cfg!(target_os = "macos") {
-        Ok(home.join("Library/Application Support/Claude"))
-    } else if cfg!(windows) {
-        std::env::var_os("APPDATA")
-            .map(|d| PathBuf::from(d).join("Claude"))
-            .ok_or_else(|| {
-                "APPDATA is not set, so Claude Desktop's folder cannot be located; name the \
-                 file with --config-file or STATA_MCP_CONFIG_FILE"
-                    .to_owned()
-            })
-    } else {
-        // Electron apps keep their folder under XDG_CONFIG_HOME, else ~/.config.
-        let base = std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .unwrap_or_else(|| home.join(".config"));
-        Ok(base.join("Claude"))
-    }
+    dirs::home_dir().filter(|p| p.is_absolute()).ok_or_else(|| {
+        let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+        format!(
+            "the home folder is not known ({var} is not set), so the client's configuration \
+                 file cannot be located; name it with --config-file or STATA_MCP_CONFIG_FILE"
+        )
+    })
 }
 
 #[cfg(test)]

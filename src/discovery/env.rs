@@ -97,11 +97,10 @@ fn normalize_explicit(path: PathBuf) -> Option<PathBuf> {
     if text.is_empty() {
         return None;
     }
-    if let Some(rest) = text.strip_prefix("~/").or(text.strip_prefix("~\\")) {
-        let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"));
-        if let Some(home) = home {
-            return Some(PathBuf::from(home).join(rest));
-        }
+    if let Some(rest) = text.strip_prefix("~/").or(text.strip_prefix("~\\"))
+        && let Some(home) = dirs::home_dir()
+    {
+        return Some(home.join(rest));
     }
     Some(PathBuf::from(text))
 }

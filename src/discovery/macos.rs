@@ -48,8 +48,8 @@ fn is_bundle(path: &Path) -> bool {
 /// `/Applications` and the per-user `~/Applications`.
 pub(super) fn default_install_roots() -> Vec<PathBuf> {
     let mut roots = vec![PathBuf::from("/Applications")];
-    if let Some(home) = std::env::var_os("HOME") {
-        roots.push(PathBuf::from(home).join("Applications"));
+    if let Some(home) = dirs::home_dir() {
+        roots.push(home.join("Applications"));
     }
     roots
 }
