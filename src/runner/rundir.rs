@@ -88,12 +88,12 @@ impl RunDirs {
 
     /// Creates a new, empty run directory readable by the user only (data may be confidential).
     pub fn create(&self) -> io::Result<RunDir> {
-        create_private_dir_all(&self.root)?;
+        create_private_dir(&self.root, true)?;
         loop {
             let seq = self.seq.fetch_add(1, Ordering::Relaxed);
             let id = RunId::new(SystemTime::now(), seq);
             let path = self.root.join(id.to_string());
-            match create_private_dir(&path) {
+            match create_private_dir(&path, false) {
                 Ok(()) => return Ok(RunDir { id, path }),
                 // Another server with the same pid in the same second (pid reuse): next number.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -103,16 +103,10 @@ impl RunDirs {
     }
 }
 
-fn create_private_dir_all(path: &Path) -> io::Result<()> {
+/// Creates `path` readable by the user only (with its parents when `recursive`).
+fn create_private_dir(path: &Path, recursive: bool) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
-}
-
-fn create_private_dir(path: &Path) -> io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(recursive);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(path)
