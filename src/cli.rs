@@ -140,11 +140,12 @@ pub struct ServerOptions {
     #[arg(long, env = "STATA_MCP_WORKDIR", global = true)]
     pub workdir: Option<PathBuf>,
 
-    /// Default time limit of one run, in seconds (a call may pass its own `timeout_s`).
+    /// Default time limit of one run, in seconds (a call may pass its own `timeout_s`); at least 1.
     #[arg(
         long = "timeout",
         env = "STATA_MCP_TIMEOUT",
         default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..),
         global = true
     )]
     pub timeout_secs: u64,
@@ -172,11 +173,12 @@ pub struct ServerOptions {
     )]
     pub progress_interval_ms: u64,
 
-    /// When Stata prints nothing for this many seconds, send a heartbeat progress notification.
+    /// When Stata prints nothing for this many seconds, send a heartbeat progress notification; at least 1.
     #[arg(
         long,
         env = "STATA_MCP_HEARTBEAT_SECS",
         default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..),
         global = true
     )]
     pub heartbeat_secs: u64,

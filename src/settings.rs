@@ -1,7 +1,7 @@
 //! The command-line options resolved once: absolute folders, the mode, durations and limits.
 //!
 //! Every consumer (the server, `doctor`, `run`) reads these rather than re-deriving them
-//! from the raw options, so a default or a rule (`timeout` at least 1 s, the log dir made
+//! from the raw options, so a default or a rule (the retention size in bytes, the log dir made
 //! absolute) lives in one place.
 
 use std::io;
@@ -62,13 +62,13 @@ impl Settings {
             break_grace: Duration::from_secs(opts.break_grace_secs),
             workdir: workdir(opts)?,
             log_dir: log_dir(opts)?,
-            timeout: Duration::from_secs(opts.timeout_secs.max(1)),
+            timeout: Duration::from_secs(opts.timeout_secs),
             auto_background: opts
                 .auto_background_secs
                 .filter(|&s| s > 0)
                 .map(Duration::from_secs),
             progress_interval: Duration::from_millis(opts.progress_interval_ms),
-            heartbeat: Duration::from_secs(opts.heartbeat_secs.max(1)),
+            heartbeat: Duration::from_secs(opts.heartbeat_secs),
             max_frame_bytes: opts.max_frame_bytes,
             max_output_chars: opts.max_output_chars,
             keep_runs: opts.keep_runs,
@@ -136,25 +136,21 @@ mod tests {
     }
 
     #[test]
-    fn folders_are_absolute_and_limits_have_floors() {
-        let s = settings(&[
-            "--workdir",
-            "w",
-            "--log-dir",
-            "l",
-            "--timeout",
-            "0",
-            "--keep-mb",
-            "2",
-        ]);
+    fn zero_time_limits_are_refused_not_changed() {
+        for args in [["--timeout", "0"], ["--heartbeat-secs", "0"]] {
+            let err = crate::cli::Cli::try_parse_from(std::iter::once("stata-mcp").chain(args))
+                .expect_err("0 is refused");
+            assert!(err.to_string().contains("0 is not in 1.."), "{err}");
+        }
+    }
+
+    #[test]
+    fn folders_are_absolute_and_sizes_in_bytes() {
+        let s = settings(&["--workdir", "w", "--log-dir", "l", "--keep-mb", "2"]);
         let cwd = std::env::current_dir().expect("cwd");
         assert_eq!(s.workdir, cwd.join("w"));
         assert_eq!(s.log_dir, cwd.join("l"));
-        assert_eq!(
-            s.timeout,
-            Duration::from_secs(1),
-            "a zero timeout would stop every run"
-        );
+        assert_eq!(s.timeout, Duration::from_secs(3600));
         assert_eq!(s.keep_bytes, 2 * 1024 * 1024);
         let s = settings(&["--mode", "batch", "--auto-background-secs", "0"]);
         assert_eq!((s.mode, s.mode_is_default), (Mode::Batch, false));
