@@ -215,7 +215,7 @@ mod tests {
         let path = dir.path().join("c.json");
         fs::write(
             &path,
-            r#"{"theme": "dark", "mcpServers": {"other": {"command": "x"}}}"#,
+            r#"{"theme": "dark", "mcpServers": {"other": {"command": "x"}}, "a": 1}"#,
         )
         .expect("write");
         let report =
@@ -225,6 +225,10 @@ mod tests {
         assert_eq!(v["theme"], "dark");
         assert_eq!(v["mcpServers"]["other"]["command"], "x");
         assert_eq!(v["mcpServers"]["stata"]["command"], "/bin/stata-mcp");
+        // The user's order stays: "theme" was first and is still, the new server comes last.
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(text.find("\"theme\"") < text.find("\"mcpServers\""), "{text}");
+        assert!(text.find("\"other\"") < text.find("\"stata\""), "{text}");
         // The same again changes nothing and makes no second backup.
         let again =
             merge_into_file(&path, "stata", json!({"command": "/bin/stata-mcp"})).expect("merge");
