@@ -490,6 +490,19 @@ fn inspect_data_describes_summarizes_lists_and_codebooks() {
 }
 
 #[test]
+fn status_without_a_stata_says_none_can_start() {
+    let fake = FakeStata::new();
+    std::fs::remove_file(fake.stata()).expect("remove the fake Stata");
+    let mut c = session(&fake);
+    let r = c.call("stata_session", json!({"action": "status"}), LONG);
+    assert_eq!(structured(&r)["running"], false, "{r}");
+    let notes = structured(&r)["notes"].to_string();
+    assert!(notes.contains("none can start"), "{r}");
+    assert!(notes.contains("STATA_PATH"), "the fix is named: {r}");
+    assert!(!notes.contains("first call starts one"), "{r}");
+}
+
+#[test]
 fn help_and_session_status_and_restart() {
     let fake = FakeStata::new();
     let mut c = session(&fake);

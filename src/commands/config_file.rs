@@ -227,7 +227,10 @@ mod tests {
         assert_eq!(v["mcpServers"]["stata"]["command"], "/bin/stata-mcp");
         // The user's order stays: "theme" was first and is still, the new server comes last.
         let text = fs::read_to_string(&path).expect("read");
-        assert!(text.find("\"theme\"") < text.find("\"mcpServers\""), "{text}");
+        assert!(
+            text.find("\"theme\"") < text.find("\"mcpServers\""),
+            "{text}"
+        );
         assert!(text.find("\"other\"") < text.find("\"stata\""), "{text}");
         // The same again changes nothing and makes no second backup.
         let again =

@@ -342,7 +342,12 @@ impl Service {
             calls: info.calls,
             ..SessionJson::default()
         };
-        if let Some(why) = info.lost {
+        if !info.running
+            && let Err(e) = self.locate_stata()
+        {
+            // Saying the next call starts one would be wrong: none can start.
+            notes.push(format!("no session is running, and none can start: {e}"));
+        } else if let Some(why) = info.lost {
             notes.push(format!(
                 "no session is running: {why}; the next call starts one"
             ));
