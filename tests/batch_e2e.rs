@@ -226,7 +226,70 @@ fn bad_input_gets_clear_errors_fast() {
         Some(&json!(true)),
         "{resp}"
     );
-    assert!(result_text(&resp).contains("invalid arguments"), "{resp}");
+    let text = result_text(&resp);
+    assert!(
+        text.contains("invalid arguments for stata_run_code"),
+        "{resp}"
+    );
+    assert!(
+        text.contains("`code` must be a string"),
+        "says which and what: {text}"
+    );
+    assert!(
+        text.contains("A correct call: {"),
+        "gives an example: {text}"
+    );
+    assert!(
+        !text.contains("did not start"),
+        "not a start failure: {text}"
+    );
+    assert!(
+        resp.pointer("/result/structuredContent").is_none(),
+        "an argument error carries no run result: {resp}"
+    );
+
+    // Every tool answers bad arguments alike.
+    for (tool, args, want) in [
+        (
+            "stata_run_code",
+            json!({"code": "x", "timeout_s": "10"}),
+            "`timeout_s` must be a number",
+        ),
+        (
+            "stata_run_file",
+            json!({"path": "a.do", "args": "hello"}),
+            "`args` must be a list",
+        ),
+        (
+            "stata_run_code",
+            json!({"code": "x", "timeout_s": -1}),
+            "timeout_s must be",
+        ),
+        (
+            "stata_read_log",
+            json!({"run_id": 7}),
+            "`run_id` must be a string",
+        ),
+        (
+            "stata_job",
+            json!({"job_id": "job-1", "when": 1}),
+            "no argument `when`",
+        ),
+    ] {
+        let resp = c.call(tool, args, LONG);
+        let text = result_text(&resp);
+        assert_eq!(
+            resp.pointer("/result/isError"),
+            Some(&json!(true)),
+            "{resp}"
+        );
+        assert!(
+            text.contains(&format!("invalid arguments for {tool}")),
+            "{text}"
+        );
+        assert!(text.contains(want), "{tool}: {text}");
+        assert!(text.contains("A correct call: {"), "{text}");
+    }
     assert!(fake.live_processes().is_empty());
 }
 

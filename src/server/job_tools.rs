@@ -10,12 +10,16 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use tokio::time::{Duration, Instant};
 
+use super::arguments::parse_args;
 use super::progress::streaming;
-use super::reply::{parse_args, report, run_result_after, tool_error};
+use super::reply::{report, run_result_after, tool_error};
 use super::state::StataServer;
 use crate::render::job::{JobToolJson, JobView, job_list, job_view, unknown_job};
 use crate::service::background::{Cancelled, MAX_WAIT};
 use crate::service::jobs::{Job, Lookup, MAX_JOBS};
+
+/// A correct call, shown with a bad one.
+const JOB_EXAMPLE: &str = r#"{"job_id": "job-1", "wait_s": 30}"#;
 
 /// Arguments of `stata_job`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -61,7 +65,7 @@ pub async fn call(
     args: JsonObject,
     context: &RequestContext<RoleServer>,
 ) -> CallToolResult {
-    let a: JobArgs = match parse_args("stata_job", args) {
+    let a: JobArgs = match parse_args("stata_job", args, JOB_EXAMPLE) {
         Ok(a) => a,
         Err(e) => return tool_error(e),
     };

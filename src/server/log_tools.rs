@@ -7,10 +7,14 @@ use rmcp::model::{CallToolResult, JsonObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::reply::{parse_args, report, tool_error};
+use super::arguments::parse_args;
+use super::reply::{report, tool_error};
 use crate::log::read::{LogPage, LogQuery, read_log};
 use crate::render::log_page::render_log_page;
 use crate::service::Service;
+
+/// A correct call, shown with a bad one.
+const EXAMPLE: &str = r#"{"run_id": "20250101-120000-4242-0", "tail_lines": 50}"#;
 
 /// Arguments of `stata_read_log`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -74,7 +78,7 @@ pub fn tools() -> Vec<Tool> {
 
 /// Runs `stata_read_log`.
 pub async fn call(service: &Service, args: JsonObject) -> CallToolResult {
-    let query: LogQuery = match parse_args::<ReadLogArgs>("stata_read_log", args) {
+    let query: LogQuery = match parse_args::<ReadLogArgs>("stata_read_log", args, EXAMPLE) {
         Ok(a) => a.into(),
         Err(e) => return tool_error(e),
     };

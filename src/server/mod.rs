@@ -1,5 +1,6 @@
 //! The MCP side: the stdio transport, the tool surface, and progress notifications.
 
+pub mod arguments;
 pub mod job_tools;
 pub mod log_tools;
 pub mod progress;

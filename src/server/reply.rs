@@ -1,19 +1,12 @@
 //! Tool results as MCP carries them: a run's outcome, a report with its structured twin,
 //! and tool errors the model can read (bad arguments are results, not JSON-RPC errors).
 
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
+use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::render::outcome::render;
 use crate::run::RunOutcome;
 use crate::service::images::PNG_MIME;
-
-/// Parses a tool's arguments, saying which tool and what is wrong.
-pub fn parse_args<T: DeserializeOwned>(tool: &str, args: JsonObject) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::Object(args))
-        .map_err(|e| format!("invalid arguments for {tool}: {e}"))
-}
 
 /// The tool result of a run: text for the model, structured content for programs.
 pub fn run_result(outcome: &RunOutcome) -> CallToolResult {

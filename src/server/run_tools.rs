@@ -11,9 +11,10 @@ use rmcp::service::RequestContext;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::arguments::{bad_arguments, parse_args};
 use super::job_tools::job_answer;
 use super::progress::streaming;
-use super::reply::{parse_args, run_result, tool_error};
+use super::reply::{run_result, tool_error};
 use super::state::StataServer;
 use crate::render::job::RunOrJobJson;
 use crate::run::RunOutcome;
@@ -21,6 +22,10 @@ use crate::runner::turns::Ticket;
 use crate::service::background::Answer;
 use crate::service::calls::{CallSource, RunCall};
 use crate::text::human::human_duration;
+
+/// A correct call of each run tool, shown with a bad one.
+const RUN_CODE_EXAMPLE: &str = r#"{"code": "sysuse auto\nsummarize price", "timeout_s": 600}"#;
+const RUN_FILE_EXAMPLE: &str = r#"{"path": "analysis.do", "args": ["2024"]}"#;
 
 /// Arguments of `stata_run_code`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -118,7 +123,9 @@ impl RunFileArgs {
 
 /// Runs `tool` (`stata_run_code` or `stata_run_file`): in the foreground, or as a
 /// background job when asked (`background: true`) or when it outlasts
-/// `--auto-background-secs`. Bad arguments are a run that failed to start, as any refusal.
+/// `--auto-background-secs`. Bad arguments are a tool error saying which and how to call
+/// it; a run that cannot start (a missing do-file, a shell escape) is a run that failed to
+/// start, as Stata reports it.
 pub async fn call(
     server: &StataServer,
     tool: &'static str,
@@ -129,18 +136,26 @@ pub async fn call(
     let started = Instant::now();
     let not_started =
         |rc, message| run_result(&RunOutcome::not_started(None, started, rc, message));
-    let parsed = if tool == "stata_run_file" {
-        parse_args::<RunFileArgs>(tool, args).map(RunFileArgs::into_call)
+    let example = if tool == "stata_run_file" {
+        RUN_FILE_EXAMPLE
     } else {
-        parse_args::<RunCodeArgs>(tool, args).map(RunCodeArgs::into_call)
+        RUN_CODE_EXAMPLE
+    };
+    let parsed = if tool == "stata_run_file" {
+        parse_args::<RunFileArgs>(tool, args, example).map(RunFileArgs::into_call)
+    } else {
+        parse_args::<RunCodeArgs>(tool, args, example).map(RunCodeArgs::into_call)
     };
     let (call, background) = match parsed {
         Ok(parsed) => parsed,
-        Err(message) => return not_started(None, message),
+        Err(message) => return tool_error(message),
     };
     let service = server.service();
     let req = match service.request(call, turn) {
         Ok(req) => req,
+        Err(e) if e.is_argument() => {
+            return tool_error(bad_arguments(tool, &e.to_string(), example));
+        }
         Err(e) => return not_started(e.rc(), e.to_string()),
     };
     if background {

@@ -9,7 +9,8 @@ use rmcp::service::RequestContext;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::reply::{parse_args, report, tool_error};
+use super::arguments::parse_args;
+use super::reply::{report, tool_error};
 use crate::render::outcome::render;
 use crate::render::query::{inspect_text, results_text, session_text};
 use crate::runner::Runner;
@@ -19,6 +20,12 @@ use crate::service::queries::{
 };
 use crate::stata::queries::InspectWhat;
 use crate::stata::stored::ResultClass;
+
+/// A correct call of each tool, shown with a bad one.
+const INSPECT_EXAMPLE: &str = r#"{"what": "summarize", "vars": ["price", "mpg"]}"#;
+const RESULTS_EXAMPLE: &str = r#"{"class": "e"}"#;
+const HELP_EXAMPLE: &str = r#"{"topic": "regress"}"#;
+const SESSION_EXAMPLE: &str = r#"{"action": "status"}"#;
 
 /// Arguments of `stata_inspect_data`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -141,7 +148,7 @@ pub async fn call(
     };
     let cancel = &context.ct;
     let answer = match tool {
-        "stata_inspect_data" => match parse_args::<InspectArgs>(tool, args) {
+        "stata_inspect_data" => match parse_args::<InspectArgs>(tool, args, INSPECT_EXAMPLE) {
             Ok(a) => {
                 let q = InspectQuery {
                     what: a.what,
@@ -156,21 +163,21 @@ pub async fn call(
             }
             Err(e) => return tool_error(e),
         },
-        "stata_get_results" => match parse_args::<GetResultsArgs>(tool, args) {
+        "stata_get_results" => match parse_args::<GetResultsArgs>(tool, args, RESULTS_EXAMPLE) {
             Ok(a) => service
                 .results(runner, a.class, cancel)
                 .await
                 .map(|j| report(results_text(&j), &j)),
             Err(e) => return tool_error(e),
         },
-        "stata_help" => match parse_args::<HelpArgs>(tool, args) {
+        "stata_help" => match parse_args::<HelpArgs>(tool, args, HELP_EXAMPLE) {
             Ok(a) => service
                 .help(runner, &a.topic, cancel)
                 .await
                 .map(|j| report(format!("{}\n", j.text), &j)),
             Err(e) => return tool_error(e),
         },
-        _ => match parse_args::<SessionArgs>(tool, args) {
+        _ => match parse_args::<SessionArgs>(tool, args, SESSION_EXAMPLE) {
             Ok(a) => service
                 .session_status(runner, a.action == SessionAction::Restart, cancel)
                 .await

@@ -65,6 +65,11 @@ pub enum StartError {
 }
 
 impl StartError {
+    /// Whether an argument itself is wrong (rather than what it names).
+    pub fn is_argument(&self) -> bool {
+        matches!(self, StartError::BadTimeout(_))
+    }
+
     /// Stata's return code for the same failure, where it has one.
     pub fn rc(&self) -> Option<i32> {
         match self {
