@@ -6,6 +6,7 @@ pub mod log_tools;
 pub mod progress;
 pub mod reply;
 pub mod run_tools;
+pub mod schema;
 pub mod session_tools;
 pub mod state;
 pub mod tools;

@@ -9,6 +9,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use super::reply::tool_error;
+use super::schema::portable_tool;
 use super::state::StataServer;
 use super::{job_tools, log_tools, run_tools, session_tools};
 use crate::runner::turns::Arrival;
@@ -61,10 +62,26 @@ impl ToolName {
     }
 }
 
+/// Every tool, its schemas in portable JSON Schema.
+fn all_tools() -> Vec<rmcp::model::Tool> {
+    run_tools::tools()
+        .into_iter()
+        .chain(session_tools::tools())
+        .chain(log_tools::tools())
+        .chain(job_tools::tools())
+        .map(portable_tool)
+        .collect()
+}
+
 impl ServerHandler for StataServer {
     fn get_info(&self) -> InitializeResult {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::from_build_env())
+            // Clients show this in their logs and UIs: it names the server, not its library.
+            .with_server_info(
+                Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+                    .with_title("Stata")
+                    .with_description(env!("CARGO_PKG_DESCRIPTION")),
+            )
             .with_instructions(
                 "Runs Stata. Use stata_run_code for code and stata_run_file for do-files. Output \
                  streams as progress notifications while Stata runs; the final result holds the \
@@ -78,11 +95,7 @@ impl ServerHandler for StataServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let mut tools = run_tools::tools();
-        tools.extend(session_tools::tools());
-        tools.extend(log_tools::tools());
-        tools.extend(job_tools::tools());
-        Ok(ListToolsResult::with_all_items(tools))
+        Ok(ListToolsResult::with_all_items(all_tools()))
     }
 
     async fn call_tool(
@@ -126,11 +139,8 @@ mod tests {
 
     #[test]
     fn every_listed_tool_has_a_name_in_the_table() {
-        let mut listed: Vec<String> = run_tools::tools()
+        let mut listed: Vec<String> = all_tools()
             .into_iter()
-            .chain(session_tools::tools())
-            .chain(log_tools::tools())
-            .chain(job_tools::tools())
             .map(|t| t.name.to_string())
             .collect();
         listed.sort();
@@ -142,5 +152,33 @@ mod tests {
         assert_eq!(listed, table);
         assert_eq!(ToolName::parse("stata_run_file"), Some(ToolName::RunFile));
         assert_eq!(ToolName::parse("stata_nothing"), None);
+    }
+
+    #[test]
+    fn listed_schemas_use_only_portable_json_schema() {
+        fn check(v: &serde_json::Value, tool: &str) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(f) = m.get("format").and_then(|f| f.as_str()) {
+                        assert!(!f.contains("int") && f != "double", "{tool}: format {f}");
+                    }
+                    assert!(!m.get("type").is_some_and(|t| t.is_array()), "{tool}: {v}");
+                    m.values().for_each(|c| check(c, tool));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|c| check(c, tool)),
+                _ => {}
+            }
+        }
+        for t in all_tools() {
+            check(
+                &serde_json::Value::Object((*t.input_schema).clone()),
+                &t.name,
+            );
+            let out = t
+                .output_schema
+                .as_ref()
+                .expect("every tool has an output schema");
+            check(&serde_json::Value::Object((**out).clone()), &t.name);
+        }
     }
 }

@@ -240,6 +240,12 @@ impl Client {
         );
         let resp = self.wait_response(id, Duration::from_secs(10));
         assert!(resp.get("result").is_some(), "initialize failed: {resp}");
+        // Clients show serverInfo to users: it names this server, not the SDK it is built on.
+        assert_eq!(
+            resp.pointer("/result/serverInfo/name"),
+            Some(&json!("stata-mcp")),
+            "{resp}"
+        );
         self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
     }
 
