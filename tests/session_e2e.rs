@@ -476,6 +476,14 @@ fn inspect_data_describes_summarizes_lists_and_codebooks() {
         LONG,
     );
     assert!(is_error(&r) && result_text(&r).contains("nosuch"), "{r}");
+    // The user's problem, none of the server's own commands.
+    let text = result_text(&r);
+    assert!(text.starts_with("variable nosuch not found"), "{text}");
+    assert_no_runner_lines("a failed inspection", &text);
+    assert!(
+        !text.contains("describe nosuch"),
+        "the query itself is not shown: {text}"
+    );
     for bad in [
         json!({"what": "list", "vars": ["price; drop _all"]}),
         json!({"what": "list", "if": "1\ndrop _all"}),

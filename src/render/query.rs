@@ -3,9 +3,28 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::render::outcome::status_line;
+use crate::run::RunOutcome;
 use crate::service::queries::{InspectJson, ResultsJson, SessionJson};
 use crate::stata::stored::ResultClass;
 use crate::text::human::human_duration;
+
+/// Why a query failed, in the user's terms: Stata's message and hint, and the runner's
+/// notes, but none of the query's own commands (they are the server's plumbing).
+pub fn query_failure(outcome: &RunOutcome) -> String {
+    let mut text = match &outcome.error {
+        Some(err) if !err.message.trim().is_empty() => err.message.trim_end().to_owned(),
+        _ => status_line(outcome.status, outcome.reported_rc(), outcome.duration),
+    };
+    if let Some(hint) = outcome.error.as_ref().and_then(|e| e.hint.as_deref()) {
+        let _ = write!(text, "\nhint: {hint}");
+    }
+    for n in &outcome.notes {
+        let _ = write!(text, "\nnote: {n}");
+    }
+    text.push('\n');
+    text
+}
 
 /// `stata_inspect_data`: the command, the counts, any notes, then what Stata printed.
 pub fn inspect_text(j: &InspectJson) -> String {

@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::arguments::parse_args;
 use super::reply::{report, tool_error};
-use crate::render::outcome::render;
-use crate::render::query::{inspect_text, results_text, session_text};
+use crate::render::query::{inspect_text, query_failure, results_text, session_text};
 use crate::runner::Runner;
 use crate::service::Service;
 use crate::service::queries::{
@@ -187,7 +186,7 @@ pub async fn call(
     };
     answer.unwrap_or_else(|e| match e {
         // The run's own report says what Stata said.
-        QueryError::Failed(outcome) => tool_error(render(&outcome).text),
+        QueryError::Failed(outcome) => tool_error(query_failure(&outcome)),
         other => tool_error(other.to_string()),
     })
 }
