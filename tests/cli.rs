@@ -439,6 +439,15 @@ fn run_exit_codes_for_missing_files_missing_stata_and_timeouts() {
         fake.live_processes().is_empty(),
         "the timed-out Stata is still running"
     );
+
+    // Without --mode a one-shot run is a batch run: no talk of data kept in memory.
+    let mut c = with_stata(&fake);
+    c.env_remove("STATA_MCP_MODE")
+        .args(["run", "--timeout", "1", "slow.do"]);
+    let (out, _, stderr) = run(c);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("time limit"), "{stderr}");
+    assert!(!stderr.contains("data in memory"), "{stderr}");
 }
 
 #[cfg(unix)]

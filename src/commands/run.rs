@@ -47,7 +47,7 @@ pub fn exit_code(status: RunStatus) -> u8 {
 
 /// Runs the do-file; returns the process exit code.
 pub async fn run(opts: &ServerOptions, args: &RunArgs) -> u8 {
-    let settings = match Settings::resolve(opts) {
+    let mut settings = match Settings::resolve(opts) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -57,6 +57,11 @@ pub async fn run(opts: &ServerOptions, args: &RunArgs) -> u8 {
             return EXIT_NOT_STARTED;
         }
     };
+    // One run, then Stata exits: a session would keep nothing, so unless the user chose a
+    // mode, the run is a batch run (and its notes never speak of data kept in memory).
+    if settings.mode_is_default {
+        settings.mode = crate::cli::Mode::Batch;
+    }
     let req = match request(&settings, args) {
         Ok(req) => req,
         Err(msg) => {
