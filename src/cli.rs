@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -234,4 +234,47 @@ pub struct ServerOptions {
         global = true
     )]
     pub log_level: String,
+}
+
+/// Parses the command line, or exits with clap's message; a bad value that came from an
+/// environment variable (not a flag) also names the variable, since that is where to fix it.
+pub fn matches() -> ArgMatches {
+    let cmd = Cli::command();
+    match cmd.clone().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            if let Some(var) = env_source(&cmd, &e) {
+                let _ = e.print();
+                eprintln!(
+                    "The value comes from the environment variable {var}: fix it, or unset it \
+                     to get the default."
+                );
+                std::process::exit(2);
+            }
+            e.exit()
+        }
+    }
+}
+
+/// The environment variable a rejected value came from, when it was not given as a flag.
+fn env_source(cmd: &clap::Command, e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let ContextValue::String(arg) = e.get(ContextKind::InvalidArg)? else {
+        return None;
+    };
+    // `--mode <MODE>`
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let flag = format!("--{long}");
+    let on_line = std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    if on_line {
+        return None;
+    }
+    let arg = cmd.get_arguments().find(|a| a.get_long() == Some(long))?;
+    arg.get_env().map(|v| v.to_string_lossy().into_owned())
 }

@@ -1,14 +1,14 @@
 //! The `stata-mcp` binary: parses the command line, sends diagnostics to stderr, runs the command.
 
-use clap::{CommandFactory, FromArgMatches};
-use stata_mcp::cli::{Cli, Command};
+use clap::FromArgMatches;
+use stata_mcp::cli::{self, Cli, Command};
 use stata_mcp::commands;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     // The raw matches are kept besides the parsed options: `config` needs to know which
     // options the user set (and how) rather than their values alone.
-    let matches = Cli::command().get_matches();
+    let matches = cli::matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

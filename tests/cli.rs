@@ -512,3 +512,27 @@ fn run_trims_old_runs_to_keep_runs_before_it_starts() {
     // The two kept from before, and the newest run.
     assert!(runs <= 3, "{runs} run folders kept");
 }
+
+#[test]
+fn a_bad_value_names_where_it_came_from() {
+    let fake = FakeStata::new();
+    let mut c = cmd(&fake);
+    c.env("STATA_MCP_MODE", "foo").arg("doctor");
+    let (out, _, stderr) = run(c);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid value 'foo'"), "{stderr}");
+    assert!(
+        stderr.contains("environment variable STATA_MCP_MODE"),
+        "{stderr}"
+    );
+
+    let mut c = cmd(&fake);
+    c.env_remove("STATA_MCP_MODE")
+        .args(["--mode", "foo", "doctor"]);
+    let (out, _, stderr) = run(c);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        !stderr.contains("environment variable"),
+        "a flag is a flag: {stderr}"
+    );
+}
