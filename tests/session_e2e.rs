@@ -87,6 +87,16 @@ fn concurrent_calls_are_serialised_and_the_second_is_told_it_waits() {
         "no queued frame for the second call: {fb}"
     );
     assert!(!fb.contains("A1"), "{fb}");
+    // The result says it waited, and for what; the first call did not wait.
+    let notes = structured(&rb)["notes"].to_string();
+    assert!(
+        notes.contains("waited") && notes.contains("1 earlier call"),
+        "{rb}"
+    );
+    assert!(
+        !structured(&ra)["notes"].to_string().contains("waited"),
+        "{ra}"
+    );
     let fa: String = c.frames("ta").iter().map(frame_message).collect();
     assert!(!fa.contains("B1"), "{fa}");
     assert_no_runner_lines("progress", &(fa + &fb));

@@ -25,6 +25,7 @@ use crate::log::pipeline::LogPipeline;
 use crate::run::error::ErrorInfo;
 use crate::run::files::WRAPPER_LOG;
 use crate::run::{RunOutcome, RunStatus};
+use crate::text::human::human_duration;
 use console::Session;
 use outcome::{CallEnd, End, lost_note, session_outcome};
 pub use protocol::CallKind;
@@ -132,7 +133,7 @@ impl SessionRunner {
     /// `None` when cancelled while waiting.
     pub async fn exclusive(&self, cancel: &CancellationToken) -> Option<Exclusive<'_>> {
         let live = LiveOutput::new(256);
-        let slot = self.acquire(&live, cancel, None).await?;
+        let (slot, _) = self.acquire(&live, cancel, None).await?;
         Some(Exclusive { runner: self, slot })
     }
 
@@ -146,7 +147,7 @@ impl SessionRunner {
     ) -> RunOutcome {
         let started = Instant::now();
         let turn = req.turn.take();
-        let Some(mut slot) = self.acquire(&live, &cancel, turn).await else {
+        let Some((mut slot, queued_behind)) = self.acquire(&live, &cancel, turn).await else {
             return RunOutcome {
                 status: RunStatus::Cancelled,
                 error: None,
@@ -154,16 +155,22 @@ impl SessionRunner {
                 ..RunOutcome::not_started(None, started, None, String::new())
             };
         };
-        self.run_locked(
-            &mut slot,
-            req,
-            live,
-            cancel,
-            kind,
-            max_output_chars,
-            started,
-        )
-        .await
+        let waited = started.elapsed();
+        let mut outcome = self
+            .run_locked(
+                &mut slot,
+                req,
+                live,
+                cancel,
+                kind,
+                max_output_chars,
+                started,
+            )
+            .await;
+        if let Some(ahead) = queued_behind {
+            outcome.notes.push(waited_note(waited, ahead));
+        }
+        outcome
     }
 
     /// Runs one call with the session already held: starts Stata if needed, runs, and
@@ -230,11 +237,11 @@ impl SessionRunner {
         live: &LiveOutput,
         cancel: &CancellationToken,
         turn: Option<Ticket>,
-    ) -> Option<MutexGuard<'_, Slot>> {
+    ) -> Option<(MutexGuard<'_, Slot>, Option<usize>)> {
         if turn.as_ref().is_none_or(Ticket::is_first)
             && let Ok(slot) = self.session.try_lock()
         {
-            return Some(slot);
+            return Some((slot, None));
         }
         let ahead = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
         live.push_status(format!(
@@ -255,7 +262,7 @@ impl SessionRunner {
         // `turn` is dropped only now, with the session held: the next call in line cannot
         // overtake this one at the mutex.
         drop(turn);
-        got
+        got.map(|slot| (slot, Some(ahead)))
     }
 
     async fn start_session(
@@ -394,6 +401,17 @@ impl SessionRunner {
         call_end.outcome.notes.extend(read_note);
         call_end
     }
+}
+
+/// What a call that waited for the session says about it: the result's duration includes
+/// the wait, which would otherwise look like Stata's own time.
+fn waited_note(waited: Duration, ahead: usize) -> String {
+    format!(
+        "this call waited {} in line for {ahead} earlier call{} in the Stata session before it \
+         ran (the duration includes the wait)",
+        human_duration(waited),
+        if ahead == 1 { "" } else { "s" }
+    )
 }
 
 /// The session's state, for `stata_session status`.
