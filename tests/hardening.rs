@@ -534,3 +534,30 @@ fn ten_concurrent_session_calls_complete_in_order_each_with_its_own_output() {
         }
     }
 }
+
+#[test]
+fn a_run_cut_short_by_stdin_closing_says_the_server_stopped_it() {
+    for mode in [BATCH, SESSION] {
+        let fake = FakeStata::new();
+        let mut c = Client::start(&fake, mode);
+        c.initialize();
+        let id = c.call_tool(
+            "stata_run_code",
+            json!({"code": "display \"started\"\nsleep 30000"}),
+            None,
+        );
+        assert!(eventually(Duration::from_secs(10), || !fake
+            .live_processes()
+            .is_empty()));
+        // As `printf ... | stata-mcp` does: the input ends while the call runs.
+        c.close_stdin();
+        let resp = c.wait_response(id, Duration::from_secs(10));
+        let text = result_text(&resp);
+        assert!(!text.contains("died"), "{mode:?}: not a crash: {text}");
+        assert!(
+            text.contains("closed the server's input"),
+            "{mode:?}: {text}"
+        );
+        assert_eq!(structured(&resp)["status"], "cancelled", "{mode:?}: {resp}");
+    }
+}

@@ -51,7 +51,7 @@ pub async fn shut_down(runner: &Runner) {
     if let Runner::Session(session) = runner {
         session.stop().await;
     }
-    crate::runner::process::kill_all_groups();
+    crate::runner::process::kill_all_groups(crate::runner::process::Shutdown::Done);
 }
 
 /// The absolute, canonical path of this `stata-mcp` binary, for client configurations

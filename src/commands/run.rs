@@ -159,7 +159,7 @@ fn spawn_interrupt_handler(cancel: CancellationToken) {
         );
         cancel.cancel();
         signals.next().await;
-        crate::runner::process::kill_all_groups();
+        crate::runner::process::kill_all_groups(crate::runner::process::Shutdown::Signal);
         eprintln!("\nstata-mcp run: killed Stata");
         std::process::exit(i32::from(EXIT_INTERRUPTED));
     });

@@ -4,7 +4,7 @@
 use std::io;
 use std::process::ExitStatus;
 
-use super::process::describe_exit;
+use super::process::{describe_exit, shutting_down};
 use super::request::RunRequest;
 use crate::log::pipeline::LogSummary;
 use crate::run::error::ErrorInfo;
@@ -127,6 +127,14 @@ pub fn batch_outcome(
     }
     if let Some(err) = scan.error {
         take_error(&mut outcome, err, scan.interrupted);
+    } else if !status.success()
+        && let Some(why) = shutting_down()
+    {
+        // The server killed it: not a crash, and not the user's code.
+        outcome.status = RunStatus::Cancelled;
+        outcome
+            .notes
+            .push(format!("The run was stopped: {}.", why.explain()));
     } else if !status.success() {
         let said = it_said(stderr);
         outcome.status = RunStatus::Error;

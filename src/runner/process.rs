@@ -20,12 +20,62 @@ fn groups() -> std::sync::MutexGuard<'static, HashSet<u32>> {
     live_groups().lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Set once the server is shutting down: no new Stata may start after that.
-static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Why every Stata is being stopped: said in the result of a run this cuts short, which
+/// would otherwise look like Stata dying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// The client closed the server's stdin (it went away, or it piped its input and ended).
+    ClientGone,
+    /// A stop signal (Ctrl-C, SIGTERM, SIGHUP).
+    Signal,
+    /// A terminal command is done.
+    Done,
+}
 
-/// Kills every process group the server started, and refuses new ones. Called on shutdown.
-pub fn kill_all_groups() {
-    SHUTTING_DOWN.store(true, std::sync::atomic::Ordering::SeqCst);
+impl Shutdown {
+    /// Why a run stopped by this ended, in a sentence.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Shutdown::ClientGone => {
+                "the server stopped Stata on purpose because its client closed the server's \
+                 input (stdin): when the client goes, every Stata the server started is stopped"
+            }
+            Shutdown::Signal => {
+                "the server stopped Stata on purpose because it was told to stop (a signal such \
+                 as Ctrl-C or SIGTERM)"
+            }
+            Shutdown::Done => "the server stopped Stata as it exited",
+        }
+    }
+}
+
+/// Set once the server is shutting down (0: not): no new Stata may start after that.
+static SHUTTING_DOWN: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Why the server is shutting down, once it is.
+pub fn shutting_down() -> Option<Shutdown> {
+    match SHUTTING_DOWN.load(std::sync::atomic::Ordering::SeqCst) {
+        1 => Some(Shutdown::ClientGone),
+        2 => Some(Shutdown::Signal),
+        3 => Some(Shutdown::Done),
+        _ => None,
+    }
+}
+
+/// Kills every process group the server started, and refuses new ones. Called on shutdown;
+/// the first reason given is the one kept.
+pub fn kill_all_groups(why: Shutdown) {
+    let code = match why {
+        Shutdown::ClientGone => 1,
+        Shutdown::Signal => 2,
+        Shutdown::Done => 3,
+    };
+    let _ = SHUTTING_DOWN.compare_exchange(
+        0,
+        code,
+        std::sync::atomic::Ordering::SeqCst,
+        std::sync::atomic::Ordering::SeqCst,
+    );
     let pgids: Vec<u32> = groups().drain().collect();
     for pgid in pgids {
         signal_group(pgid, Signal::Kill);
@@ -112,7 +162,7 @@ impl StataProcess {
         cmd.process_group(0);
         // Hold the registry while spawning so a shutdown cannot slip in between.
         let mut registry = groups();
-        if SHUTTING_DOWN.load(std::sync::atomic::Ordering::SeqCst) {
+        if shutting_down().is_some() {
             return Err(io::Error::other("the server is shutting down"));
         }
         let mut child = cmd.spawn()?;

@@ -18,6 +18,7 @@ use rmcp::ServiceExt;
 use std::sync::Arc;
 
 use crate::cli::ServerOptions;
+use crate::runner::process::{Shutdown, kill_all_groups};
 use crate::runner::signals::Signals;
 use crate::runner::turns::Turns;
 use crate::service::Service;
@@ -47,14 +48,14 @@ pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
                 _ = stdin_closed.cancelled() => {
                     // The client is gone: stop Stata now rather than letting runs finish,
                     // then give the handlers a moment to wind down.
-                    crate::runner::process::kill_all_groups();
+                    kill_all_groups(Shutdown::ClientGone);
                     let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut waiting).await;
                 }
             }
         }
         Err(e) => tracing::info!("MCP session ended before it began: {e}"),
     }
-    crate::runner::process::kill_all_groups();
+    kill_all_groups(Shutdown::ClientGone);
     Ok(())
 }
 
@@ -68,7 +69,7 @@ fn spawn_signal_handler() {
         };
         signals.next().await;
         tracing::info!("signal received: stopping Stata and exiting");
-        crate::runner::process::kill_all_groups();
+        kill_all_groups(Shutdown::Signal);
         std::process::exit(130);
     });
 }

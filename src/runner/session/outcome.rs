@@ -5,7 +5,7 @@ use crate::log::pipeline::LogSummary;
 use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunStatus};
 use crate::runner::outcome::{it_said, take_error};
-use crate::runner::process::describe_exit;
+use crate::runner::process::{describe_exit, shutting_down};
 use crate::runner::request::RunRequest;
 
 /// How a call's wait ended.
@@ -93,6 +93,13 @@ pub fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: 
                     outcome.error = Some(err);
                 }
                 gone = Some("the previous session ended (Stata exited during a call)".into());
+            } else if let Some(why) = shutting_down() {
+                // The server killed it: not a crash, and not the user's code.
+                outcome.status = RunStatus::Cancelled;
+                outcome
+                    .notes
+                    .push(format!("The call was stopped: {}.", why.explain()));
+                gone = Some("the server shut down".into());
             } else {
                 outcome.status = RunStatus::Error;
                 let said = it_said(stderr);
