@@ -18,10 +18,12 @@ use super::{runner, shut_down, trim_old_runs};
 use crate::cli::{RunArgs, ServerOptions};
 use crate::log::live::LiveOutput;
 use crate::render::outcome::{status_line, write_error};
+use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
 use crate::runner::signals::Signals;
 use crate::settings::{Settings, absolute};
+use crate::stata::messages::{Audience, hint};
 use crate::text::human::human_duration;
 
 /// Exit codes, documented in docs/configuration.md.
@@ -244,6 +246,23 @@ impl Printer {
     }
 }
 
+/// `err` with its hint worded for a person at a terminal (Stata commands, not MCP tools).
+fn for_terminal(err: &ErrorInfo) -> ErrorInfo {
+    let mut err = err.clone();
+    if err.hint.is_some()
+        && let Some(code) = err.code
+    {
+        err.hint = hint(
+            code,
+            &err.message,
+            err.command.as_deref(),
+            None,
+            Audience::Terminal,
+        );
+    }
+    err
+}
+
 /// The status line, the error and notes, and where the full log is.
 pub fn summary(outcome: &RunOutcome) -> String {
     let mut text = String::new();
@@ -251,12 +270,12 @@ pub fn summary(outcome: &RunOutcome) -> String {
     text.push_str(&status_line(outcome.status, rc, outcome.duration));
     text.push('\n');
     if let Some(err) = &outcome.error {
-        write_error(&mut text, err, "");
+        write_error(&mut text, &for_terminal(err), "");
     }
     if !outcome.warnings.is_empty() {
         text.push_str("captured errors (capture noisily; the run went on):\n");
         for w in &outcome.warnings {
-            write_error(&mut text, w, "  ");
+            write_error(&mut text, &for_terminal(w), "  ");
         }
     }
     for note in &outcome.notes {
@@ -271,7 +290,6 @@ pub fn summary(outcome: &RunOutcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::error::ErrorInfo;
     use crate::run::output::CappedOutput;
 
     #[test]
@@ -280,6 +298,7 @@ mod tests {
         outcome.status = RunStatus::Error;
         let mut err = ErrorInfo::new(111, "variable foo not found");
         err.command = Some("gen y = foo".into());
+        err.hint = Some("for the model: stata_inspect_data".into());
         err.file = Some("/w/main.do".into());
         err.line = Some(12);
         outcome.error = Some(err);
@@ -289,6 +308,12 @@ mod tests {
         assert!(text.contains("r(111): variable foo not found\n"), "{text}");
         assert!(text.contains("  in: gen y = foo\n"), "{text}");
         assert!(text.contains("  at: /w/main.do, line 12\n"), "{text}");
+        // Advice a person at a terminal can follow: Stata commands, not MCP tools.
+        assert!(
+            text.contains("list the variables with `describe`"),
+            "{text}"
+        );
+        assert!(!text.contains("stata_inspect_data"), "{text}");
         assert_eq!(exit_code(outcome.status), EXIT_STATA_ERROR);
     }
 }

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use crate::run::error::ErrorInfo;
 use crate::stata::command::{DoVerb, do_target, strip_prefixes};
 use crate::stata::log_lines::{body_number, echo_text, is_trace_rule, rc_line, trace_command};
-use crate::stata::messages::{hint, known_message};
+use crate::stata::messages::{Audience, hint, known_message};
 use crate::text::cut::{contains_ignore_ascii_case, cut_bytes};
 
 /// At most this many lines of an error's message are kept (the last ones before `r(N);`).
@@ -425,6 +425,7 @@ impl ErrorScanner {
             &err.message,
             err.command.as_deref(),
             self.working_dir.as_deref(),
+            Audience::Model,
         );
         self.error = Some(err);
         self.break_last = false;

@@ -72,14 +72,25 @@ pub fn known_message(line: &str) -> Option<(i32, bool)> {
     None
 }
 
+/// Who reads a hint: a model, which has the MCP tools, or a person at a terminal, who
+/// types Stata commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Model,
+    Terminal,
+}
+
 /// A short hint for an error with `code`, its `message` and failing `command`, only where
-/// it is certain. `working_dir` is Stata's, when known, for the hint of a missing file.
+/// it is certain, worded for `audience`. `working_dir` is Stata's, when known, for the hint
+/// of a missing file.
 pub fn hint(
     code: i32,
     message: &str,
     command: Option<&str>,
     working_dir: Option<&str>,
+    audience: Audience,
 ) -> Option<String> {
+    let terminal = audience == Audience::Terminal;
     let msg = message.lines().next().unwrap_or("").trim_end();
     match code {
         111 => {
@@ -88,9 +99,13 @@ pub fn hint(
                 .and_then(|m| m.strip_suffix(" not found"))
                 .or_else(|| msg.strip_suffix(" not found").filter(|m| !m.contains(' ')))
             {
+                let how = if terminal {
+                    "`describe`"
+                } else {
+                    "stata_inspect_data (describe)"
+                };
                 Some(format!(
-                    "no variable {name} in the data in memory; list the variables with \
-                     stata_inspect_data (describe)"
+                    "no variable {name} in the data in memory; list the variables with {how}"
                 ))
             } else if msg.starts_with("translator ") {
                 Some(
@@ -138,8 +153,13 @@ pub fn hint(
                     if !command.unwrap_or("").trim_end().ends_with('{')
                         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
                 {
-                    Some(format!("check the syntax of {name} with stata_help"))
+                    Some(if terminal {
+                        format!("check the syntax of {name} with `help {name}`")
+                    } else {
+                        format!("check the syntax of {name} with stata_help")
+                    })
                 }
+                _ if terminal => Some("check the command's syntax with `help`".to_owned()),
                 _ => Some("check the command's syntax with stata_help".to_owned()),
             }
         }
