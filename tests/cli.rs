@@ -101,13 +101,20 @@ fn doctor_without_stata_lists_every_place_searched_and_how_to_set_stata_path() {
         .env("STATA_MCP_INSTALL_ROOTS", &roots);
     let (out, stdout, stderr) = run(c);
     assert!(!out.status.success(), "{stdout}");
-    for text in [&stdout, &stderr] {
-        assert!(text.contains("Stata was not found"), "{text}");
-        assert!(text.contains(&empty_bin.display().to_string()), "{text}");
-        assert!(text.contains(&roots.display().to_string()), "{text}");
-        assert!(text.contains("STATA_PATH"), "{text}");
-        assert!(text.contains("--stata-path"), "{text}");
-    }
+    assert!(stdout.contains("Stata was not found"), "{stdout}");
+    assert!(
+        stdout.contains(&empty_bin.display().to_string()),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&roots.display().to_string()), "{stdout}");
+    assert!(stdout.contains("STATA_PATH"), "{stdout}");
+    assert!(stdout.contains("--stata-path"), "{stdout}");
+    // Said once: stderr only points at the report.
+    assert!(!stderr.contains("Stata was not found"), "{stderr}");
+    assert!(
+        stderr.contains("no Stata to run") && stderr.contains("report"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -118,8 +125,12 @@ fn doctor_fails_with_the_licence_message_and_a_fix() {
         .env("STATA_DOUBLE_LICENSE", "invalid");
     let (out, stdout, stderr) = run(c);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stderr.contains("License is invalid"), "{stderr}");
-    assert!(stderr.contains("licence"), "{stderr}");
+    assert!(stdout.contains("License is invalid"), "{stdout}");
+    assert!(stdout.contains("licence"), "{stdout}");
+    // Once, with one fix.
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(all.matches("did not start").count(), 1, "{all}");
+    assert_eq!(all.matches("stinit").count(), 1, "{all}");
 }
 
 #[test]
@@ -130,7 +141,11 @@ fn doctor_fails_when_the_log_dir_is_not_writable() {
     c.args(["doctor", "--log-dir"]).arg(&file);
     let (out, stdout, stderr) = run(c);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stderr.contains("STATA_MCP_LOG_DIR"), "{stderr}");
+    assert!(stdout.contains("STATA_MCP_LOG_DIR"), "{stdout}");
+    assert!(
+        stderr.contains("log dir"),
+        "stderr points at the problem: {stderr}"
+    );
 }
 
 // ---- config ----

@@ -31,19 +31,29 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs the checks; the process exit code is 0 when everything passed, else 1.
 pub async fn doctor(opts: &ServerOptions) -> u8 {
-    let mut out = Report;
+    let mut out = Report::default();
     let ok = checks(opts, &mut out).await;
     if ok {
         let _ = writeln!(out, "\nAll checks passed: stata-mcp can run Stata.");
         0
     } else {
         let _ = writeln!(out, "\nSome checks failed: the fix for each is above.");
+        // The report may be going to a file: one line on stderr says where to look.
+        if let Some(first) = &out.first_failure
+            && !(std::io::stdout().is_terminal() && std::io::stderr().is_terminal())
+        {
+            eprintln!("stata-mcp doctor: {first}; the report on stdout says how to fix it");
+        }
         1
     }
 }
 
 /// The report, printed line by line as the checks go, so a slow Stata start shows where it is.
-struct Report;
+#[derive(Default)]
+struct Report {
+    /// The first problem found, for the one line on stderr.
+    first_failure: Option<String>,
+}
 
 impl std::fmt::Write for Report {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
@@ -54,16 +64,13 @@ impl std::fmt::Write for Report {
     }
 }
 
-/// Reports a problem in the report and, unless stdout and stderr are the same terminal
-/// (where it would show twice), on stderr with its fix.
+/// Reports a problem, with its fix, in the report (once: stderr only points at it).
 fn fail(out: &mut Report, what: &str, detail: &str) {
     let _ = writeln!(out, "  FAILED: {what}");
     for line in detail.lines() {
         let _ = writeln!(out, "    {line}");
     }
-    if !(std::io::stdout().is_terminal() && std::io::stderr().is_terminal()) {
-        eprintln!("stata-mcp doctor: {what}\n{detail}\n");
-    }
+    out.first_failure.get_or_insert_with(|| what.to_owned());
 }
 
 async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
@@ -345,11 +352,17 @@ async fn check_run(
 
 /// Why the check failed, and what to do, from the outcome's status and error.
 fn run_failure(outcome: &RunOutcome, stata: &Path) -> String {
-    let mut text =
-        crate::render::outcome::status_line(outcome.status, outcome.rc, outcome.duration);
-    text.push('\n');
-    if let Some(err) = &outcome.error {
-        let _ = writeln!(text, "{}", err.message.trim_end());
+    let said = outcome.error.as_ref().map_or("", |e| e.message.trim_end());
+    // A start failure's message says so itself; the status line would repeat it.
+    let mut text = if said.starts_with("Stata did not start") {
+        String::new()
+    } else {
+        let line =
+            crate::render::outcome::status_line(outcome.status, outcome.rc, outcome.duration);
+        format!("{line}\n")
+    };
+    if !said.is_empty() {
+        let _ = writeln!(text, "{said}");
     }
     for note in &outcome.notes {
         let _ = writeln!(text, "note: {}", note.trim_end());
@@ -360,6 +373,10 @@ fn run_failure(outcome: &RunOutcome, stata: &Path) -> String {
         .map(|e| e.message.to_ascii_lowercase())
         .unwrap_or_default();
     let fix = if message.contains("licen") {
+        if message.contains("stinit") {
+            // The runner's message already gives the fix.
+            return text.trim_end().to_owned();
+        }
         "Stata's licence is not valid for this binary: run Stata once by hand (it explains, \
          and `stinit` re-enters the licence), or point --stata-path at the Stata your licence is for."
             .to_owned()
