@@ -37,6 +37,7 @@ pub async fn trim_old_runs(settings: &Settings) {
             keep_runs: settings.keep_runs,
             keep_bytes: settings.keep_bytes,
         },
+        None,
     );
     match tokio::task::spawn_blocking(move || retention.sweep_now()).await {
         Ok(Ok(_)) => {}

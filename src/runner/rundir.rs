@@ -1,7 +1,9 @@
 //! Run directories under the log dir: a fresh, private folder per run, named by its run id.
 
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -25,6 +27,9 @@ pub enum RunDirError {
 pub struct RunDirs {
     root: PathBuf,
     seq: AtomicU64,
+    /// The runs whose directories this server made and whose runs have not ended: the
+    /// only ones of this server that retention must keep whatever the count.
+    live: Mutex<HashSet<RunId>>,
 }
 
 /// One run's folder.
@@ -67,6 +72,7 @@ impl RunDirs {
         Self {
             root: log_dir.join("runs"),
             seq: AtomicU64::new(0),
+            live: Mutex::new(HashSet::new()),
         }
     }
 
@@ -86,6 +92,20 @@ impl RunDirs {
         })
     }
 
+    fn live_runs(&self) -> std::sync::MutexGuard<'_, HashSet<RunId>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The run `id` has ended: its directory is now like any other for retention.
+    pub fn finished(&self, id: RunId) {
+        self.live_runs().remove(&id);
+    }
+
+    /// Whether `id` is a run of this server that has not ended.
+    pub fn in_use(&self, id: &RunId) -> bool {
+        self.live_runs().contains(id)
+    }
+
     /// Creates a new, empty run directory readable by the user only (data may be confidential).
     pub fn create(&self) -> io::Result<RunDir> {
         create_private_dir(&self.root, true)?;
@@ -94,7 +114,10 @@ impl RunDirs {
             let id = RunId::new(SystemTime::now(), seq);
             let path = self.root.join(id.to_string());
             match create_private_dir(&path, false) {
-                Ok(()) => return Ok(RunDir { id, path }),
+                Ok(()) => {
+                    self.live_runs().insert(id);
+                    return Ok(RunDir { id, path });
+                }
                 // Another server with the same pid in the same second (pid reuse): next number.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),

@@ -49,6 +49,7 @@ impl Service {
                 keep_runs: settings.keep_runs,
                 keep_bytes: settings.keep_bytes,
             },
+            Some(dirs.clone()),
         ));
         retention.spawn_sweep();
         Self {
@@ -74,11 +75,13 @@ impl Service {
         live: Arc<LiveOutput>,
         cancel: CancellationToken,
     ) -> RunOutcome {
-        let in_progress = self.retention.begin_call();
         let cwd = req.cwd.clone();
         let mut outcome = self.runner.run(req, live, cancel).await;
         graphs::attach(&self.settings, &mut outcome, &cwd).await;
-        drop(in_progress);
+        // The run has ended: retention may count its folder like any other now.
+        if let Some(id) = outcome.run_id {
+            self.dirs.finished(id);
+        }
         self.retention.spawn_sweep();
         outcome
     }

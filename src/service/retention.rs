@@ -5,14 +5,13 @@
 //! Anything else in the runs folder (the session's own `sessions/` folder, files a user
 //! put there) is not a run and is left alone.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::run::id::RunId;
+use crate::runner::rundir::RunDirs;
 
 /// How much to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,69 +108,36 @@ fn dir_size(dir: &Path) -> u64 {
     total
 }
 
-/// The server's retention: its policy, the calls in progress, and the sweeps it starts.
+/// The server's retention: its policy, the runs in progress, and the sweeps it starts.
 pub struct Retention {
     runs_root: PathBuf,
     policy: Policy,
-    /// Start times of this server's calls in progress, by a number per call. A run's
-    /// directory is made after its call starts, so every run at or after the earliest
-    /// start belongs to a call that may still be going.
-    active: Mutex<ActiveCalls>,
-    /// Set while a sweep runs; a second one then is skipped (the next run sweeps again).
+    /// This server's run directories, which know the runs still in progress; none for a
+    /// terminal command trimming before its run.
+    dirs: Option<Arc<RunDirs>>,
+    /// Set while a sweep runs.
     sweeping: AtomicBool,
-}
-
-#[derive(Default)]
-struct ActiveCalls {
-    next: u64,
-    started: BTreeMap<u64, SystemTime>,
-}
-
-/// Marks a call as in progress until dropped.
-pub struct CallGuard {
-    retention: Arc<Retention>,
-    key: u64,
-}
-
-impl Drop for CallGuard {
-    fn drop(&mut self) {
-        self.retention.active_calls().started.remove(&self.key);
-    }
+    /// A sweep was asked for while one ran: the running one goes round once more, so the
+    /// last run's sweep is never lost.
+    again: AtomicBool,
 }
 
 impl Retention {
-    pub fn new(runs_root: PathBuf, policy: Policy) -> Self {
+    pub fn new(runs_root: PathBuf, policy: Policy, dirs: Option<Arc<RunDirs>>) -> Self {
         Self {
             runs_root,
             policy,
-            active: Mutex::new(ActiveCalls::default()),
+            dirs,
             sweeping: AtomicBool::new(false),
-        }
-    }
-
-    fn active_calls(&self) -> std::sync::MutexGuard<'_, ActiveCalls> {
-        // The map stays consistent even if a holder panicked: use it anyway.
-        self.active.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records that a call starts now; its runs are protected until the guard is dropped.
-    pub fn begin_call(self: &Arc<Self>) -> CallGuard {
-        let mut active = self.active_calls();
-        let key = active.next;
-        active.next += 1;
-        active.started.insert(key, SystemTime::now());
-        CallGuard {
-            retention: self.clone(),
-            key,
+            again: AtomicBool::new(false),
         }
     }
 
     /// Whether `id` may belong to a run still in progress, here or in another server
     /// sharing the log dir.
-    fn in_progress(&self, id: &RunId, oldest_active: Option<u64>) -> bool {
+    fn in_progress(&self, id: &RunId) -> bool {
         if id.pid == std::process::id() {
-            // Run ids have whole seconds, rounded down, as are these start times.
-            oldest_active.is_some_and(|t| id.started >= t)
+            self.dirs.as_ref().is_some_and(|d| d.in_use(id))
         } else {
             other_server_may_be_running(id)
         }
@@ -179,15 +145,7 @@ impl Retention {
 
     /// Sweeps now, on this thread (it does file I/O: call it from a blocking context).
     pub fn sweep_now(&self) -> io::Result<SweepReport> {
-        let oldest_active = self
-            .active_calls()
-            .started
-            .values()
-            .min()
-            .map(|t| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
-        sweep(&self.runs_root, self.policy, &|id| {
-            self.in_progress(id, oldest_active)
-        })
+        sweep(&self.runs_root, self.policy, &|id| self.in_progress(id))
     }
 
     /// Sweeps in the background, so no call waits for it; does nothing outside a tokio
@@ -196,26 +154,39 @@ impl Retention {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        self.again.store(true, Ordering::Release);
         if self.sweeping.swap(true, Ordering::AcqRel) {
             return;
         }
         let this = self.clone();
         handle.spawn_blocking(move || {
-            match this.sweep_now() {
-                Ok(r) if !r.removed.is_empty() || !r.failed.is_empty() => tracing::info!(
-                    removed = r.removed.len(),
-                    freed_bytes = r.freed_bytes,
-                    failed = ?r.failed,
-                    "log retention sweep"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(
-                    "could not sweep old runs in {}: {e}",
-                    this.runs_root.display()
-                ),
+            loop {
+                this.again.store(false, Ordering::Release);
+                this.sweep_once();
+                this.sweeping.store(false, Ordering::Release);
+                // Asked again meanwhile, and nobody else took it up: go round once more.
+                if !this.again.load(Ordering::Acquire) || this.sweeping.swap(true, Ordering::AcqRel)
+                {
+                    break;
+                }
             }
-            this.sweeping.store(false, Ordering::Release);
         });
+    }
+
+    fn sweep_once(&self) {
+        match self.sweep_now() {
+            Ok(r) if !r.removed.is_empty() || !r.failed.is_empty() => tracing::info!(
+                removed = r.removed.len(),
+                freed_bytes = r.freed_bytes,
+                failed = ?r.failed,
+                "log retention sweep"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                "could not sweep old runs in {}: {e}",
+                self.runs_root.display()
+            ),
+        }
     }
 }
 
@@ -364,30 +335,45 @@ mod tests {
     }
 
     #[test]
-    fn this_servers_calls_in_progress_protect_their_runs() {
+    fn this_servers_runs_in_progress_are_kept_and_none_else() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let dirs = crate::runner::rundir::RunDirs::new(tmp.path());
+        let dirs = Arc::new(RunDirs::new(tmp.path()));
         let root = dirs.root().to_path_buf();
         let old = format!("20000101-000000-{}-0", std::process::id());
         std::fs::create_dir_all(root.join(&old)).expect("old");
-        let retention = Arc::new(Retention::new(
-            root.clone(),
-            Policy {
-                keep_runs: 0,
-                keep_bytes: 0,
-            },
-        ));
-        let guard = retention.begin_call();
+        let policy = Policy {
+            keep_runs: 0,
+            keep_bytes: 0,
+        };
+        let retention = Arc::new(Retention::new(root.clone(), policy, Some(dirs.clone())));
         let current = dirs.create().expect("run dir");
         let report = retention.sweep_now().expect("sweep");
         assert_eq!(report.removed, vec![old], "the finished run goes");
         assert!(current.path.exists(), "the run in progress stays");
-        drop(guard);
+        dirs.finished(current.id);
         let report = retention.sweep_now().expect("sweep");
         assert_eq!(
             report.removed,
             vec![current.id.to_string()],
             "once finished, it may go too"
         );
+    }
+
+    #[test]
+    fn at_most_n_means_n_even_for_runs_in_the_same_second() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dirs = Arc::new(RunDirs::new(tmp.path()));
+        let policy = Policy {
+            keep_runs: 3,
+            keep_bytes: u64::MAX,
+        };
+        let retention = Retention::new(dirs.root().to_path_buf(), policy, Some(dirs.clone()));
+        // Calls one after another, faster than a second apart: each sweeps as it ends.
+        for _ in 0..5 {
+            let run = dirs.create().expect("run dir");
+            dirs.finished(run.id);
+            retention.sweep_now().expect("sweep");
+        }
+        assert_eq!(names(dirs.root()).len(), 3, "{:?}", names(dirs.root()));
     }
 }
