@@ -33,7 +33,7 @@ const RUN_FILE_EXAMPLE: &str = r#"{"path": "analysis.do", "args": ["2024"]}"#;
 pub struct RunCodeArgs {
     /// Stata code to run: any number of lines; `///`, `/* */` and `#delimit ;` work as in a do-file.
     pub code: String,
-    /// Working directory for the code (relative paths in it resolve here). Default: the server's working directory.
+    /// Working directory for the code (relative paths in it resolve here). Default: batch mode, the server's working directory; session mode, wherever Stata already is (the last `cd`).
     #[serde(default)]
     pub cwd: Option<String>,
     /// Time limit in seconds; Stata is stopped when it is reached. Default: the server's --timeout.
