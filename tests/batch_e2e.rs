@@ -275,6 +275,12 @@ fn bad_input_gets_clear_errors_fast() {
             json!({"job_id": "job-1", "when": 1}),
             "no argument `when`",
         ),
+        ("stata_job", json!({"wait_s": 5}), "needs a job_id"),
+        (
+            "stata_read_log",
+            json!({"run_id": "x", "grep": "a", "tail_lines": 1}),
+            "not both",
+        ),
     ] {
         let resp = c.call(tool, args, LONG);
         let text = result_text(&resp);

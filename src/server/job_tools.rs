@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use tokio::time::{Duration, Instant};
 
-use super::arguments::parse_args;
+use super::arguments::{bad_arguments, parse_args};
 use super::progress::streaming;
 use super::reply::{report, run_result_after, tool_error};
 use super::state::StataServer;
@@ -84,19 +84,21 @@ pub async fn call(
             Duration::from_secs_f64(w).min(MAX_WAIT)
         }
         Some(w) => {
-            return tool_error(format!(
+            let what = format!(
                 "wait_s must be a number of seconds from 0 to {}, not {w}",
                 MAX_WAIT.as_secs()
-            ));
+            );
+            return tool_error(bad_arguments("stata_job", &what, JOB_EXAMPLE));
         }
     };
     let service = server.service();
     let Some(id) = a.job_id else {
         if a.cancel || a.wait_s.is_some() {
-            return tool_error(format!(
+            let what = format!(
                 "{} needs a job_id; list the jobs with stata_job {{}}",
                 if a.cancel { "cancel" } else { "wait_s" }
-            ));
+            );
+            return tool_error(bad_arguments("stata_job", &what, JOB_EXAMPLE));
         }
         let (text, json) = job_list(&service.jobs.newest_first());
         return report(text, &json);

@@ -7,9 +7,10 @@ use rmcp::model::{CallToolResult, JsonObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::arguments::parse_args;
+use super::arguments::{bad_arguments, parse_args};
 use super::reply::{report, tool_error};
 use crate::log::read::{LogPage, LogQuery, read_log};
+use crate::log::read_error::ReadError;
 use crate::render::log_page::render_log_page;
 use crate::service::Service;
 
@@ -87,6 +88,10 @@ pub async fn call(service: &Service, args: JsonObject) -> CallToolResult {
     let answer = tokio::task::spawn_blocking(move || read_log(&log_dir, &query)).await;
     match answer {
         Ok(Ok(page)) => report(render_log_page(&page), &page),
+        // Arguments that do not fit together are answered as every bad argument is.
+        Ok(Err(e @ ReadError::Arguments(_))) => {
+            tool_error(bad_arguments("stata_read_log", &e.to_string(), EXAMPLE))
+        }
         Ok(Err(e)) => tool_error(e.to_string()),
         Err(e) => tool_error(format!("reading the log failed: {e}")),
     }
