@@ -210,6 +210,7 @@ fn other_server_may_be_running(id: &RunId) -> bool {
 /// Without a cheap liveness check, treat another server's runs of the last day as possibly running.
 #[cfg(not(unix))]
 fn other_server_may_be_running(id: &RunId) -> bool {
+    use std::time::{SystemTime, UNIX_EPOCH};
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
