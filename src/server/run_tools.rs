@@ -134,17 +134,12 @@ pub async fn call(
     turn: Option<Ticket>,
 ) -> CallToolResult {
     let started = Instant::now();
-    let not_started =
-        |rc, message| run_result(&RunOutcome::not_started(None, started, rc, message));
-    let example = if tool == "stata_run_file" {
-        RUN_FILE_EXAMPLE
+    let (example, parsed) = if tool == "stata_run_file" {
+        let parsed = parse_args::<RunFileArgs>(tool, args, RUN_FILE_EXAMPLE);
+        (RUN_FILE_EXAMPLE, parsed.map(RunFileArgs::into_call))
     } else {
-        RUN_CODE_EXAMPLE
-    };
-    let parsed = if tool == "stata_run_file" {
-        parse_args::<RunFileArgs>(tool, args, example).map(RunFileArgs::into_call)
-    } else {
-        parse_args::<RunCodeArgs>(tool, args, example).map(RunCodeArgs::into_call)
+        let parsed = parse_args::<RunCodeArgs>(tool, args, RUN_CODE_EXAMPLE);
+        (RUN_CODE_EXAMPLE, parsed.map(RunCodeArgs::into_call))
     };
     let (call, background) = match parsed {
         Ok(parsed) => parsed,
@@ -156,7 +151,10 @@ pub async fn call(
         Err(e) if e.is_argument() => {
             return tool_error(bad_arguments(tool, &e.to_string(), example));
         }
-        Err(e) => return not_started(e.rc(), e.to_string()),
+        Err(e) => {
+            let outcome = RunOutcome::not_started(None, started, e.rc(), e.to_string());
+            return run_result(&outcome);
+        }
     };
     if background {
         let timeout = req.timeout;

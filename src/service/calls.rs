@@ -156,7 +156,7 @@ impl Service {
 }
 
 /// A user-supplied path resolved against `base`.
-pub fn resolve(base: &Path, p: &str) -> PathBuf {
+fn resolve(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
         p.to_path_buf()
