@@ -445,6 +445,17 @@ fn garbage_lines_get_json_rpc_errors_and_the_server_keeps_serving() {
     c.send_raw("{\"jsonrpc\": \"2.0\", \"id\": 8, \"method\": \"no/such/method\"}");
     let r = c.recv(LONG).expect("method not found reply");
     assert_eq!(r.msg["error"]["code"], -32601, "{}", r.msg);
+    assert_eq!(
+        r.msg["error"]["message"], "method not found: no/such/method",
+        "{}",
+        r.msg
+    );
+    // What the server does not offer is not found either, whatever the client expects.
+    for method in ["resources/list", "prompts/list"] {
+        let id = c.request(method, json!({}));
+        let resp = c.wait_response(id, LONG);
+        assert_eq!(resp.pointer("/error/code"), Some(&json!(-32601)), "{resp}");
+    }
     let ping = c.request("ping", json!({}));
     let resp = c.wait_response(ping, LONG);
     assert!(resp.get("result").is_some());

@@ -349,6 +349,15 @@ fn hostile_json_rpc_is_answered_and_the_server_keeps_serving() {
     let ping = c.request("ping", json!({}));
     let resp = c.wait_response(ping, LONG);
     assert!(resp.get("result").is_some(), "{resp}");
+    // Any other request before initialize is told what to do.
+    let early = c.request("tools/list", json!({}));
+    let resp = c.wait_response(early, LONG);
+    assert_eq!(resp.pointer("/error/code"), Some(&json!(-32600)), "{resp}");
+    let message = resp.pointer("/error/message").and_then(|m| m.as_str());
+    assert!(
+        message.is_some_and(|m| m.contains("send initialize first")),
+        "{resp}"
+    );
     c.initialize();
 
     let cases: Vec<(String, i64)> = vec![
@@ -363,11 +372,11 @@ fn hostile_json_rpc_is_answered_and_the_server_keeps_serving() {
             -32600,
         ),
         (
-            r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":"not an object"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":9005,"method":"tools/call","params":"not an object"}"#.into(),
             -32602,
         ),
         (
-            r#"{"jsonrpc":"2.0","id":6,"method":"does/not/exist"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":9006,"method":"does/not/exist"}"#.into(),
             -32601,
         ),
         (
@@ -393,9 +402,15 @@ fn hostile_json_rpc_is_answered_and_the_server_keeps_serving() {
     c.send(&json!({"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "no_such_tool", "arguments": {"code": big}}}));
     let resp = c.wait_response(99, LONG);
     assert_eq!(
-        resp.pointer("/result/isError"),
-        Some(&json!(true)),
-        "{:.200}",
+        resp.pointer("/error/code"),
+        Some(&json!(-32602)),
+        "an unknown tool is invalid params: {:.200}",
+        resp.to_string()
+    );
+    let message = resp.pointer("/error/message").and_then(|m| m.as_str());
+    assert!(
+        message.is_some_and(|m| m.contains("no_such_tool") && m.contains("stata_run_code")),
+        "{:.300}",
         resp.to_string()
     );
     // Wrong argument types for a real tool.

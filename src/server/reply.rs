@@ -46,7 +46,7 @@ pub fn report<T: Serialize>(text: String, structured: &T) -> CallToolResult {
     }
 }
 
-/// A tool error that is not a run: bad arguments, an unknown tool.
+/// A tool error that is not a run: bad arguments the model can correct.
 pub fn tool_error(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])
 }

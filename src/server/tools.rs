@@ -8,7 +8,6 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
-use super::reply::tool_error;
 use super::schema::portable_tool;
 use super::state::StataServer;
 use super::{job_tools, log_tools, run_tools, session_tools};
@@ -111,11 +110,16 @@ impl ServerHandler for StataServer {
             .get::<Arrival>()
             .map(|a| self.turns().claim(a.0));
         let Some(tool) = ToolName::parse(request.name.as_ref()) else {
-            return Ok(tool_error(format!(
-                "unknown tool {:?}; list the tools with tools/list",
-                request.name.as_ref()
-            ))
-            .into());
+            // The 2025-11-25 specification: an unknown tool is a protocol error, not a result.
+            let known: Vec<&str> = ToolName::ALL.iter().map(|t| t.as_str()).collect();
+            return Err(McpError::invalid_params(
+                format!(
+                    "unknown tool {:?}; the tools are {} (tools/list describes them)",
+                    request.name.as_ref(),
+                    known.join(", ")
+                ),
+                None,
+            ));
         };
         let turn = turn.filter(|_| tool.runs_user_code());
         let service = self.service();

@@ -20,6 +20,7 @@ pub const MAX_LINE_BYTES: usize = 32 * 1024 * 1024;
 const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
 const INVALID_PARAMS: i64 = -32602;
+const METHOD_NOT_FOUND: i64 = -32601;
 
 type Writer = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
 
@@ -237,6 +238,28 @@ impl Inbox {
                 "Invalid request: no \"method\"".into(),
             ));
         }
+        if !self.seen_initialize
+            && is_request
+            && !matches!(method.as_deref(), Some("initialize" | "ping"))
+            && value
+                .pointer("/params/_meta/io.modelcontextprotocol~1protocolVersion")
+                .is_none()
+        {
+            let method = method.as_deref().unwrap_or("-");
+            tracing::warn!(
+                line = self.line_no,
+                method,
+                "stdin: request before initialize"
+            );
+            return Verdict::Reply(error_reply(
+                usable_id.unwrap_or(Value::Null),
+                INVALID_REQUEST,
+                format!(
+                    "Invalid request: send initialize first; {method} is answered only after the \
+                     initialize handshake"
+                ),
+            ));
+        }
         if !self.seen_initialize && !is_request {
             tracing::warn!(
                 line = self.line_no,
@@ -313,6 +336,18 @@ enum LineKind {
     TooLong,
 }
 
+/// rmcp's "method not found" error carries the bare method name as its message; a person
+/// piping JSON-RPC by hand should read what went wrong.
+fn name_missing_method(mut v: Value) -> Value {
+    if v.pointer("/error/code").and_then(Value::as_i64) == Some(METHOD_NOT_FOUND)
+        && let Some(Value::String(message)) = v.pointer_mut("/error/message")
+        && !message.starts_with("method not found")
+    {
+        *message = format!("method not found: {message}");
+    }
+    v
+}
+
 fn error_reply(id: Value, code: i64, message: String) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
 }
@@ -359,7 +394,7 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for StdioTrans
                     {
                         tokens.close_request(id);
                     }
-                    serde_json::to_vec(&v).ok()
+                    serde_json::to_vec(&name_missing_method(v)).ok()
                 }
             }
             Err(e) => {
