@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::client::policy::StructuredContent;
+use crate::client::profile::ClientKind;
 use clap::builder::BoolishValueParser;
 use clap::{ArgMatches, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
@@ -151,7 +153,8 @@ pub struct ServerOptions {
     pub timeout_secs: u64,
 
     /// A run still going after this many seconds becomes a background job: the call returns its
-    /// id (follow it with stata_job) instead of being cut off by the client [default: off].
+    /// id (follow it with stata_job) instead of being cut off by the client; 0 turns it off
+    /// [default: a margin below the connected client's own time limit; off for clients that wait].
     #[arg(
         long,
         env = "STATA_MCP_AUTO_BACKGROUND_SECS",
@@ -159,6 +162,27 @@ pub struct ServerOptions {
         global = true
     )]
     pub auto_background_secs: Option<u64>,
+
+    /// Treat the client as this one, whatever its `initialize` says [default: from clientInfo.name].
+    #[arg(
+        long,
+        env = "STATA_MCP_CLIENT_PROFILE",
+        value_enum,
+        value_name = "CLIENT",
+        global = true
+    )]
+    pub client_profile: Option<ClientKind>,
+
+    /// Whether results carry structuredContent: auto leaves it out for clients that would hand
+    /// the model only that JSON instead of the text and graphs.
+    #[arg(
+        long,
+        env = "STATA_MCP_STRUCTURED_CONTENT",
+        value_enum,
+        default_value_t = StructuredContent::Auto,
+        global = true
+    )]
+    pub structured_content: StructuredContent,
 
     /// Where run directories and full logs are kept [default: the user's cache folder, else the temp folder].
     #[arg(long, env = "STATA_MCP_LOG_DIR", global = true)]

@@ -7,6 +7,7 @@
 //! the vocabulary of `run`, is shown by `render`.
 
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod discovery;
 pub mod log;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{Mode, ServerOptions};
+use crate::client::policy::{AutoBackground, Overrides};
 
 /// The options as the program uses them.
 #[derive(Debug, Clone)]
@@ -24,14 +25,18 @@ pub struct Settings {
     pub max_parallel: usize,
     /// How long a session gets to come back after a break before it is killed.
     pub break_grace: Duration,
-    /// The server's working directory: where relative paths in calls are taken from.
+    /// The server's working directory: where relative paths in calls are taken from when the
+    /// client names no project folder.
     pub workdir: PathBuf,
+    /// `--workdir` was given: it wins over the client's roots.
+    pub workdir_given: bool,
     /// Where every run's folder and log go.
     pub log_dir: PathBuf,
     /// A call's time limit unless it names one.
     pub timeout: Duration,
-    /// `--auto-background-secs`: a foreground run still going after this becomes a job.
-    pub auto_background: Option<Duration>,
+    /// `--client-profile`, `--structured-content`, `--auto-background-secs`: what overrides the
+    /// connected client's profile.
+    pub client: Overrides,
     /// At most one progress frame per this interval.
     pub progress_interval: Duration,
     /// A frame saying Stata is still running after this much silence.
@@ -61,12 +66,10 @@ impl Settings {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
             break_grace: Duration::from_secs(opts.break_grace_secs),
             workdir: workdir(opts)?,
+            workdir_given: opts.workdir.is_some(),
             log_dir: log_dir(opts)?,
             timeout: Duration::from_secs(opts.timeout_secs),
-            auto_background: opts
-                .auto_background_secs
-                .filter(|&s| s > 0)
-                .map(Duration::from_secs),
+            client: overrides(opts),
             progress_interval: Duration::from_millis(opts.progress_interval_ms),
             heartbeat: Duration::from_secs(opts.heartbeat_secs),
             max_frame_bytes: opts.max_frame_bytes,
@@ -85,6 +88,15 @@ pub fn mode(opts: &ServerOptions) -> (Mode, bool) {
     match opts.mode {
         Some(m) => (m, false),
         None => (Mode::platform_default(), true),
+    }
+}
+
+/// What the options say over the connected client's profile.
+pub fn overrides(opts: &ServerOptions) -> Overrides {
+    Overrides {
+        client: opts.client_profile,
+        structured_content: opts.structured_content,
+        auto_background: AutoBackground::from_secs(opts.auto_background_secs),
     }
 }
 
@@ -154,6 +166,10 @@ mod tests {
         assert_eq!(s.keep_bytes, 2 * 1024 * 1024);
         let s = settings(&["--mode", "batch", "--auto-background-secs", "0"]);
         assert_eq!((s.mode, s.mode_is_default), (Mode::Batch, false));
-        assert_eq!(s.auto_background, None, "0 turns it off");
+        assert_eq!(
+            s.client.auto_background,
+            AutoBackground::Off,
+            "0 turns it off"
+        );
     }
 }

@@ -14,12 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::{mode_name, runner, shut_down, this_binary};
 use crate::cli::{Mode, ServerOptions};
+use crate::client::policy::Policy;
 use crate::discovery::{Found, INSTALL_ROOTS_VAR, SearchEnv, Version, discover};
 use crate::log::live::LiveOutput;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::Runner;
 use crate::runner::request::RunRequest;
-use crate::settings::{Settings, log_dir, mode, workdir};
+use crate::settings::{Settings, log_dir, mode, overrides, workdir};
 use crate::text::human::human_duration;
 
 /// What the check asks Stata.
@@ -95,6 +96,7 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
         }
     );
 
+    report_client(opts, out);
     if check_log_dir(opts, out).is_none() {
         return false;
     }
@@ -123,6 +125,22 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
         suggest_other_mode(settings, &found, &workdir, out).await;
     }
     ok
+}
+
+/// The client profile: chosen by each client's `initialize`, unless the options force it.
+fn report_client(opts: &ServerOptions, out: &mut Report) {
+    let policy = Policy::before_initialize(&overrides(opts));
+    let forced = policy.reasons.iter().filter(|r| r.contains("(--"));
+    if opts.client_profile.is_none() {
+        let _ = writeln!(
+            out,
+            "  client:   profile chosen from each client's initialize (clientInfo.name); \
+             --client-profile / STATA_MCP_CLIENT_PROFILE forces one"
+        );
+    }
+    for reason in forced {
+        let _ = writeln!(out, "  client:   {reason}");
+    }
 }
 
 /// The log dir must exist (or be creatable) and be writable: every run keeps its log there.
@@ -259,6 +277,7 @@ async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
         run_dir: None,
         turn: None,
         timeout: CHECK_TIMEOUT,
+        notes: Vec::new(),
     };
     let live = Arc::new(LiveOutput::new(64 * 1024));
     let outcome = runner.run(req, live, CancellationToken::new()).await;

@@ -141,6 +141,7 @@ fn request(settings: &Settings, args: &RunArgs) -> Result<RunRequest, String> {
         run_dir: None,
         turn: None,
         timeout: settings.timeout,
+        notes: Vec::new(),
     })
 }
 

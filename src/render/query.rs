@@ -88,6 +88,9 @@ pub fn session_text(j: &SessionJson) -> String {
     } else {
         t.push_str("no Stata session is running\n");
     }
+    for reason in &j.client.reasons {
+        let _ = writeln!(t, "client: {reason}");
+    }
     for n in &j.notes {
         let _ = writeln!(t, "note: {n}");
     }

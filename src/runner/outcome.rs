@@ -177,6 +177,7 @@ pub(crate) mod tests {
             run_dir: None,
             turn: None,
             timeout: Duration::from_secs(30),
+            notes: Vec::new(),
         }
     }
 

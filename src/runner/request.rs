@@ -24,4 +24,6 @@ pub struct RunRequest {
     /// serves them in that order); none for calls that did not come from a client.
     pub turn: Option<Ticket>,
     pub timeout: Duration,
+    /// Lines the result starts its notes with (e.g. which folder relative paths came from).
+    pub notes: Vec<String>,
 }

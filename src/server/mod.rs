@@ -1,6 +1,7 @@
 //! The MCP side: the stdio transport, the tool surface, and progress notifications.
 
 pub mod arguments;
+pub mod handshake;
 pub mod job_tools;
 pub mod log_tools;
 pub mod progress;

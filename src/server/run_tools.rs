@@ -146,7 +146,7 @@ pub async fn call(
         Err(message) => return tool_error(message),
     };
     let service = server.service();
-    let req = match service.request(call, turn) {
+    let req = match service.request(call, turn).await {
         Ok(req) => req,
         Err(e) if e.is_argument() => {
             return tool_error(bad_arguments(tool, &e.to_string(), example));
@@ -179,7 +179,7 @@ pub async fn call(
             Err(e) => tool_error(e.to_string()),
         };
     }
-    let Some(after) = service.settings.auto_background else {
+    let Some(after) = service.client.policy().auto_background else {
         let outcome = streaming(context, server.progress(), |live| {
             service.run(req, live, context.ct.clone())
         })

@@ -2,15 +2,15 @@
 //! to its family's adapter.
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, InitializeResult, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities,
+    CallToolRequestParams, CallToolResponse, Implementation, InitializeRequestParams,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use super::schema::portable_tool;
 use super::state::StataServer;
-use super::{job_tools, log_tools, run_tools, session_tools};
+use super::{handshake, job_tools, log_tools, run_tools, session_tools};
 use crate::runner::turns::Arrival;
 
 /// Every tool this server has.
@@ -89,12 +89,38 @@ impl ServerHandler for StataServer {
             )
     }
 
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        context.peer.set_peer_info(request.clone());
+        handshake::introduce(self, &request);
+        self.negotiate_initialize(&request)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        handshake::ask_roots(self, context.peer);
+    }
+
+    async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
+        handshake::ask_roots(self, context.peer);
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(all_tools()))
+        let mut tools = all_tools();
+        // A client that gets no structuredContent must not be promised any (the TypeScript
+        // SDK fails a successful call whose schema-declared content is missing).
+        if !self.service().client.policy().structured {
+            for tool in &mut tools {
+                tool.output_schema = None;
+            }
+        }
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn call_tool(
@@ -133,6 +159,10 @@ impl ServerHandler for StataServer {
                 session_tools::call(service, tool.as_str(), args, &context).await
             }
         };
+        let mut result = result;
+        if !self.service().client.policy().structured {
+            result.structured_content = None;
+        }
         Ok(result.into())
     }
 }

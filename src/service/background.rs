@@ -159,6 +159,7 @@ mod tests {
             run_dir: None,
             turn: None,
             timeout: Duration::from_secs(1),
+            notes: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::Service;
+use super::folders::{Base, BaseFrom};
 use super::shell_guard::{ShellEscape, find_shell_escape};
 use crate::discovery::DiscoveryError;
 use crate::run::RunSource;
@@ -37,16 +38,24 @@ pub enum StartError {
     #[error("timeout_s must be a number of seconds between 0 and 604800, not {0}")]
     BadTimeout(f64),
     #[error(
-        "file {} not found (the path given was {given:?}; relative paths are taken from the \
-         server's working directory {})",
+        "file {} not found (the path given was {given:?}; relative paths are taken from {})",
         path.display(),
-        workdir.display()
+        base_text(base)
     )]
     FileNotFound {
         path: PathBuf,
         given: String,
-        workdir: PathBuf,
+        base: Base,
     },
+    #[error(
+        "the relative path {given:?} has no folder to be taken from: the server runs in {}, \
+         where the client started it, and the client names no project folder (roots). Pass an \
+         absolute path (or an absolute cwd), or start the server in your project with \
+         --workdir: `stata-mcp config <client> --workdir /path/to/project --write` writes it \
+         into the client's config",
+        dir.display()
+    )]
+    NoProjectFolder { given: String, dir: PathBuf },
     #[error(
         "the working directory {} does not exist (or is not a folder); pass an existing cwd",
         .0.display()
@@ -73,7 +82,7 @@ impl StartError {
     /// Stata's return code for the same failure, where it has one.
     pub fn rc(&self) -> Option<i32> {
         match self {
-            StartError::FileNotFound { .. } => Some(601),
+            StartError::FileNotFound { .. } | StartError::NoProjectFolder { .. } => Some(601),
             StartError::NotADirectory(_) => Some(170),
             _ => None,
         }
@@ -82,32 +91,37 @@ impl StartError {
 
 impl Service {
     /// Checks `call` and makes its run request, holding `turn` (its place in the line).
-    pub fn request(&self, call: RunCall, turn: Option<Ticket>) -> Result<RunRequest, StartError> {
-        let workdir = &self.settings.workdir;
+    pub async fn request(
+        &self,
+        call: RunCall,
+        turn: Option<Ticket>,
+    ) -> Result<RunRequest, StartError> {
+        let base = self.base().await;
+        // Whether the base folder was used, and so the result should say which it was.
+        let mut used_base = false;
         let (source, cwd, change_dir) = match call.source {
             CallSource::Code(code) => {
-                let cwd = call
-                    .cwd
-                    .as_deref()
-                    .map_or_else(|| workdir.clone(), |c| resolve(workdir, c));
+                let cwd = match call.cwd.as_deref() {
+                    Some(c) => resolve(&base, c, &mut used_base)?,
+                    None => {
+                        used_base = true;
+                        base.dir.clone()
+                    }
+                };
                 check_dir(&cwd)?;
                 (RunSource::Code(code), cwd, call.cwd.is_some())
             }
             CallSource::File { path: given, args } => {
-                let path = resolve(workdir, &given);
+                let path = resolve(&base, &given, &mut used_base)?;
                 if !path.is_file() {
-                    return Err(StartError::FileNotFound {
-                        path,
-                        given,
-                        workdir: workdir.clone(),
-                    });
+                    return Err(StartError::FileNotFound { path, given, base });
                 }
                 let cwd = match &call.cwd {
-                    Some(c) => resolve(workdir, c),
+                    Some(c) => resolve(&base, c, &mut used_base)?,
                     // Relative paths in a do-file are written against its own folder.
                     None => path
                         .parent()
-                        .map_or_else(|| workdir.clone(), Path::to_path_buf),
+                        .map_or_else(|| base.dir.clone(), Path::to_path_buf),
                 };
                 check_dir(&cwd)?;
                 (RunSource::File { path, args }, cwd, true)
@@ -118,6 +132,12 @@ impl Service {
             self.guard(&source, &cwd)?;
         }
         let stata = self.locate_stata()?;
+        // A session keeps the folder of its own `cd`s: the base is news only where it is used.
+        let notes = if used_base && (change_dir || self.settings.mode == crate::cli::Mode::Batch) {
+            base.note().into_iter().collect()
+        } else {
+            Vec::new()
+        };
         Ok(RunRequest {
             stata,
             source,
@@ -126,6 +146,7 @@ impl Service {
             run_dir: None,
             turn,
             timeout,
+            notes,
         })
     }
 
@@ -155,14 +176,30 @@ impl Service {
     }
 }
 
-/// A user-supplied path resolved against `base`.
-fn resolve(base: &Path, p: &str) -> PathBuf {
-    let p = Path::new(p);
+/// A user-supplied path resolved against `base`; a relative one is refused when no project
+/// folder is known. `used` records that the base was needed.
+fn resolve(base: &Base, given: &str, used: &mut bool) -> Result<PathBuf, StartError> {
+    let p = Path::new(given);
     if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
+        return Ok(p.to_path_buf());
     }
+    if base.from == BaseFrom::Unknown {
+        return Err(StartError::NoProjectFolder {
+            given: given.to_owned(),
+            dir: base.dir.clone(),
+        });
+    }
+    *used = true;
+    Ok(base.dir.join(p))
+}
+
+fn base_text(base: &Base) -> String {
+    let what = match base.from {
+        BaseFrom::Workdir => "the server's --workdir",
+        BaseFrom::Root => "the client's project folder (its first root)",
+        BaseFrom::ServerStart | BaseFrom::Unknown => "the server's working directory",
+    };
+    format!("{what} {}", base.dir.display())
 }
 
 fn check_dir(dir: &Path) -> Result<(), StartError> {

@@ -3,6 +3,7 @@
 
 pub mod background;
 pub mod calls;
+pub mod folders;
 pub mod graphs;
 pub mod images;
 pub mod jobs;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::client::connection::Connection;
 use crate::discovery::DiscoveryError;
 use crate::log::live::LiveOutput;
 use crate::run::RunOutcome;
@@ -35,6 +37,8 @@ pub struct Service {
     pub retention: Arc<Retention>,
     /// Background jobs (`background: true`, `stata_job`), kept until the server exits.
     pub jobs: Jobs,
+    /// The client on stdin: its policy and its roots.
+    pub client: Connection,
 }
 
 impl Service {
@@ -53,6 +57,7 @@ impl Service {
         ));
         retention.spawn_sweep();
         Self {
+            client: Connection::new(settings.client),
             settings,
             runner,
             dirs,
@@ -71,12 +76,15 @@ impl Service {
     /// resolved and loaded as images; old runs are trimmed afterwards.
     pub async fn run(
         &self,
-        req: RunRequest,
+        mut req: RunRequest,
         live: Arc<LiveOutput>,
         cancel: CancellationToken,
     ) -> RunOutcome {
         let cwd = req.cwd.clone();
+        let mut notes = std::mem::take(&mut req.notes);
         let mut outcome = self.runner.run(req, live, cancel).await;
+        notes.append(&mut outcome.notes);
+        outcome.notes = notes;
         graphs::attach(&self.settings, &mut outcome, &cwd).await;
         // The run has ended: retention may count its folder like any other now.
         if let Some(id) = outcome.run_id {

@@ -120,7 +120,36 @@ pub struct SessionJson {
     pub uptime_s: Option<f64>,
     /// Calls run in this session (stata_run_code / stata_run_file).
     pub calls: u64,
+    /// The connected client's profile and what it decided.
+    pub client: ClientJson,
     pub notes: Vec<String>,
+}
+
+/// The client profile in use, as `stata_session status` shows it.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct ClientJson {
+    /// The profile's name (`claude-code`, `vscode`, ..., `other`).
+    pub profile: String,
+    /// `clientInfo.name` as the client sent it.
+    pub client_name: String,
+    /// Whether results carry structuredContent.
+    pub structured_content: bool,
+    /// Seconds after which a foreground run becomes a background job; null: never.
+    pub auto_background_s: Option<u64>,
+    /// Why each choice was made.
+    pub reasons: Vec<String>,
+}
+
+impl ClientJson {
+    fn of(policy: &crate::client::policy::Policy) -> Self {
+        Self {
+            profile: policy.profile.kind.as_str().to_owned(),
+            client_name: policy.client_name.clone(),
+            structured_content: policy.structured,
+            auto_background_s: policy.auto_background.map(|d| d.as_secs()),
+            reasons: policy.reasons.clone(),
+        }
+    }
 }
 
 impl Service {
@@ -138,11 +167,12 @@ impl Service {
         let req = RunRequest {
             stata: self.locate_stata()?,
             source: RunSource::Code(code),
-            cwd: self.settings.workdir.clone(),
+            cwd: self.base().await.dir,
             change_dir: false,
             run_dir: None,
             turn: None,
             timeout: self.settings.timeout,
+            notes: Vec::new(),
         };
         let outcome = session
             .query(req, cancel.clone(), QUERY_MAX_CHARS, park_r)
@@ -317,7 +347,7 @@ impl Service {
         cancel: &CancellationToken,
     ) -> Result<SessionJson, QueryError> {
         let mut notes = Vec::new();
-        let workdir = &self.settings.workdir;
+        let workdir = &self.base().await.dir;
         if restart {
             let stata = self.locate_stata()?;
             runner
@@ -340,6 +370,7 @@ impl Service {
             stata_path: info.stata.map(|p| p.display().to_string()),
             uptime_s: info.uptime.map(|d| d.as_secs_f64()),
             calls: info.calls,
+            client: ClientJson::of(&self.client.policy()),
             ..SessionJson::default()
         };
         if !info.running

@@ -150,7 +150,16 @@ impl Client {
         Self::start_with_env(fake, extra, &[])
     }
 
+    /// Starts `cmd` as a client would. These tests read results as a program would,
+    /// structuredContent included, unless `cmd` says otherwise; what each real client hands
+    /// its model is checked in tests/clients_e2e.rs.
     pub fn spawn(mut cmd: Command) -> Self {
+        if !cmd
+            .get_envs()
+            .any(|(k, _)| k == "STATA_MCP_STRUCTURED_CONTENT")
+        {
+            cmd.env("STATA_MCP_STRUCTURED_CONTENT", "always");
+        }
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

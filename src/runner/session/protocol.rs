@@ -195,6 +195,7 @@ mod tests {
             run_dir: None,
             turn: None,
             timeout: Duration::from_secs(5),
+            notes: Vec::new(),
         }
     }
 

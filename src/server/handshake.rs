@@ -1,0 +1,73 @@
+//! The client introduces itself: its policy is chosen from its `initialize`, and its roots are
+//! asked for after it, and again whenever the client says they changed.
+
+use std::time::Duration;
+
+use rmcp::RoleServer;
+use rmcp::model::InitializeRequestParams;
+use rmcp::service::Peer;
+
+use super::state::StataServer;
+use crate::client::roots::{RootsState, path_of_uri};
+
+/// How long the client gets to answer `roots/list`.
+const ROOTS_ANSWER_WAIT: Duration = Duration::from_secs(10);
+
+/// Chooses the policy for the client that sent `request`, and says why in the log.
+pub fn introduce(server: &StataServer, request: &InitializeRequestParams) {
+    let has_roots = request.capabilities.roots.is_some();
+    let connection = &server.service().client;
+    if has_roots {
+        // A call that comes before the answer waits briefly for it.
+        connection.roots.set(RootsState::Asking);
+    }
+    let policy = connection.initialized(&request.client_info.name, has_roots);
+    for reason in &policy.reasons {
+        tracing::info!("client: {reason}");
+    }
+}
+
+/// Asks the client for its roots in the background and records the answer.
+// Roots are deprecated by the 2026-07-28 revision (removal no earlier than 2027), but the
+// clients of today send them, and they are the only word of the user's project folder.
+#[allow(deprecated)]
+pub fn ask_roots(server: &StataServer, peer: Peer<RoleServer>) {
+    let has_roots = peer
+        .peer_info()
+        .is_some_and(|info| info.capabilities.roots.is_some());
+    if !has_roots {
+        return;
+    }
+    let service = server.service().clone();
+    tokio::spawn(async move {
+        let answer = tokio::time::timeout(ROOTS_ANSWER_WAIT, peer.list_roots()).await;
+        let state = match answer {
+            Ok(Ok(list)) => {
+                let folders: Vec<_> = list
+                    .roots
+                    .iter()
+                    .filter_map(|r| path_of_uri(&r.uri))
+                    .collect();
+                tracing::info!(
+                    "client: roots {:?}",
+                    folders
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                );
+                RootsState::Known(folders)
+            }
+            Ok(Err(e)) => {
+                tracing::info!(
+                    "client: roots/list failed ({e}); relative paths use the server's folder"
+                );
+                RootsState::None
+            }
+            Err(_) => {
+                tracing::info!("client: no answer to roots/list in {ROOTS_ANSWER_WAIT:?}");
+                RootsState::None
+            }
+        };
+        service.client.roots.set(state);
+    });
+}
