@@ -242,6 +242,35 @@ impl Client {
         id
     }
 
+    /// `initialize` as the client called `name` sends it, with its `capabilities`; the
+    /// response's result.
+    pub fn initialize_as(&mut self, name: &str, capabilities: Value) -> Value {
+        let id = self.request(
+            "initialize",
+            json!({"protocolVersion": "2025-11-25", "capabilities": capabilities, "clientInfo": {"name": name, "version": "1.0.0"}}),
+        );
+        let resp = self.wait_response(id, Duration::from_secs(10));
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        resp["result"].clone()
+    }
+
+    /// Waits for the server's `roots/list` request and answers it with `uris`.
+    pub fn answer_roots(&mut self, uris: &[String]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let r = self
+                .recv(left)
+                .unwrap_or_else(|| panic!("the server never asked for roots"));
+            if r.msg.get("method") == Some(&json!("roots/list")) {
+                let roots: Vec<Value> = uris.iter().map(|u| json!({"uri": u})).collect();
+                let id = r.msg["id"].clone();
+                self.send(&json!({"jsonrpc": "2.0", "id": id, "result": {"roots": roots}}));
+                return;
+            }
+        }
+    }
+
     pub fn initialize(&mut self) {
         let id = self.request(
             "initialize",
