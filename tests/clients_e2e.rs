@@ -287,3 +287,50 @@ fn with_no_roots_a_server_started_in_the_root_folder_refuses_relative_paths() {
     let resp = c.call("stata_run_file", json!({"path": path}), LONG);
     assert!(result_text(&resp).contains("absolute is fine"));
 }
+
+#[test]
+fn a_do_files_frames_count_its_commands_for_a_progress_bar() {
+    let fake = FakeStata::new();
+    let path = fake.work().join("steps.do");
+    std::fs::write(
+        &path,
+        "display \"one\"\nsleep 300\ndisplay \"two\"\nsleep 300\n\
+         foreach i in 1 2 {\n  display `i'\n}\ndisplay \"end\"\n",
+    )
+    .expect("do-file");
+    let mut c = start(&fake, &["--mode", "batch", "--progress-interval-ms", "20"]);
+    c.initialize_as("gemini-cli-mcp-client", json!({}));
+    let id = c.call_tool("stata_run_file", json!({"path": path}), Some("bar"));
+    let resp = c.wait_response(id, LONG);
+    assert!(result_text(&resp).contains("end"), "{}", result_text(&resp));
+    let frames: Vec<(f64, f64)> = c
+        .frames("bar")
+        .iter()
+        .map(|f| {
+            let p = &f.msg["params"];
+            let total = p["total"].as_f64().expect("every frame has a total");
+            (p["progress"].as_f64().expect("progress"), total)
+        })
+        .collect();
+    assert!(frames.len() >= 2, "{frames:?}");
+    assert!(
+        frames.iter().all(|&(_, t)| t == 6.0),
+        "6 top-level commands: {frames:?}"
+    );
+    for w in frames.windows(2) {
+        assert!(w[1].0 > w[0].0, "progress rises: {frames:?}");
+    }
+    assert!(frames.iter().all(|&(p, t)| p < t), "{frames:?}");
+    assert!(
+        frames.last().is_some_and(|&(p, _)| p >= 3.0),
+        "the bar moved with the commands: {frames:?}"
+    );
+    // Code has no count: no total, as before.
+    let id = c.call_tool("stata_run_code", json!({"code": "display 1"}), Some("code"));
+    c.wait_response(id, LONG);
+    assert!(
+        c.frames("code")
+            .iter()
+            .all(|f| f.msg["params"].get("total").is_none())
+    );
+}

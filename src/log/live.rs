@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
+use crate::stata::command::{DoVerb, do_target, strip_prefixes};
 use crate::stata::log_lines::echo_text;
 use crate::text::cut::cut_point;
 
@@ -27,6 +28,38 @@ struct Pending {
     /// The last command Stata echoed, for heartbeats ("still running: regress ...").
     last_command: Option<String>,
     status: Option<String>,
+    /// Commands echoed at the top level of the user's code (not in the do-files it runs).
+    started: u64,
+    /// Do-files open below the user's code, by `do` echoes and `end of do-file` lines.
+    depth: usize,
+    /// The top-level commands the code holds, when known (a do-file's).
+    total: Option<u64>,
+}
+
+/// How far a run is, in top-level commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commands {
+    /// Commands finished: all started but the one running.
+    pub done: u64,
+    pub total: u64,
+}
+
+impl Pending {
+    /// Follows one line for the command count: a top-level echo starts a command; `do`
+    /// opens a nested do-file whose echoes are not the user's own, until its `end of do-file`.
+    fn count(&mut self, line: &str) {
+        if let Some(cmd) = echo_text(line) {
+            if self.depth == 0 {
+                self.started += 1;
+            }
+            let cmd = strip_prefixes(cmd.trim()).rest;
+            if do_target(cmd).is_some_and(|t| t.verb == DoVerb::Do) {
+                self.depth += 1;
+            }
+        } else if self.depth > 0 && line.trim_start().starts_with("end of do-file") {
+            self.depth -= 1;
+        }
+    }
 }
 
 /// One frame's worth of news.
@@ -57,6 +90,11 @@ impl LiveOutput {
         }
         {
             let mut p = self.lock();
+            if p.total.is_some() {
+                for line in text.lines() {
+                    p.count(line);
+                }
+            }
             if let Some(cmd) = text.lines().rev().find_map(echo_text) {
                 let cmd = cmd.trim();
                 if !cmd.is_empty() {
@@ -104,6 +142,21 @@ impl LiveOutput {
         message.push_str(&p.text);
         p.text.clear();
         Some(Chunk { message })
+    }
+
+    /// Says how many top-level commands the code holds, so frames can say how far it is.
+    pub fn set_total(&self, total: u64) {
+        self.lock().total = Some(total);
+    }
+
+    /// How far the run is, when its number of commands is known.
+    pub fn commands(&self) -> Option<Commands> {
+        let p = self.lock();
+        let total = p.total?;
+        Some(Commands {
+            done: p.started.saturating_sub(1).min(total),
+            total,
+        })
     }
 
     /// The last command Stata echoed, if any.
@@ -156,5 +209,17 @@ mod tests {
             live.take().expect("news").message,
             "queued behind another run"
         );
+    }
+
+    #[test]
+    fn commands_are_counted_at_the_top_level_only() {
+        let live = LiveOutput::new(8192);
+        live.push_lines(". sysuse auto\n(1978 automobile data)\n");
+        assert_eq!(live.commands(), None, "no count without a total");
+        live.set_total(3);
+        live.push_lines(". do other.do\n. display 1\n1\n. display 2\n2\nend of do-file\n");
+        assert_eq!(live.commands(), Some(Commands { done: 0, total: 3 }));
+        live.push_lines(". summarize price\n");
+        assert_eq!(live.commands(), Some(Commands { done: 1, total: 3 }));
     }
 }

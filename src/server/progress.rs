@@ -12,7 +12,7 @@ use rmcp::{Peer, RoleServer};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::log::live::LiveOutput;
+use crate::log::live::{Commands, LiveOutput};
 use crate::text::human::human_duration;
 
 #[derive(Debug, Clone, Copy)]
@@ -52,16 +52,29 @@ where
     });
     let answer = work(live).await;
     done.cancel();
-    if let Some(task) = pump_task {
-        let _ = task.await;
+    if let Some(task) = pump_task
+        && let Ok(Some(last_frame)) = task.await
+    {
+        // Clients that handle notifications a turn later than responses (the TypeScript
+        // SDK) lose a frame that arrives with the response: let the last one go first.
+        tokio::time::sleep_until(last_frame + LAST_FRAME_LEAD).await;
     }
     answer
 }
 
+/// How long the response waits after the last frame, when that frame has just left.
+pub const LAST_FRAME_LEAD: Duration = Duration::from_millis(5);
+
 /// Where frames go; a trait so the pacing can be tested without a client.
 pub trait FrameSink: Send + Sync {
-    /// Sends one frame; `progress` strictly increases from one call to the next.
-    fn send(&self, progress: f64, message: String) -> impl Future<Output = bool> + Send;
+    /// Sends one frame; `progress` strictly increases from one call to the next, and stays
+    /// below `total` when there is one.
+    fn send(
+        &self,
+        progress: f64,
+        total: Option<f64>,
+        message: String,
+    ) -> impl Future<Output = bool> + Send;
 }
 
 /// Frames to an MCP peer for one progress token.
@@ -71,25 +84,55 @@ pub struct PeerSink {
 }
 
 impl FrameSink for PeerSink {
-    async fn send(&self, progress: f64, message: String) -> bool {
-        let param =
+    async fn send(&self, progress: f64, total: Option<f64>, message: String) -> bool {
+        let mut param =
             ProgressNotificationParam::new(self.token.clone(), progress).with_message(message);
+        if let Some(total) = total {
+            param = param.with_total(total);
+        }
         self.peer.notify_progress(param).await.is_ok()
     }
 }
 
+/// The `progress` of each frame: the commands done when their number is known (plus a
+/// fraction that grows with each frame at the same count, so it still strictly increases),
+/// else the frame's number.
+#[derive(Default)]
+struct Counter {
+    frames: u64,
+    /// The commands done at the last frame, and frames sent since that count changed.
+    at: Option<(u64, u64)>,
+}
+
+impl Counter {
+    fn next(&mut self, commands: Option<Commands>) -> (f64, Option<f64>) {
+        self.frames += 1;
+        let Some(c) = commands else {
+            return (self.frames as f64, None);
+        };
+        let k = match self.at {
+            Some((done, k)) if done >= c.done => k + 1,
+            _ => 0,
+        };
+        let done = self.at.map_or(c.done, |(d, _)| d.max(c.done));
+        self.at = Some((done, k));
+        let fraction = 1.0 - 1.0 / (k as f64 + 1.0);
+        (done as f64 + fraction, Some(c.total.max(done + 1) as f64))
+    }
+}
+
 /// Streams `live` to `sink` until `done` fires; then sends what is left (unless the
-/// request was cancelled) and returns. The caller awaits this before writing the
-/// response, so no frame can follow the response.
+/// request was cancelled) and returns when the last frame was sent. The caller awaits
+/// this before writing the response, so no frame can follow the response.
 pub async fn pump<S: FrameSink>(
     live: Arc<LiveOutput>,
     sink: S,
     settings: ProgressSettings,
     done: CancellationToken,
     request_cancelled: CancellationToken,
-) {
+) -> Option<Instant> {
     let started = Instant::now();
-    let mut seq: u64 = 0;
+    let mut counter = Counter::default();
     let mut last_frame: Option<Instant> = None;
     let mut last_news = Instant::now();
     let mut next_heartbeat = started + settings.heartbeat;
@@ -97,12 +140,12 @@ pub async fn pump<S: FrameSink>(
         // Wait for news, the heartbeat, or the end of the run.
         let finished = tokio::select! {
             _ = done.cancelled() => true,
-            _ = request_cancelled.cancelled() => return,
+            _ = request_cancelled.cancelled() => return None,
             _ = live.changed() => false,
             _ = tokio::time::sleep_until(next_heartbeat) => false,
         };
         if request_cancelled.is_cancelled() {
-            return;
+            return None;
         }
         if !finished && let Some(prev) = last_frame {
             // Coalesce a flood: wait out the rest of the interval, collecting more news.
@@ -110,7 +153,7 @@ pub async fn pump<S: FrameSink>(
             if Instant::now() < ready_at {
                 tokio::select! {
                     _ = done.cancelled() => {}
-                    _ = request_cancelled.cancelled() => return,
+                    _ = request_cancelled.cancelled() => return None,
                     _ = tokio::time::sleep_until(ready_at) => {}
                 }
             }
@@ -129,11 +172,11 @@ pub async fn pump<S: FrameSink>(
         };
         if let Some(message) = message {
             if request_cancelled.is_cancelled() {
-                return;
+                return None;
             }
-            seq += 1;
-            if !sink.send(seq as f64, message).await {
-                return;
+            let (progress, total) = counter.next(live.commands());
+            if !sink.send(progress, total, message).await {
+                return None;
             }
             last_frame = Some(Instant::now());
             next_heartbeat = Instant::now() + settings.heartbeat;
@@ -143,10 +186,11 @@ pub async fn pump<S: FrameSink>(
             if let Some(chunk) = live.take()
                 && !request_cancelled.is_cancelled()
             {
-                seq += 1;
-                sink.send(seq as f64, chunk.message).await;
+                let (progress, total) = counter.next(live.commands());
+                sink.send(progress, total, chunk.message).await;
+                last_frame = Some(Instant::now());
             }
-            return;
+            return last_frame;
         }
     }
 }
@@ -172,7 +216,7 @@ mod tests {
     struct Recorder(Arc<Mutex<Vec<(f64, String, Instant)>>>);
 
     impl FrameSink for Recorder {
-        async fn send(&self, progress: f64, message: String) -> bool {
+        async fn send(&self, progress: f64, _total: Option<f64>, message: String) -> bool {
             self.0
                 .lock()
                 .expect("lock")
@@ -188,7 +232,10 @@ mod tests {
         cancelled: CancellationToken,
     ) -> (Recorder, tokio::task::JoinHandle<()>) {
         let rec = Recorder::default();
-        let task = tokio::spawn(pump(live.clone(), rec.clone(), settings(), done, cancelled));
+        let (live, sink) = (live.clone(), rec.clone());
+        let task = tokio::spawn(async move {
+            pump(live, sink, settings(), done, cancelled).await;
+        });
         (rec, task)
     }
 
@@ -260,5 +307,34 @@ mod tests {
         let frames = rec.0.lock().expect("lock").clone();
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0].1, "a\n");
+    }
+
+    #[test]
+    fn progress_counts_commands_and_still_rises_with_every_frame() {
+        let mut c = Counter::default();
+        let at = |done, total| Some(Commands { done, total });
+        let seen: Vec<(f64, Option<f64>)> = [
+            at(0, 3),
+            at(0, 3),
+            at(1, 3),
+            at(1, 3),
+            at(1, 3),
+            at(3, 3),
+            at(3, 3),
+        ]
+        .into_iter()
+        .map(|x| c.next(x))
+        .collect();
+        assert_eq!(seen[0], (0.0, Some(3.0)));
+        assert_eq!(seen[2].0, 1.0, "a new count starts at the count");
+        for w in seen.windows(2) {
+            assert!(w[1].0 > w[0].0, "{seen:?}");
+        }
+        for (p, total) in &seen {
+            assert!(*p < total.expect("a total"), "{seen:?}");
+        }
+        let mut plain = Counter::default();
+        assert_eq!(plain.next(None), (1.0, None));
+        assert_eq!(plain.next(None), (2.0, None));
     }
 }

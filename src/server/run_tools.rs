@@ -16,6 +16,7 @@ use super::job_tools::job_answer;
 use super::progress::streaming;
 use super::reply::{run_result, tool_error};
 use super::state::StataServer;
+use crate::log::live::LiveOutput;
 use crate::render::job::RunOrJobJson;
 use crate::run::RunOutcome;
 use crate::runner::turns::Ticket;
@@ -179,14 +180,22 @@ pub async fn call(
             Err(e) => tool_error(e.to_string()),
         };
     }
+    let total = service.command_total(&req.source);
+    let count = move |live: &LiveOutput| {
+        if let Some(n) = total {
+            live.set_total(n);
+        }
+    };
     let Some(after) = service.client.policy().auto_background else {
         let outcome = streaming(context, server.progress(), |live| {
+            count(&live);
             service.run(req, live, context.ct.clone())
         })
         .await;
         return run_result(&outcome);
     };
     let answer = streaming(context, server.progress(), |frames| async move {
+        count(&frames);
         service
             .run_or_promote(tool, req, after, &frames, &context.ct)
             .await

@@ -150,6 +150,17 @@ impl Service {
         })
     }
 
+    /// The top-level commands of a do-file run, so progress frames can say how far it is;
+    /// `None` for code (whose frames count themselves) or a file that cannot be read.
+    pub fn command_total(&self, source: &RunSource) -> Option<u64> {
+        let RunSource::File { path, .. } = source else {
+            return None;
+        };
+        let text = std::fs::read(path).ok()?;
+        let n = crate::stata::statements::top_level_commands(&String::from_utf8_lossy(&text));
+        (n > 0).then_some(n as u64)
+    }
+
     fn timeout(&self, timeout_s: Option<f64>) -> Result<Duration, StartError> {
         match timeout_s {
             None => Ok(self.settings.timeout),

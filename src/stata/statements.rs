@@ -56,6 +56,55 @@ pub fn statements(code: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// How many commands of `code` Stata echoes at its top level (`. cmd`): the statements
+/// outside the bodies of `{ }` blocks, `program` definitions and `mata`/`python` blocks,
+/// whose lines it echoes numbered or not at all.
+pub fn top_level_commands(code: &str) -> usize {
+    let mut count = 0;
+    let mut braces = 0usize;
+    let mut until_end = false;
+    for (_, stmt) in statements(code) {
+        let stmt = stmt.trim();
+        if stmt.is_empty() {
+            continue;
+        }
+        if until_end {
+            until_end = stmt != "end";
+            continue;
+        }
+        if braces == 0 {
+            count += 1;
+        }
+        if stmt.ends_with('{') {
+            braces += 1;
+        } else if stmt.starts_with('}') {
+            braces = braces.saturating_sub(1);
+        } else if braces == 0 && opens_end_block(stmt) {
+            until_end = true;
+        }
+    }
+    count
+}
+
+/// `program define NAME`, `mata` / `mata:` and `python` / `python:` alone: blocks that run
+/// until a line `end`.
+fn opens_end_block(stmt: &str) -> bool {
+    let mut words = stmt.split_whitespace();
+    let first = words.next().unwrap_or("");
+    let second = words.next();
+    let (head, after_colon) = match first.split_once(':') {
+        Some((h, rest)) => (h, !rest.is_empty() || second.is_some()),
+        None => (first, false),
+    };
+    match head {
+        "mata" | "python" => !after_colon && (second.is_none() || first.ends_with(':')),
+        _ if super::command::is_abbrev(head, "program", 2) => {
+            !matches!(second, Some("drop" | "dir" | "list")) && second.is_some()
+        }
+        _ => false,
+    }
+}
+
 /// Removes `/* */` and `//` comments (not inside double quotes).
 fn strip_comments(line: &str, in_block: &mut bool) -> String {
     let mut out = String::with_capacity(line.len());
@@ -115,5 +164,19 @@ mod tests {
                 (11, "exit".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn top_level_commands_are_those_stata_echoes_with_a_dot() {
+        let code = "sysuse auto\n\
+                    foreach v in price mpg {\n  summarize `v'\n  display 1\n}\n\
+                    program define hi\n  display \"hi\"\nend\n\
+                    mata:\nx = 1\nend\n\
+                    mata: y = 2\n\
+                    * a comment\n\
+                    regress price mpg ///\n  weight\n";
+        // sysuse, foreach, program, mata:, mata: y, regress
+        assert_eq!(top_level_commands(code), 6);
+        assert_eq!(top_level_commands(""), 0);
     }
 }
