@@ -124,8 +124,15 @@ fn background_job_runs_and_polls_give_each_line_once(mode: &[&str]) {
     assert_eq!(s["status"], "ok");
     assert_eq!(s["job_id"], "job-1");
     assert_eq!(s["rc"], Value::Null);
-    assert_eq!(s["output_lines"], 34, "{last}");
-    assert_each_tick_once(s["output"].as_str().expect("output"));
+    // Of the output, only what earlier polls did not show, and a line saying so.
+    assert_eq!(
+        s["output"], s["new_output"],
+        "the output is what this poll saw first"
+    );
+    assert!(
+        result_text(last).contains("shown by earlier stata_job looks are not repeated"),
+        "{last}"
+    );
     let log = s["log_path"].as_str().expect("log_path");
     let log_text = std::fs::read_to_string(log).expect("log");
     assert!(log_text.contains("tick 30"));
@@ -137,7 +144,6 @@ fn background_job_runs_and_polls_give_each_line_once(mode: &[&str]) {
     assert!(log.contains(&start_run_id));
     let text = result_text(last);
     assert!(text.contains("Stata run ok"), "{text}");
-    assert!(text.contains("tick 30"), "{text}");
 
     // No frame for a poll comes after that poll's answer, even later on.
     std::thread::sleep(Duration::from_millis(300));
@@ -299,7 +305,9 @@ fn jobs_are_listed_and_bad_requests_say_what_to_do() {
         assert_eq!(structured(&last)["status"], "ok", "{last}");
     }
     let resp = c.call("stata_job", json!({"job_id": "job-1"}), LONG);
-    assert!(result_text(&resp).contains("from the file a"), "{resp}");
+    // Its output was shown by the poll that saw it end; a later look points to the log.
+    assert!(!result_text(&resp).contains("from the file a"), "{resp}");
+    assert!(result_text(&resp).contains("stata_read_log"), "{resp}");
     let run_id = structured(&resp)["run_id"]
         .as_str()
         .expect("run id")
@@ -440,4 +448,38 @@ fn a_job_running_when_stdin_closes_is_stopped_and_its_log_kept() {
     assert_eq!(runs.len(), 1);
     let log = std::fs::read_to_string(runs[0].path().join("run.log")).expect("log");
     assert!(log.contains("start"), "{log}");
+}
+
+#[test]
+fn a_finished_jobs_result_repeats_nothing_this_caller_has_seen() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, &["--mode", "batch"]);
+    c.initialize();
+    let job = start_job(
+        &mut c,
+        "display \"first part\"\nsleep 1500\ndisplay \"second part\"\nerror 459",
+    );
+    // A look while it runs shows the first part.
+    assert!(eventually(Duration::from_secs(5), || {
+        let resp = c.call("stata_job", json!({"job_id": job}), LONG);
+        structured(&resp)["new_output"]
+            .as_str()
+            .is_some_and(|o| o.contains("first part"))
+    }));
+    let last = poll_until_done(&mut c, &job, 10.0).pop().expect("answer");
+    let text = result_text(&last);
+    let output = structured(&last)["output"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(output.contains("second part"), "{text}");
+    assert!(!output.contains("first part"), "seen already: {text}");
+    assert_eq!(
+        text.matches("first part").count(),
+        1,
+        "only in the job's summary: {text}"
+    );
+    assert!(text.contains("r(459)"), "the error block in full: {text}");
+    assert!(text.contains("not repeated here"), "{text}");
+    assert!(text.contains("stata_read_log"), "{text}");
 }

@@ -13,6 +13,7 @@ use super::outcome::{RunResultJson, run_id_text};
 use crate::run::RunOutcome;
 use crate::run::files::WRAPPER_LOG;
 use crate::run::id::RunId;
+use crate::run::output::CappedOutput;
 use crate::service::jobs::Job;
 use crate::service::live_run::{Excerpt, JobLook, JobStatus, Snapshot};
 use crate::text::human::{group, human_duration};
@@ -109,6 +110,7 @@ pub fn job_view(
     runs_dir: &Path,
     intro: Option<String>,
     notes: Vec<String>,
+    max_chars: usize,
 ) -> JobView {
     let JobLook { snap, excerpt } = look;
     let mut text = String::new();
@@ -160,12 +162,37 @@ pub fn job_view(
         excerpt.skipped_bytes,
         Some(&run_id_text(outcome)),
     );
-    let outcome = Some(outcome.clone());
+    let outcome = Some(if excerpt.seen_lines > 0 {
+        Arc::new(unseen_only(outcome, &excerpt, max_chars))
+    } else {
+        outcome.clone()
+    });
     JobView {
         text,
         json,
         outcome,
     }
+}
+
+/// The run's result with, of its output, only what earlier looks did not show, and a note
+/// saying how much they did and where the whole log is.
+fn unseen_only(outcome: &RunOutcome, excerpt: &Excerpt, max_chars: usize) -> RunOutcome {
+    let mut shown = outcome.clone();
+    let mut output = CappedOutput::new(max_chars);
+    for line in excerpt.text.lines() {
+        output.push_line(line);
+    }
+    shown.output = output;
+    let lines = match excerpt.seen_lines {
+        1 => "1 line".to_owned(),
+        n => format!("{} lines", group(n)),
+    };
+    shown.notes.push(format!(
+        "{lines} of output shown by earlier stata_job looks are not repeated here; the whole \
+         log: stata_read_log {{\"run_id\": \"{}\"}}",
+        run_id_text(outcome)
+    ));
+    shown
 }
 
 fn job_json(

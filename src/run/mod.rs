@@ -49,7 +49,7 @@ impl RunStatus {
 }
 
 /// Everything the result shaping needs to know about a finished run.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub status: RunStatus,
     /// The run's id (its folder's name); none when it never got a folder.

@@ -17,7 +17,7 @@ const HEAD_PERCENT: usize = 40;
 const MIN_LINE_CAP: usize = 2_000;
 
 /// Output lines kept head-and-tail under a budget of characters.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CappedOutput {
     max_chars: usize,
     head_budget: usize,

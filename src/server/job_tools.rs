@@ -152,12 +152,13 @@ pub fn job_answer(
     notes: Vec<String>,
 ) -> CallToolResult {
     let service = server.service();
-    let look = job.run.look(service.settings.max_output_chars);
+    let max_chars = service.settings.max_output_chars;
+    let look = job.run.look(max_chars);
     let JobView {
         text,
         json,
         outcome,
-    } = job_view(job, look, service.dirs.root(), intro, notes);
+    } = job_view(job, look, service.dirs.root(), intro, notes, max_chars);
     let Some(outcome) = outcome else {
         return report(text, &json);
     };

@@ -77,6 +77,8 @@ impl From<RunStatus> for JobStatus {
 pub struct Excerpt {
     pub text: String,
     pub skipped_bytes: u64,
+    /// Lines earlier looks already handed out (not in `text`).
+    pub seen_lines: u64,
 }
 
 /// The output of a run that has not been read yet, at most `cap` bytes (the newest kept).
@@ -92,6 +94,8 @@ struct Journal {
     start: u64,
     /// Everything before this was handed to a reader (or skipped on its behalf).
     read_to: u64,
+    /// Lines handed to readers so far.
+    lines_taken: u64,
 }
 
 impl Journal {
@@ -101,6 +105,7 @@ impl Journal {
             text: String::new(),
             start: 0,
             read_to: 0,
+            lines_taken: 0,
         }
     }
 
@@ -135,9 +140,12 @@ impl Journal {
         let text = std::mem::take(&mut self.text);
         self.start += text.len() as u64;
         self.read_to = self.start;
+        let seen_lines = self.lines_taken;
+        self.lines_taken += text.lines().count() as u64;
         Excerpt {
             text,
             skipped_bytes: skipped,
+            seen_lines,
         }
     }
 }
