@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, installing what it needs: formatting and lint checks, the Rust
 # unit and integration tests (which build the Stata double), then the official Python MCP
-# SDK driving the real server binary.
+# SDK, the TypeScript SDK and the MCP Inspector CLI driving the real server binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,3 +18,10 @@ fi
 STATA_MCP_BIN="$PWD/target/debug/stata-mcp" \
 STATA_DOUBLE="$PWD/target/debug/examples/stata-double" \
   "$venv/bin/python" -m pytest -q tests/python
+
+# The official TypeScript SDK and the MCP Inspector's CLI (its --strict schema check), pinned
+# in tests/node/package-lock.json.
+npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+STATA_MCP_BIN="$PWD/target/debug/stata-mcp" \
+STATA_DOUBLE="$PWD/target/debug/examples/stata-double" \
+  node --test tests/node/
