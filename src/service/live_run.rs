@@ -398,7 +398,10 @@ pub(crate) mod tests {
         assert_eq!(again.seen_lines, 2, "the lines handed out before");
         j.push("c\n");
         let e = j.take(1000);
-        assert_eq!((e.text.as_str(), e.skipped_bytes, e.seen_lines), ("c\n", 0, 2));
+        assert_eq!(
+            (e.text.as_str(), e.skipped_bytes, e.seen_lines),
+            ("c\n", 0, 2)
+        );
         assert_eq!(j.end(), 6);
     }
 
