@@ -139,14 +139,37 @@ fn read_log_pages_tails_and_searches_a_run() {
         .to_owned();
     let full = std::fs::read(&log_path).expect("log on disk");
 
-    // Pages chained through next_offset give back the whole file, each ending at a line end.
+    // By default a run's log reads as the user's output alone: what the result showed, none
+    // of the runner's lines.
+    let mut user = String::new();
+    let mut next = None::<u64>;
+    loop {
+        let mut args = json!({"run_id": run_id, "max_bytes": 1000});
+        if let Some(n) = next {
+            args["offset"] = json!(n);
+        }
+        let s = structured(&call(&mut c, "stata_read_log", args)).clone();
+        assert_eq!(s["user_output_only"], true, "{s}");
+        user.push_str(s["text"].as_str().expect("text"));
+        next = s["next_offset"].as_u64();
+        if next.is_none() {
+            break;
+        }
+    }
+    let shown = structured(&resp)["output"].as_str().expect("output");
+    assert_eq!(user.trim_end(), shown.trim_end());
+    assert!(!user.contains("STATA_MCP"), "{user}");
+    assert!(user.contains("row 300") && user.contains("the end"));
+
+    // With raw: true, pages chained through next_offset give back the whole file, each
+    // ending at a line end.
     let mut offset = 0u64;
     let mut read = Vec::new();
     loop {
         let r = call(
             &mut c,
             "stata_read_log",
-            json!({"run_id": run_id, "offset": offset, "max_bytes": 1000}),
+            json!({"run_id": run_id, "offset": offset, "max_bytes": 1000, "raw": true}),
         );
         let s = structured(&r).clone();
         assert_eq!(s["mode"], "range", "{r}");
@@ -168,7 +191,7 @@ fn read_log_pages_tails_and_searches_a_run() {
     let r = call(
         &mut c,
         "stata_read_log",
-        json!({"path": log_path, "tail_lines": 2}),
+        json!({"path": log_path, "tail_lines": 2, "raw": true}),
     );
     let tail = structured(&r)["text"].as_str().expect("text").to_owned();
     let expected: Vec<&str> = std::str::from_utf8(&full)
@@ -283,4 +306,36 @@ fn graphs_are_found_in_session_mode_too() {
     let resp = call(&mut c, "stata_run_code", json!({"code": GRAPH_CODE}));
     assert_eq!(structured(&resp)["status"], "ok", "{}", result_text(&resp));
     assert_eq!(images(&resp).len(), 1, "{resp}");
+}
+
+#[test]
+fn a_session_runs_log_reads_as_the_users_output_and_raw_shows_the_rest() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, &["--mode", "session"]);
+    c.initialize();
+    let resp = call(&mut c, "stata_run_code", json!({"code": "display 6*7\n"}));
+    let run_id = structured(&resp)["run_id"]
+        .as_str()
+        .expect("run_id")
+        .to_owned();
+    let user = call(&mut c, "stata_read_log", json!({"run_id": run_id}));
+    let text = structured(&user)["text"].as_str().expect("text").to_owned();
+    assert!(text.contains(". display 6*7\n42"), "{text}");
+    assert!(!text.contains("STATA_MCP"), "no runner lines: {text}");
+    assert!(
+        result_text(&user).contains("raw: true"),
+        "{}",
+        result_text(&user)
+    );
+    let raw = call(
+        &mut c,
+        "stata_read_log",
+        json!({"run_id": run_id, "raw": true}),
+    );
+    let s = structured(&raw);
+    assert_eq!(s["user_output_only"], false);
+    assert!(
+        s["text"].as_str().expect("text").contains("STATA_MCP"),
+        "{s}"
+    );
 }

@@ -39,7 +39,8 @@ pub struct RunnerFilter {
     /// The return code the sentinel printed, once seen: the call is over.
     end_rc: Option<i32>,
     state: State,
-    held: VecDeque<String>,
+    /// Held lines, each with where it ends in the log (as the caller counts).
+    held: VecDeque<(String, u64)>,
     pre_start: VecDeque<String>,
 }
 
@@ -91,6 +92,17 @@ impl RunnerFilter {
 
     /// Feeds one line; calls `emit` for each line the user should see, in order.
     pub fn push(&mut self, line: &str, mut emit: impl FnMut(&str)) {
+        self.push_at(line, 0, |l, _| emit(l));
+    }
+
+    /// The log is complete (or the run was stopped): emits what of the held lines is the user's.
+    pub fn finish(&mut self, mut emit: impl FnMut(&str)) {
+        self.finish_at(|l, _| emit(l));
+    }
+
+    /// As [`RunnerFilter::push`], for a line that ends at `end` in the log; each line emitted
+    /// comes with its own end, so the caller knows where the user's region of the log ends.
+    pub fn push_at(&mut self, line: &str, end: u64, mut emit: impl FnMut(&str, u64)) {
         match self.state {
             State::BeforeStart => {
                 if line.trim_end() == self.start_echo {
@@ -105,7 +117,7 @@ impl RunnerFilter {
             State::AfterStart => {
                 self.state = State::Inside;
                 if !line.trim().is_empty() {
-                    self.push(line, emit);
+                    self.push_at(line, end, emit);
                 }
             }
             State::Ended => {
@@ -120,39 +132,39 @@ impl RunnerFilter {
             }
             State::Inside if self.end_echo.as_deref() == Some(line.trim_end()) => {
                 self.state = State::Ended;
-                self.finish(emit);
+                self.finish_at(emit);
             }
             State::Inside => {
                 if is_trailer_like(line) {
                     if self.held.len() == MAX_HELD
-                        && let Some(old) = self.held.pop_front()
+                        && let Some((old, at)) = self.held.pop_front()
                     {
-                        emit(&old);
+                        emit(&old, at);
                     }
-                    self.held.push_back(line.to_owned());
+                    self.held.push_back((line.to_owned(), end));
                 } else {
-                    for h in self.held.drain(..) {
-                        emit(&h);
+                    for (h, at) in self.held.drain(..) {
+                        emit(&h, at);
                     }
-                    emit(line);
+                    emit(line, end);
                 }
             }
         }
     }
 
-    /// The log is complete (or the run was stopped): emits what of the held lines is the user's.
-    pub fn finish(&mut self, mut emit: impl FnMut(&str)) {
+    /// As [`RunnerFilter::finish`], each line emitted with its end in the log.
+    pub fn finish_at(&mut self, mut emit: impl FnMut(&str, u64)) {
         let end = self
             .held
             .iter()
-            .position(|l| l.trim_end() == "end of do-file")
+            .position(|(l, _)| l.trim_end() == "end of do-file")
             .unwrap_or(self.held.len());
-        let mut keep: Vec<String> = self.held.drain(..).take(end).collect();
-        while keep.last().is_some_and(|l| is_blank_echo(l)) {
+        let mut keep: Vec<(String, u64)> = self.held.drain(..).take(end).collect();
+        while keep.last().is_some_and(|(l, _)| is_blank_echo(l)) {
             keep.pop();
         }
-        for l in &keep {
-            emit(l);
+        for (l, at) in &keep {
+            emit(l, *at);
         }
     }
 }

@@ -1,10 +1,11 @@
 //! Feeds each raw log line through the runner filter to the live output, the error scanner
 //! and the capped output of the result: one pass, bounded memory, whatever the log's size.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::graphs::GraphExports;
-use crate::log::decode::decode_line;
+use crate::log::decode::{decode_line, trim_eol};
 use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;
 use crate::log::scan::{ErrorScanner, Scan};
@@ -15,13 +16,37 @@ const BATCH_LIMIT: usize = 64 * 1024;
 
 pub struct LogPipeline {
     filter: RunnerFilter,
+    sinks: Sinks,
+    live: Arc<LiveOutput>,
+    /// Bytes of log read so far (each line with its newline).
+    read: u64,
+}
+
+/// Where each user line goes.
+struct Sinks {
     scanner: ErrorScanner,
     output: CappedOutput,
-    live: Arc<LiveOutput>,
     /// User lines read since the last `flush_live`, sent as one progress chunk.
     batch: String,
     /// Spots `graph export` messages, so the files can be shown as images.
     graphs: GraphExports,
+    /// Where the user's output lies in the log: from just after the start echo to the end
+    /// of the last line shown to the user.
+    region: Option<Range<u64>>,
+}
+
+impl Sinks {
+    /// One line the user should see, which ends at `end` in the log.
+    fn line(&mut self, l: &str, end: u64) {
+        self.scanner.push_line(l);
+        self.output.push_line(l);
+        self.graphs.push_line(l);
+        self.batch.push_str(l);
+        self.batch.push('\n');
+        if let Some(r) = &mut self.region {
+            r.end = end;
+        }
+    }
 }
 
 /// What the log said, once the run is over.
@@ -34,37 +59,64 @@ pub struct LogSummary {
     pub pre_start: Vec<String>,
     /// Graph files the output says were exported, as Stata printed their paths.
     pub graphs: Vec<std::path::PathBuf>,
+    /// The byte range of the log that holds the user's output (none if the code never ran).
+    pub region: Option<Range<u64>>,
 }
 
 impl LogPipeline {
     pub fn new(filter: RunnerFilter, live: Arc<LiveOutput>, max_output_chars: usize) -> Self {
         Self {
             filter,
-            scanner: ErrorScanner::new(),
-            output: CappedOutput::new(max_output_chars),
+            sinks: Sinks {
+                scanner: ErrorScanner::new(),
+                output: CappedOutput::new(max_output_chars),
+                batch: String::new(),
+                graphs: GraphExports::new(),
+                region: None,
+            },
             live,
-            batch: String::new(),
-            graphs: GraphExports::new(),
+            read: 0,
         }
     }
 
-    /// One raw line of log, without its newline.
+    /// One raw line of log, with its newline (`\n` or `\r\n`) unless the log ends without one.
     pub fn push_raw(&mut self, raw: &[u8]) {
-        let line = decode_line(raw);
-        let (scanner, output, batch) = (&mut self.scanner, &mut self.output, &mut self.batch);
-        let graphs = &mut self.graphs;
-        self.filter.push(&line, |l| {
-            scanner.push_line(l);
-            output.push_line(l);
-            graphs.push_line(l);
-            batch.push_str(l);
-            batch.push('\n');
-        });
+        let line = decode_line(trim_eol(raw));
+        let started = self.filter.started();
+        let first_after_start = self
+            .sinks
+            .region
+            .as_ref()
+            .is_some_and(|r| r.start == self.read && r.end == self.read);
+        self.read += raw.len() as u64;
+        if first_after_start && line.trim().is_empty() {
+            // The blank line Stata prints after the start echo is the runner's (the filter
+            // drops it too): the user's region starts after it.
+            self.sinks.region = Some(self.read..self.read);
+        }
+        let sinks = &mut self.sinks;
+        self.filter
+            .push_at(&line, self.read, |l, end| sinks.line(l, end));
+        if !started && self.filter.started() {
+            self.sinks.region = Some(self.read..self.read);
+        }
         // One poll can read megabytes when Stata floods: hand them on in pieces so
         // memory stays bounded (the live output keeps only the newest text anyway).
-        if self.batch.len() >= BATCH_LIMIT {
+        if self.sinks.batch.len() >= BATCH_LIMIT {
             self.flush_live();
         }
+    }
+
+    /// A raw line of log the caller kept from the filter (it still counts for offsets).
+    pub fn skip_raw(&mut self, raw: &[u8]) {
+        self.read += raw.len() as u64;
+    }
+
+    /// A line that is not in the log (the caller stands it in for one), taking no bytes.
+    pub fn push_stand_in(&mut self, line: &str) {
+        let end = self.read;
+        let sinks = &mut self.sinks;
+        self.filter.push_at(line, end, |l, end| sinks.line(l, end));
     }
 
     /// Session mode: the number the end sentinel printed, once it has run.
@@ -74,30 +126,24 @@ impl LogPipeline {
 
     /// Hands the lines read since the last call to the live output (one progress chunk).
     pub fn flush_live(&mut self) {
-        if !self.batch.is_empty() {
-            self.live.push_lines(&self.batch);
-            self.batch.clear();
+        if !self.sinks.batch.is_empty() {
+            self.live.push_lines(&self.sinks.batch);
+            self.sinks.batch.clear();
         }
     }
 
     /// The log is complete: releases held lines and returns what was found.
     pub fn finish(mut self) -> LogSummary {
-        let (scanner, output, batch) = (&mut self.scanner, &mut self.output, &mut self.batch);
-        let graphs = &mut self.graphs;
-        self.filter.finish(|l| {
-            scanner.push_line(l);
-            output.push_line(l);
-            graphs.push_line(l);
-            batch.push_str(l);
-            batch.push('\n');
-        });
+        let sinks = &mut self.sinks;
+        self.filter.finish_at(|l, end| sinks.line(l, end));
         self.flush_live();
         LogSummary {
             started: self.filter.started(),
             pre_start: self.filter.pre_start_lines().map(str::to_owned).collect(),
-            scan: self.scanner.finish(),
-            output: self.output,
-            graphs: self.graphs.into_paths(),
+            scan: self.sinks.scanner.finish(),
+            output: self.sinks.output,
+            graphs: self.sinks.graphs.into_paths(),
+            region: self.sinks.region,
         }
     }
 }

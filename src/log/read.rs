@@ -2,7 +2,7 @@
 //! lines matching a text, each bounded in memory whatever the log's size.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use schemars::JsonSchema;
@@ -12,6 +12,7 @@ use super::decode::{decode_line, trim_eol};
 use super::find::find_log;
 use super::grep::{LineMatch, grep};
 use super::read_error::ReadError;
+use crate::run::files::{REGION_FILE, WRAPPER_LOG, parse_region};
 
 /// Bytes returned when `max_bytes` is not given.
 pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024;
@@ -34,6 +35,8 @@ pub struct LogQuery {
     pub tail_lines: Option<u64>,
     /// The lines containing this text (case-insensitive, plain text).
     pub grep: Option<String>,
+    /// The whole file, the runner's own lines included, rather than the user's output.
+    pub raw: bool,
 }
 
 /// How the log was read.
@@ -57,6 +60,11 @@ pub struct LogPage {
     pub run_id: Option<String>,
     /// The file's size in bytes when it was read.
     pub total_bytes: u64,
+    /// Whether only the user's output was read (bytes `region_start`..`region_end` of the
+    /// file), without the runner's own lines; `raw: true` reads the whole file.
+    pub user_output_only: bool,
+    pub region_start: u64,
+    pub region_end: u64,
     /// range, tail or grep.
     pub mode: ReadMode,
     /// Byte offset where `text` starts (range and tail; 0 for grep).
@@ -80,9 +88,19 @@ pub struct LogPage {
 /// What to read, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Request {
-    Range { offset: u64, max_bytes: u64 },
-    Tail { lines: u64, max_bytes: u64 },
-    Grep { needle: String, max_bytes: u64 },
+    /// `offset`: none means the start of what is read.
+    Range {
+        offset: Option<u64>,
+        max_bytes: u64,
+    },
+    Tail {
+        lines: u64,
+        max_bytes: u64,
+    },
+    Grep {
+        needle: String,
+        max_bytes: u64,
+    },
 }
 
 fn request(args: &LogQuery) -> Result<Request, ReadError> {
@@ -113,10 +131,7 @@ fn request(args: &LogQuery) -> Result<Request, ReadError> {
             lines: n,
             max_bytes,
         }),
-        (None, None, offset) => Ok(Request::Range {
-            offset: offset.unwrap_or(0),
-            max_bytes,
-        }),
+        (None, None, offset) => Ok(Request::Range { offset, max_bytes }),
     }
 }
 
@@ -130,10 +145,19 @@ pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, ReadError> {
     };
     let mut file = File::open(&path).map_err(io_err("open the log"))?;
     let total = file.metadata().map_err(io_err("read the size of"))?.len();
+    let region = if args.raw {
+        None
+    } else {
+        user_region(&path, total)
+    };
+    let (lo, hi) = region.as_ref().map_or((0, total), |r| (r.start, r.end));
     let mut json = LogPage {
         path: path.to_string_lossy().into_owned(),
         run_id,
         total_bytes: total,
+        user_output_only: region.is_some(),
+        region_start: lo,
+        region_end: hi,
         mode: ReadMode::Range,
         offset: 0,
         end_offset: 0,
@@ -146,21 +170,22 @@ pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, ReadError> {
     };
     match req {
         Request::Range { offset, max_bytes } => {
-            if offset > total {
-                return Err(ReadError::PastEnd { offset, total });
+            let offset = offset.unwrap_or(lo).max(lo);
+            if offset > hi {
+                return Err(ReadError::PastEnd { offset, total: hi });
             }
             let bytes =
-                read_range(&mut file, offset, max_bytes, total).map_err(io_err("read the log"))?;
+                read_range(&mut file, offset, max_bytes, hi).map_err(io_err("read the log"))?;
             let end = offset + bytes.len() as u64;
             json.offset = offset;
             json.end_offset = end;
-            json.next_offset = (end < total).then_some(end);
+            json.next_offset = (end < hi).then_some(end);
             (json.text, json.lines) = decode_lines(&bytes);
         }
         Request::Tail { lines, max_bytes } => {
             json.mode = ReadMode::Tail;
             let (start, bytes, complete) =
-                read_tail(&mut file, lines, max_bytes, total).map_err(io_err("read the log"))?;
+                read_tail(&mut file, lines, max_bytes, lo..hi).map_err(io_err("read the log"))?;
             json.offset = start;
             json.end_offset = start + bytes.len() as u64;
             (json.text, json.lines) = decode_lines(&bytes);
@@ -168,9 +193,13 @@ pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, ReadError> {
         }
         Request::Grep { needle, max_bytes } => {
             json.mode = ReadMode::Grep;
-            json.end_offset = total;
+            json.offset = lo;
+            json.end_offset = hi;
+            let lines_before = count_lines(&mut file, lo).map_err(io_err("read the log"))?;
+            file.seek(SeekFrom::Start(lo))
+                .map_err(io_err("read the log"))?;
             let found = grep(
-                BufReader::with_capacity(64 * 1024, file),
+                BufReader::with_capacity(64 * 1024, file.take(hi - lo)),
                 &needle,
                 max_bytes,
             )
@@ -178,9 +207,41 @@ pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, ReadError> {
             json.lines = found.lines;
             json.total_matches = found.total;
             json.matches = found.matches;
+            // Line numbers and offsets are the file's, so a page can be read around a match.
+            for m in &mut json.matches {
+                m.line += lines_before;
+                m.offset += lo;
+            }
         }
     }
     Ok(json)
+}
+
+/// The user's region of a run's log (from its region file), within the file's `total` bytes;
+/// none for any other file, or a run that recorded none.
+fn user_region(path: &Path, total: u64) -> Option<std::ops::Range<u64>> {
+    if path.file_name()? != WRAPPER_LOG {
+        return None;
+    }
+    let text = std::fs::read_to_string(path.with_file_name(REGION_FILE)).ok()?;
+    let r = parse_region(&text)?;
+    Some(r.start.min(total)..r.end.min(total))
+}
+
+/// The newlines in the first `upto` bytes of `file`.
+fn count_lines(file: &mut File, upto: u64) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = BufReader::new(file.take(upto));
+    let mut n = 0;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(n);
+        }
+        n += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        let len = buf.len();
+        reader.consume(len);
+    }
 }
 
 /// Up to `max_bytes` from `offset`, ending after a newline when more of the file follows
@@ -228,15 +289,16 @@ fn utf8_safe_len(buf: &[u8]) -> usize {
     }
 }
 
-/// The last `lines` lines within the last `max_bytes` of the file: their start offset, their
-/// bytes, and whether all `lines` were found (or the file holds fewer).
+/// The last `lines` lines within the last `max_bytes` of the bytes `within` of the file: their
+/// start offset, their bytes, and whether all `lines` were found (or the range holds fewer).
 fn read_tail(
     file: &mut File,
     lines: u64,
     max_bytes: u64,
-    total: u64,
+    within: std::ops::Range<u64>,
 ) -> io::Result<(u64, Vec<u8>, bool)> {
-    let window = max_bytes.min(total);
+    let (lo, total) = (within.start, within.end);
+    let window = max_bytes.min(total - lo);
     let start = total - window;
     file.seek(SeekFrom::Start(start))?;
     let mut buf = Vec::with_capacity(usize::try_from(window).unwrap_or(0));
@@ -261,8 +323,8 @@ fn read_tail(
         }
     }
     if !complete {
-        if start == 0 {
-            // The whole file has fewer lines than asked: all of it, and that is complete.
+        if start == lo {
+            // What is read has fewer lines than asked: all of it, and that is complete.
             complete = true;
         } else {
             // The window starts inside a line: drop that partial line.

@@ -72,7 +72,7 @@ impl LogTail {
     }
 
     /// Reads what is new (up to a limit, see [`LogTail::behind`]) and calls `on_line` for
-    /// each complete line (with its newline stripped). Returns whether anything was read. A log that does not exist yet
+    /// each complete line, its newline included (so a reader can count bytes). Returns whether anything was read. A log that does not exist yet
     /// (Stata still starting) is not an error.
     pub fn poll(&mut self, mut on_line: impl FnMut(&[u8])) -> io::Result<bool> {
         if self.file.is_none() {
@@ -102,10 +102,10 @@ impl LogTail {
             let mut data = &self.chunk[..n];
             while let Some(pos) = data.iter().position(|&b| b == b'\n') {
                 if self.partial.is_empty() {
-                    on_line(super::decode::trim_eol(&data[..pos]));
+                    on_line(&data[..=pos]);
                 } else {
-                    self.partial.extend_from_slice(&data[..pos]);
-                    on_line(super::decode::trim_eol(&self.partial));
+                    self.partial.extend_from_slice(&data[..=pos]);
+                    on_line(&self.partial);
                     self.partial.clear();
                 }
                 data = &data[pos + 1..];
@@ -129,7 +129,7 @@ impl LogTail {
     /// The run is over: hand out a last line that never got its newline.
     pub fn finish(&mut self, mut on_line: impl FnMut(&[u8])) {
         if !self.partial.is_empty() {
-            on_line(super::decode::trim_eol(&self.partial));
+            on_line(&self.partial);
             self.partial.clear();
         }
     }
@@ -159,9 +159,9 @@ mod tests {
 
         let mut f = File::create(&path).expect("create");
         f.write_all(b"first\nsec").expect("write");
-        assert_eq!(collect(&mut tail), vec!["first"]);
+        assert_eq!(collect(&mut tail), vec!["first\n"], "with its newline");
         f.write_all(b"ond\r\nthird").expect("write");
-        assert_eq!(collect(&mut tail), vec!["second"]);
+        assert_eq!(collect(&mut tail), vec!["second\r\n"]);
         let mut rest = Vec::new();
         tail.finish(|l| rest.push(String::from_utf8_lossy(l).into_owned()));
         assert_eq!(rest, vec!["third"]);

@@ -8,6 +8,13 @@ use crate::log::read::{LogPage, ReadMode};
 /// The text block: a header line saying what was read, then the text or the matches.
 pub fn render_log_page(j: &LogPage) -> String {
     let mut t = String::with_capacity(j.text.len() + 256);
+    if j.user_output_only {
+        let _ = writeln!(
+            t,
+            "(the user's output only: bytes {}-{} of the log; raw: true reads the runner's lines too)",
+            j.region_start, j.region_end
+        );
+    }
     match j.mode {
         ReadMode::Range => {
             let _ = write!(
@@ -77,6 +84,9 @@ mod tests {
             path: "/l/run.log".into(),
             run_id: None,
             total_bytes: 40,
+            user_output_only: false,
+            region_start: 0,
+            region_end: 40,
             mode: ReadMode::Grep,
             offset: 0,
             end_offset: 40,

@@ -6,3 +6,32 @@ pub const WRAPPER_FILE: &str = "run.do";
 pub const WRAPPER_LOG: &str = "run.log";
 /// Where `stata_run_code` puts the user's code.
 pub const CODE_FILE: &str = "code.do";
+/// Where in [`WRAPPER_LOG`] the user's output lies: `START END` (byte offsets), one line.
+pub const REGION_FILE: &str = "region";
+
+/// The text of a [`REGION_FILE`] for `region`.
+pub fn region_text(region: &std::ops::Range<u64>) -> String {
+    format!("{} {}\n", region.start, region.end)
+}
+
+/// The range a [`REGION_FILE`]'s text names, if it is one.
+pub fn parse_region(text: &str) -> Option<std::ops::Range<u64>> {
+    let mut parts = text.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(start)), Some(Ok(end)), None) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    (start <= end).then_some(start..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_region_reads_back_as_written() {
+        assert_eq!(parse_region(&region_text(&(12..340))), Some(12..340));
+        for bad in ["", "1", "5 2", "a b", "1 2 3"] {
+            assert_eq!(parse_region(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -74,6 +74,8 @@ pub struct RunOutcome {
     /// The graphs as images for the client, at most `--max-images`, none with `--no-images`
     /// (loaded by the server after the run).
     pub images: Vec<Image>,
+    /// The bytes of the log that hold the user's output, without the runner's lines.
+    pub user_region: Option<std::ops::Range<u64>>,
 }
 
 impl RunOutcome {
@@ -103,6 +105,7 @@ impl RunOutcome {
             notes,
             graphs,
             images: Vec::new(),
+            user_region: None,
         }
     }
 

@@ -95,6 +95,7 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::decode::trim_eol;
 
     #[tokio::test]
     async fn lines_stop_and_read_errors_are_reported() {
@@ -111,7 +112,7 @@ mod tests {
         f.poll(|_| panic!("nothing to read"));
         std::fs::write(&log, "a\nb\npartial").expect("write");
         let mut lines = Vec::new();
-        f.poll(|l| lines.push(String::from_utf8_lossy(l).into_owned()));
+        f.poll(|l| lines.push(String::from_utf8_lossy(trim_eol(l)).into_owned()));
         assert_eq!(lines, ["a", "b"]);
         cancel.cancel();
         assert_eq!(f.wait(true).await, Some(Stop::Cancelled));
@@ -120,7 +121,7 @@ mod tests {
             None,
             "while stopping, only reads are waited for"
         );
-        let note = f.finish(|l| lines.push(String::from_utf8_lossy(l).into_owned()));
+        let note = f.finish(|l| lines.push(String::from_utf8_lossy(trim_eol(l)).into_owned()));
         assert_eq!(lines, ["a", "b", "partial"]);
         assert_eq!(note, None);
 

@@ -57,8 +57,10 @@ pub fn batch_outcome(
         started,
         pre_start,
         graphs,
+        region,
     } = summary;
     let mut outcome = RunOutcome::from_log(scan.warnings, scan.warnings_omitted, output, graphs);
+    outcome.user_region = region;
     let status = match end {
         BatchEnd::Cancelled => {
             outcome.status = RunStatus::Cancelled;
@@ -165,6 +167,7 @@ pub(crate) mod tests {
             started,
             pre_start: Vec::new(),
             graphs: Vec::new(),
+            region: None,
         }
     }
 

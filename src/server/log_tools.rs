@@ -40,6 +40,10 @@ pub struct ReadLogArgs {
     /// with their line numbers; at most 200 lines are returned, all are counted.
     #[serde(default)]
     pub grep: Option<String>,
+    /// Read the whole file, the runner's own lines (wrapper, sentinel) included, instead of
+    /// only the user's output (the default for a run's log). Offsets are the file's either way.
+    #[serde(default)]
+    pub raw: bool,
 }
 
 impl From<ReadLogArgs> for LogQuery {
@@ -51,6 +55,7 @@ impl From<ReadLogArgs> for LogQuery {
             max_bytes: a.max_bytes,
             tail_lines: a.tail_lines,
             grep: a.grep,
+            raw: a.raw,
         }
     }
 }
@@ -62,7 +67,8 @@ pub fn tools() -> Vec<Tool> {
             "Read the full log of a past run (its run_id is in every run result; the result \
              itself shows only the head and tail of long output). Give run_id (or path), then \
              one of: offset/max_bytes for a page (use next_offset to read on), tail_lines for \
-             the last lines, or grep to find lines containing a text with their line numbers.",
+             the last lines, or grep to find lines containing a text with their line numbers. \
+             A run's log shows the user's output only; raw: true reads the whole file.",
             Arc::new(JsonObject::new()),
         )
         .with_input_schema::<ReadLogArgs>()

@@ -85,6 +85,7 @@ impl Service {
         let mut outcome = self.runner.run(req, live, cancel).await;
         notes.append(&mut outcome.notes);
         outcome.notes = notes;
+        record_region(&outcome);
         graphs::attach(&self.settings, &mut outcome, &cwd).await;
         // The run has ended: retention may count its folder like any other now.
         if let Some(id) = outcome.run_id {
@@ -112,5 +113,20 @@ impl Service {
                 tracing::warn!("--warm: the Stata session did not start: {e}");
             }
         });
+    }
+}
+
+/// Notes beside the run's log where the user's output lies in it, so `stata_read_log` can
+/// show that part alone.
+fn record_region(outcome: &RunOutcome) {
+    let (Some(log), Some(region)) = (&outcome.log_path, &outcome.user_region) else {
+        return;
+    };
+    let Some(dir) = log.parent() else {
+        return;
+    };
+    let path = dir.join(crate::run::files::REGION_FILE);
+    if let Err(e) = std::fs::write(&path, crate::run::files::region_text(region)) {
+        tracing::warn!("could not write {}: {e}", path.display());
     }
 }

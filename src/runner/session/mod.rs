@@ -18,7 +18,7 @@ use super::process::describe_exit;
 use super::request::RunRequest;
 use super::rundir::RunDirs;
 use super::turns::Ticket;
-use crate::log::decode::decode_line;
+use crate::log::decode::{decode_line, trim_eol};
 use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;
 use crate::log::pipeline::LogPipeline;
@@ -340,8 +340,9 @@ impl SessionRunner {
         let mut own_block = OwnLogBlock::default();
         let mut feed = |raw: &[u8], pipe: &mut LogPipeline| {
             if !region_closed {
-                let line = decode_line(raw);
+                let line = decode_line(trim_eol(raw));
                 if own_block.swallows(&line) {
+                    pipe.skip_raw(raw);
                     return;
                 }
                 let line = line.trim_end();
@@ -349,7 +350,8 @@ impl SessionRunner {
                     region_closed = true;
                 } else if other_ends.iter().any(|e| e == line) {
                     region_closed = true;
-                    pipe.push_raw(end_echo.as_bytes());
+                    pipe.push_stand_in(&end_echo);
+                    pipe.skip_raw(raw);
                     return;
                 }
             }

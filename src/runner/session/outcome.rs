@@ -39,9 +39,11 @@ pub fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: 
         scan,
         output,
         graphs,
+        region,
         ..
     } = summary;
     let mut outcome = RunOutcome::from_log(scan.warnings, scan.warnings_omitted, output, graphs);
+    outcome.user_region = region;
     let limit = req.timeout.as_secs_f64();
     let stopped = |timed_out: bool| {
         if timed_out {
