@@ -40,6 +40,9 @@ pub enum Command {
     ///
     /// Exit codes: 0 ok, 1 Stata reported an error, 2 Stata did not start (or bad
     /// arguments), 3 time limit reached, 130 interrupted (Ctrl-C).
+    // clap would list in the usage line every option an environment variable set
+    // (`--stata-path <STATA_PATH>`), as if it were required.
+    #[command(override_usage = "stata-mcp run [OPTIONS] <FILE> [ARGS]...")]
     Run(RunArgs),
 }
 

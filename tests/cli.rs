@@ -551,3 +551,15 @@ fn a_bad_value_names_where_it_came_from() {
         "a flag is a flag: {stderr}"
     );
 }
+
+#[test]
+fn run_without_a_file_asks_for_the_file_only() {
+    let fake = FakeStata::new();
+    let mut c = with_stata(&fake);
+    c.arg("run");
+    let (out, _, stderr) = run(c);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("<FILE>"), "{stderr}");
+    // STATA_PATH is set, so --stata-path is not something to add.
+    assert!(!stderr.contains("--stata-path"), "{stderr}");
+}

@@ -339,3 +339,36 @@ fn a_session_runs_log_reads_as_the_users_output_and_raw_shows_the_rest() {
         "{s}"
     );
 }
+
+#[test]
+fn every_file_and_folder_of_the_log_dir_is_the_users_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, &["--mode", "session"]);
+    c.initialize();
+    let resp = call(&mut c, "stata_run_code", json!({"code": "display 1\n"}));
+    let log = std::path::PathBuf::from(structured(&resp)["log_path"].as_str().expect("log"));
+    let run_dir = log.parent().expect("run dir");
+    assert_eq!(mode(run_dir), 0o700);
+    assert_eq!(mode(run_dir.parent().expect("runs")), 0o700, "runs/");
+    for entry in std::fs::read_dir(run_dir).expect("run dir").flatten() {
+        assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+    }
+    let sessions = fake.log_dir().join("sessions");
+    assert_eq!(mode(&sessions), 0o700, "sessions/");
+    let start_logs: Vec<_> = std::fs::read_dir(&sessions)
+        .expect("sessions")
+        .flatten()
+        .collect();
+    assert!(!start_logs.is_empty());
+    for entry in start_logs {
+        assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+    }
+}

@@ -6,6 +6,9 @@ pub const WRAPPER_FILE: &str = "run.do";
 pub const WRAPPER_LOG: &str = "run.log";
 /// Where `stata_run_code` puts the user's code.
 pub const CODE_FILE: &str = "code.do";
+/// The folder of session start-up logs, beside `runs/` in the log dir.
+pub const SESSIONS_DIR: &str = "sessions";
+
 /// Where in [`WRAPPER_LOG`] the user's output lies: `START END` (byte offsets), one line.
 pub const REGION_FILE: &str = "region";
 

@@ -108,7 +108,7 @@ impl RunDirs {
 
     /// Creates a new, empty run directory readable by the user only (data may be confidential).
     pub fn create(&self) -> io::Result<RunDir> {
-        create_private_dir(&self.root, true)?;
+        ensure_private_dir(&self.root)?;
         loop {
             let seq = self.seq.fetch_add(1, Ordering::Relaxed);
             let id = RunId::new(SystemTime::now(), seq);
@@ -124,6 +124,45 @@ impl RunDirs {
             }
         }
     }
+}
+
+/// Makes sure `path` (and any missing parent) exists and is the user's only: created so, or
+/// tightened if an earlier version left it readable by others.
+pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
+    create_private_dir(path, true)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode != 0o700 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the files directly in `dir` readable by the user only. Stata creates its logs with
+/// the user's umask (often 0644); the folder is private already, but a copied or moved log
+/// should not become readable by others.
+pub fn make_files_private(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            // Not following symlinks: a link to a user's file is not ours to change.
+            if entry.file_type().is_ok_and(|t| t.is_file())
+                && let Err(e) =
+                    std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))
+            {
+                tracing::debug!("could not make {} private: {e}", entry.path().display());
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// Creates `path` readable by the user only (with its parents when `recursive`).

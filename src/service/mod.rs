@@ -45,6 +45,12 @@ impl Service {
     /// The service `settings` describe; logs left by earlier servers are trimmed in the
     /// background.
     pub fn new(settings: Settings) -> Self {
+        if settings.log_dir == crate::settings::default_log_dir() {
+            // Our own folder: the user's only, even if an earlier version made it 0755.
+            if let Err(e) = crate::runner::rundir::ensure_private_dir(&settings.log_dir) {
+                tracing::warn!("could not set up {}: {e}", settings.log_dir.display());
+            }
+        }
         let dirs = Arc::new(RunDirs::new(&settings.log_dir));
         let runner = Runner::new(&settings, dirs.clone());
         let retention = Arc::new(Retention::new(
@@ -85,7 +91,7 @@ impl Service {
         let mut outcome = self.runner.run(req, live, cancel).await;
         notes.append(&mut outcome.notes);
         outcome.notes = notes;
-        record_region(&outcome);
+        seal_run_dir(&outcome);
         graphs::attach(&self.settings, &mut outcome, &cwd).await;
         // The run has ended: retention may count its folder like any other now.
         if let Some(id) = outcome.run_id {
@@ -116,17 +122,21 @@ impl Service {
     }
 }
 
-/// Notes beside the run's log where the user's output lies in it, so `stata_read_log` can
-/// show that part alone.
-fn record_region(outcome: &RunOutcome) {
-    let (Some(log), Some(region)) = (&outcome.log_path, &outcome.user_region) else {
+/// Closes a run's folder: notes beside its log where the user's output lies in it (so
+/// `stata_read_log` can show that part alone) and makes its files the user's only.
+fn seal_run_dir(outcome: &RunOutcome) {
+    let Some(dir) = outcome
+        .log_path
+        .as_deref()
+        .and_then(std::path::Path::parent)
+    else {
         return;
     };
-    let Some(dir) = log.parent() else {
-        return;
-    };
-    let path = dir.join(crate::run::files::REGION_FILE);
-    if let Err(e) = std::fs::write(&path, crate::run::files::region_text(region)) {
-        tracing::warn!("could not write {}: {e}", path.display());
+    if let Some(region) = &outcome.user_region {
+        let path = dir.join(crate::run::files::REGION_FILE);
+        if let Err(e) = std::fs::write(&path, crate::run::files::region_text(region)) {
+            tracing::warn!("could not write {}: {e}", path.display());
+        }
     }
+    crate::runner::rundir::make_files_private(dir);
 }

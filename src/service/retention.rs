@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::run::files::SESSIONS_DIR;
 use crate::run::id::RunId;
 use crate::runner::rundir::RunDirs;
 
@@ -187,17 +188,30 @@ impl Retention {
                 self.runs_root.display()
             ),
         }
+        let sessions = self.runs_root.with_file_name(SESSIONS_DIR);
+        let this_pid = std::process::id();
+        let alive = |pid: u32, started: u64| pid == this_pid || server_may_be_running(pid, started);
+        match sweep_start_logs(&sessions, &alive) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "old session start-up logs removed"),
+            Err(e) => tracing::warn!("could not sweep {}: {e}", sessions.display()),
+        }
     }
 }
 
 /// A run made by another server process: kept while that process lives, since it may be
 /// running it. (A reused pid only makes us keep a run longer, never remove one too early.)
-#[cfg(unix)]
 fn other_server_may_be_running(id: &RunId) -> bool {
+    server_may_be_running(id.pid, id.started)
+}
+
+/// Whether the server with `pid`, started at `started` (seconds since 1970), may still run.
+#[cfg(unix)]
+fn server_may_be_running(pid: u32, _started: u64) -> bool {
     use nix::errno::Errno;
     use nix::sys::signal::kill;
     use nix::unistd::Pid;
-    let Ok(pid) = i32::try_from(id.pid) else {
+    let Ok(pid) = i32::try_from(pid) else {
         return false;
     };
     if pid <= 0 {
@@ -207,14 +221,58 @@ fn other_server_may_be_running(id: &RunId) -> bool {
     matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM))
 }
 
-/// Without a cheap liveness check, treat another server's runs of the last day as possibly running.
+/// Without a cheap liveness check, a server started in the last day may still run.
 #[cfg(not(unix))]
-fn other_server_may_be_running(id: &RunId) -> bool {
+fn server_may_be_running(_pid: u32, started: u64) -> bool {
     use std::time::{SystemTime, UNIX_EPOCH};
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    now.saturating_sub(id.started) < 86_400
+    now.saturating_sub(started) < 86_400
+}
+
+/// Start-up logs of servers no longer running kept for troubleshooting (the newest).
+pub const KEEP_START_LOGS: usize = 3;
+
+/// Removes the start-up logs (`sessions/start-<pid>.log`) of servers that no longer run,
+/// but the newest [`KEEP_START_LOGS`]; returns how many went. One is written per server
+/// start, so without this they would pile up.
+pub fn sweep_start_logs(sessions: &Path, alive: &dyn Fn(u32, u64) -> bool) -> io::Result<usize> {
+    let entries = match std::fs::read_dir(sessions) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut dead: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("start-")
+            .and_then(|r| r.strip_suffix(".log"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+        let secs = modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if !alive(pid, secs) {
+            dead.push((modified, entry.path()));
+        }
+    }
+    dead.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut removed = 0;
+    for (_, path) in dead.into_iter().skip(KEEP_START_LOGS) {
+        if std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -376,5 +434,41 @@ mod tests {
             retention.sweep_now().expect("sweep");
         }
         assert_eq!(names(dirs.root()).len(), 3, "{:?}", names(dirs.root()));
+    }
+
+    #[test]
+    fn start_logs_of_servers_gone_are_removed_but_the_newest_few() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path();
+        for pid in 1..=6u32 {
+            std::fs::write(dir.join(format!("start-{pid}.log")), "x").expect("log");
+            // Distinct times, pid 6 the newest.
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000 * u64::from(pid));
+            std::fs::File::options()
+                .write(true)
+                .open(dir.join(format!("start-{pid}.log")))
+                .and_then(|f| f.set_modified(t))
+                .expect("mtime");
+        }
+        std::fs::write(dir.join("notes.txt"), "mine").expect("other file");
+        // pid 2 still runs; of the dead (1, 3, 4, 5, 6) the newest 3 stay.
+        let removed = sweep_start_logs(dir, &|pid, _| pid == 2).expect("sweep");
+        assert_eq!(removed, 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir)
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "notes.txt",
+                "start-2.log",
+                "start-4.log",
+                "start-5.log",
+                "start-6.log"
+            ]
+        );
     }
 }

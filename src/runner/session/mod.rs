@@ -16,14 +16,14 @@ use tokio_util::sync::CancellationToken;
 use super::follow::Follower;
 use super::process::describe_exit;
 use super::request::RunRequest;
-use super::rundir::RunDirs;
+use super::rundir::{RunDirs, ensure_private_dir, make_files_private};
 use super::turns::Ticket;
 use crate::log::decode::{decode_line, trim_eol};
 use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;
 use crate::log::pipeline::LogPipeline;
 use crate::run::error::ErrorInfo;
-use crate::run::files::WRAPPER_LOG;
+use crate::run::files::{SESSIONS_DIR, WRAPPER_LOG};
 use crate::run::{RunOutcome, RunStatus};
 use crate::text::human::human_duration;
 use console::Session;
@@ -271,12 +271,14 @@ impl SessionRunner {
         cwd: &Path,
         cancel: &CancellationToken,
     ) -> Result<Session, String> {
-        let dir = self.dirs.root().with_file_name("sessions");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("could not create {}: {e}", dir.display()))?;
-        // One start-up log per server process, replaced by each start: bounded on disk.
+        let dir = self.dirs.root().with_file_name(SESSIONS_DIR);
+        ensure_private_dir(&dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+        // One start-up log per server process, replaced by each start; retention removes
+        // those of servers no longer running.
         let log = dir.join(format!("start-{}.log", std::process::id()));
-        Session::start(stata, cwd, &log, cancel).await
+        let started = Session::start(stata, cwd, &log, cancel).await;
+        make_files_private(&dir);
+        started
     }
 
     #[allow(clippy::too_many_arguments)]
