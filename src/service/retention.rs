@@ -265,7 +265,7 @@ pub fn sweep_start_logs(sessions: &Path, alive: &dyn Fn(u32, u64) -> bool) -> io
             dead.push((modified, entry.path()));
         }
     }
-    dead.sort_by(|a, b| b.0.cmp(&a.0));
+    dead.sort_by_key(|d| std::cmp::Reverse(d.0));
     let mut removed = 0;
     for (_, path) in dead.into_iter().skip(KEEP_START_LOGS) {
         if std::fs::remove_file(&path).is_ok() {
