@@ -204,10 +204,20 @@ pub async fn call(
     match answer {
         Answer::Finished(outcome) => run_result(&outcome),
         Answer::Promoted(job) => {
+            let policy = service.client.policy();
+            let why = match policy.profile.limit {
+                Some(limit) => format!(
+                    "before the client gives up on the call (after about {})",
+                    human_duration(limit)
+                ),
+                None => "as --auto-background-secs asks".to_owned(),
+            };
             let intro = format!(
-                "Still running after {}, so the run goes on in the background as job {} \
-                 (--auto-background-secs); nothing was stopped.",
+                "Still running after {}, so the run goes on in the background as job {}, {why}; \
+                 nothing was stopped. Wait for it with stata_job {{\"job_id\": \"{}\", \
+                 \"wait_s\": 30}}.",
                 human_duration(after),
+                job.id,
                 job.id
             );
             job_answer(server, &job, Some(intro), Vec::new())
