@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::client::policy::StructuredContent;
 use crate::client::profile::ClientKind;
+use crate::log::watch::FollowMode;
 use clap::builder::BoolishValueParser;
 use clap::{ArgMatches, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
@@ -186,6 +187,11 @@ pub struct ServerOptions {
         global = true
     )]
     pub structured_content: StructuredContent,
+
+    /// How a running log is followed: auto uses the OS's change notifications (Linux, Windows;
+    /// not for logs on network file systems), poll reads it every 2 ms.
+    #[arg(long, env = "STATA_MCP_FOLLOW", value_enum, default_value_t = FollowMode::Auto, global = true)]
+    pub follow: FollowMode,
 
     /// Where run directories and full logs are kept [default: the user's cache folder, else the temp folder].
     #[arg(long, env = "STATA_MCP_LOG_DIR", global = true)]

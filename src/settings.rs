@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cli::{Mode, ServerOptions};
 use crate::client::policy::{AutoBackground, Overrides};
+use crate::log::watch::FollowMode;
 
 /// The options as the program uses them.
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub struct Settings {
     pub keep_bytes: u64,
     pub max_images: usize,
     pub no_images: bool,
+    /// `--follow`: how running logs are followed.
+    pub follow: FollowMode,
     pub allow_shell: bool,
 }
 
@@ -78,6 +81,7 @@ impl Settings {
             keep_bytes: opts.keep_mb.saturating_mul(1024 * 1024),
             max_images: opts.max_images,
             no_images: opts.no_images,
+            follow: opts.follow,
             allow_shell: opts.allow_shell,
         })
     }

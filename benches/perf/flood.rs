@@ -11,10 +11,47 @@ use crate::client::*;
 use crate::stats::*;
 use crate::*;
 
+// 1 310 720 lines of 79 characters plus a newline: 100 MiB, no wrapping at 79 columns.
+const LINES: u64 = 1_310_720;
+const WIDTH: u64 = 79;
+
+/// One flood run's cost to the server.
+pub(crate) struct FloodCost {
+    pub(crate) cpu_per_100_mib: f64,
+    pub(crate) peak_rss_mib: f64,
+}
+
+/// The flood with the log followed as `follow` says: CPU per 100 MiB and peak RSS.
+pub(crate) fn flood_cost(bins: &Binaries, follow: &str) -> Result<FloodCost> {
+    let fake = FakeStata::new(&bins.double)?;
+    let mut server =
+        Server::spawn(fake.server_command(&bins.server, &["--mode", "batch", "--follow", follow]))?;
+    server.initialize()?;
+    let pid = server.pid();
+    let cpu0 = proc_cpu_secs(pid)?;
+    let (_, reply) = server.run_code(
+        &format!("_double burst {LINES} {WIDTH}"),
+        "flood",
+        Duration::from_secs(240),
+    )?;
+    let cpu = proc_cpu_secs(pid)? - cpu0;
+    let peak_rss_mib = proc_status_kb(pid, "VmHWM")? as f64 / 1024.0;
+    let log_path = reply
+        .msg
+        .pointer("/result/structuredContent/log_path")
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("no log_path in the result"))?;
+    let log_bytes = fs::metadata(log_path)
+        .with_context(|| format!("reading {log_path}"))?
+        .len() as f64;
+    server.shutdown();
+    Ok(FloodCost {
+        cpu_per_100_mib: cpu * 100.0 * 1024.0 * 1024.0 / log_bytes,
+        peak_rss_mib,
+    })
+}
+
 pub(crate) fn flood_section(bins: &Binaries, md: &mut String) -> Result<()> {
-    // 1 310 720 lines of 79 characters plus a newline: 100 MiB, no wrapping at 79 columns.
-    const LINES: u64 = 1_310_720;
-    const WIDTH: u64 = 79;
     let fake = FakeStata::new(&bins.double)?;
     let mut server = Server::spawn(fake.server_command(&bins.server, &["--mode", "batch"]))?;
     server.initialize()?;

@@ -10,6 +10,7 @@ mod build;
 mod client;
 mod cold_start;
 mod flood;
+mod follow;
 mod latency;
 mod peers;
 mod per_call;
@@ -26,6 +27,7 @@ use anyhow::Result;
 use build::*;
 use cold_start::*;
 use flood::*;
+use follow::*;
 use latency::*;
 use per_call::*;
 use report::*;
@@ -77,14 +79,16 @@ fn run() -> Result<()> {
     let _ = writeln!(md, "## Results\n");
     let machine_at = md.len();
 
-    eprintln!("perf: 1/4 log-write-to-frame latency");
+    eprintln!("perf: 1/5 log-write-to-frame latency");
     latency_section(&bins, &mut md)?;
-    eprintln!("perf: 2/4 per-call overhead");
+    eprintln!("perf: 2/5 per-call overhead");
     per_call_section(&bins, &mut md)?;
-    eprintln!("perf: 3/4 cold start and idle memory");
+    eprintln!("perf: 3/5 cold start and idle memory");
     cold_start_section(&bins, flags.python, &mut md)?;
-    eprintln!("perf: 4/4 flood");
+    eprintln!("perf: 4/5 flood");
     flood_section(&bins, &mut md)?;
+    eprintln!("perf: 5/5 following: notifications and polling");
+    follow_section(&bins, &mut md)?;
 
     // The machine table goes first but holds the load during the run, known only now.
     machine.load_after = load_average();

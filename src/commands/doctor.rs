@@ -17,6 +17,7 @@ use crate::cli::{Mode, ServerOptions};
 use crate::client::policy::Policy;
 use crate::discovery::{Found, INSTALL_ROOTS_VAR, SearchEnv, Version, discover};
 use crate::log::live::LiveOutput;
+use crate::log::watch::Wake;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::Runner;
 use crate::runner::request::RunRequest;
@@ -97,9 +98,12 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
     );
 
     report_client(opts, out);
-    if check_log_dir(opts, out).is_none() {
+    let Some(log_dir) = check_log_dir(opts, out) else {
         return false;
-    }
+    };
+    // Run folders are made under the log dir: its file system decides.
+    let wake = Wake::new(&log_dir, opts.follow);
+    let _ = writeln!(out, "  follow:   {}", wake.strategy());
     let Some(workdir) = check_workdir(opts, out) else {
         return false;
     };

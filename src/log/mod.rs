@@ -10,5 +10,7 @@ pub mod live;
 pub mod pipeline;
 pub mod read;
 pub mod read_error;
+pub mod remote;
 pub mod scan;
 pub mod tail;
+pub mod watch;

@@ -47,16 +47,6 @@ impl LogTail {
         self.behind
     }
 
-    /// Waits until the next poll is due: at once (after letting other tasks run) when the
-    /// last poll stopped at its limit, else at the next tick.
-    pub async fn due(&self, ticker: &mut tokio::time::Interval) {
-        if self.behind {
-            tokio::task::yield_now().await;
-        } else {
-            ticker.tick().await;
-        }
-    }
-
     /// Reads to the end of what is written now, however much that is (the run is over).
     pub fn drain(&mut self, mut on_line: impl FnMut(&[u8])) -> io::Result<()> {
         self.poll(&mut on_line)?;

@@ -18,6 +18,7 @@ use super::wrapper::{START_ECHO, batch_wrapper};
 use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;
 use crate::log::pipeline::LogPipeline;
+use crate::log::watch::FollowMode;
 use crate::run::files::{WRAPPER_FILE, WRAPPER_LOG};
 use crate::run::{RunOutcome, RunSource, RunStatus};
 
@@ -27,15 +28,22 @@ const MAX_STREAM_CAPTURE: usize = 16 * 1024;
 pub struct BatchRunner {
     dirs: Arc<RunDirs>,
     max_output_chars: usize,
+    follow: FollowMode,
     /// Caps how many Stata processes run at once (each may use many cores and a licence seat).
     slots: Semaphore,
 }
 
 impl BatchRunner {
-    pub fn new(dirs: Arc<RunDirs>, max_output_chars: usize, max_parallel: usize) -> Self {
+    pub fn new(
+        dirs: Arc<RunDirs>,
+        max_output_chars: usize,
+        max_parallel: usize,
+        follow: FollowMode,
+    ) -> Self {
         Self {
             dirs,
             max_output_chars,
+            follow,
             slots: Semaphore::new(max_parallel.max(1)),
         }
     }
@@ -86,7 +94,7 @@ impl BatchRunner {
         let stdout = tokio::spawn(capture(proc.stdout.take()));
         let stderr = tokio::spawn(capture(proc.stderr.take()));
 
-        let mut follow = Follower::new(&log_path, deadline, cancel);
+        let mut follow = Follower::new(&log_path, self.follow, deadline, cancel);
         let mut pipe = LogPipeline::new(
             RunnerFilter::new(START_ECHO),
             live.clone(),

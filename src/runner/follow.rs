@@ -1,18 +1,15 @@
-//! Following a run's log while Stata runs, the same way in both modes: a poll every
-//! [`POLL_INTERVAL`], the time limit and the cancel watched, read errors noted, not lost.
+//! Following a run's log while Stata runs, the same way in both modes: a read whenever the
+//! log may have grown (`log::watch`), the time limit and the cancel watched, read errors
+//! noted, not lost.
 
 use std::io;
 use std::path::Path;
-use std::time::Duration;
 
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::log::tail::LogTail;
-
-/// How often the log is read while Stata runs. Short enough that a line reaches the
-/// client within a few milliseconds; an idle poll is one `read` returning 0.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
+use crate::log::watch::{FollowMode, Wake};
 
 /// Why a run must stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +29,7 @@ impl Stop {
 /// A log being followed for one run, with the run's deadline and cancel.
 pub struct Follower {
     tail: LogTail,
-    ticker: Interval,
+    wake: Wake,
     deadline: Instant,
     cancel: CancellationToken,
     /// The first error reading the log; later reads still run.
@@ -40,13 +37,18 @@ pub struct Follower {
 }
 
 impl Follower {
-    /// Follows the log at `path`, due to stop at `deadline` or when `cancel` fires.
-    pub fn new(path: &Path, deadline: Instant, cancel: CancellationToken) -> Self {
-        let mut ticker = tokio::time::interval(POLL_INTERVAL);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    /// Follows the log at `path` (in a folder that exists), as `mode` says, due to stop at
+    /// `deadline` or when `cancel` fires.
+    pub fn new(
+        path: &Path,
+        mode: FollowMode,
+        deadline: Instant,
+        cancel: CancellationToken,
+    ) -> Self {
+        let dir = path.parent().unwrap_or(Path::new("."));
         Self {
             tail: LogTail::new(path),
-            ticker,
+            wake: Wake::new(dir, mode),
             deadline,
             cancel,
             read_error: None,
@@ -56,14 +58,17 @@ impl Follower {
     /// Waits until the next read is due, or the run must stop. Once a stop is being dealt
     /// with (`watching` false), only the next read is waited for.
     pub async fn wait(&mut self, watching: bool) -> Option<Stop> {
+        let behind = self.tail.behind();
         if !watching {
-            self.tail.due(&mut self.ticker).await;
+            due(behind, &mut self.wake).await;
             return None;
         }
         tokio::select! {
+            // A stop wins over a read that is also due.
+            biased;
             _ = self.cancel.cancelled() => Some(Stop::Cancelled),
             _ = tokio::time::sleep_until(self.deadline) => Some(Stop::TimedOut),
-            _ = self.tail.due(&mut self.ticker) => None,
+            _ = due(behind, &mut self.wake) => None,
         }
     }
 
@@ -92,10 +97,21 @@ impl Follower {
     }
 }
 
+/// Waits until the next read is due: at once (after letting other tasks run) when the last
+/// read stopped at its limit (a flood), else when the log may have grown.
+async fn due(behind: bool, wake: &mut Wake) {
+    if behind {
+        tokio::task::yield_now().await;
+    } else {
+        wake.next().await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::log::decode::trim_eol;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn lines_stop_and_read_errors_are_reported() {
@@ -104,6 +120,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let mut f = Follower::new(
             &log,
+            FollowMode::Auto,
             Instant::now() + Duration::from_secs(60),
             cancel.clone(),
         );
@@ -126,7 +143,12 @@ mod tests {
         assert_eq!(note, None);
 
         // A log path that cannot be read (a folder) is noted once, and reading goes on.
-        let mut f = Follower::new(dir.path(), Instant::now(), CancellationToken::new());
+        let mut f = Follower::new(
+            dir.path(),
+            FollowMode::Auto,
+            Instant::now(),
+            CancellationToken::new(),
+        );
         // The first tick is due at once too: the deadline wins within a few waits.
         let mut stop = None;
         for _ in 0..100 {

@@ -39,11 +39,13 @@ impl Runner {
                 dirs,
                 settings.max_output_chars,
                 settings.max_parallel,
+                settings.follow,
             )),
             Mode::Session => Runner::Session(Box::new(session::SessionRunner::new(
                 dirs,
                 settings.max_output_chars,
                 settings.break_grace,
+                settings.follow,
             ))),
         }
     }

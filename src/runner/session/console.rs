@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use super::protocol::{LOG_NAME, nonce};
 use crate::log::decode::decode_line;
 use crate::log::tail::LogTail;
+use crate::log::watch::POLL_INTERVAL;
 use crate::runner::batch::spawn_error;
-use crate::runner::follow::POLL_INTERVAL;
 use crate::runner::process::{Pipes, StataProcess, describe_exit};
 use crate::stata::quote::stata_quote;
 

@@ -22,6 +22,7 @@ use crate::log::decode::{decode_line, trim_eol};
 use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;
 use crate::log::pipeline::LogPipeline;
+use crate::log::watch::FollowMode;
 use crate::run::error::ErrorInfo;
 use crate::run::files::{SESSIONS_DIR, WRAPPER_LOG};
 use crate::run::{RunOutcome, RunStatus};
@@ -34,6 +35,7 @@ use protocol::{OwnLogBlock, RC_SAVE, REOPEN, call_input, nonce};
 pub struct SessionRunner {
     dirs: Arc<RunDirs>,
     max_output_chars: usize,
+    follow: FollowMode,
     /// How long Stata gets to come back to its prompt after a break before it is killed.
     grace: Duration,
     /// The live session; the lock also serialises calls (tokio's mutex is first come, first served).
@@ -62,10 +64,16 @@ pub struct SessionInfo {
 }
 
 impl SessionRunner {
-    pub fn new(dirs: Arc<RunDirs>, max_output_chars: usize, grace: Duration) -> Self {
+    pub fn new(
+        dirs: Arc<RunDirs>,
+        max_output_chars: usize,
+        grace: Duration,
+        follow: FollowMode,
+    ) -> Self {
         Self {
             dirs,
             max_output_chars,
+            follow,
             grace,
             session: Mutex::new(Slot::default()),
             waiting: AtomicUsize::new(0),
@@ -327,7 +335,7 @@ impl SessionRunner {
         }
 
         let deadline = tokio::time::Instant::now() + req.timeout;
-        let mut follow = Follower::new(&log_path, deadline, cancel.clone());
+        let mut follow = Follower::new(&log_path, self.follow, deadline, cancel.clone());
         let end_echo = format!(". {RC_SAVE}");
         let mut pipe = LogPipeline::new(
             RunnerFilter::new(plan.start_echo).with_end(end_echo.clone(), marker),
