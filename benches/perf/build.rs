@@ -83,6 +83,14 @@ impl FakeStata {
             .arg(self.dir.path().join("logs"))
             .arg("--workdir")
             .arg(self.dir.path().join("work"))
+            // The benchmark reads results as a program does (status, log path), and waits
+            // for every run however long (no client limit to stay under).
+            .args([
+                "--structured-content",
+                "always",
+                "--auto-background-secs",
+                "0",
+            ])
             .args(extra)
             .env("RUST_LOG", "warn");
         // The user's own settings must not change what is measured.

@@ -26,22 +26,21 @@ impl GraphFormat {
 
 /// The file named by a `graph export` message, if `line` is one for a PNG or SVG file.
 ///
-/// Stata 16 and before: `(file x.svg written in SVG format)`; 17 and later:
-/// `file x.png saved as PNG format`. The path may contain spaces, so the format suffix is
-/// matched from the end. `(file x.png not found)`, which 17+ prints before exporting a new
-/// file with `replace`, is not an export. The line must be the whole message (line-anchored),
-/// so a `display` of some other text mentioning a file is not taken for one.
+/// Stata 15 and 16: `(file x.svg written in SVG format)`; 17 and later:
+/// `file x.png saved as PNG format` or `file x.png written in PNG format`. The path may
+/// contain spaces, so the format suffix is matched from the end. `(file x.png not found)`,
+/// which 17+ prints before exporting a new file with `replace`, is not an export. The line
+/// must be the whole message (line-anchored), so a `display` of some other text mentioning a
+/// file is not taken for one.
 pub fn export_message(line: &str) -> Option<(PathBuf, GraphFormat)> {
     let line = line.trim_end();
-    let (path, label) = if let Some(inner) = line
-        .strip_prefix("(file ")
-        .and_then(|l| l.strip_suffix(" format)"))
-    {
-        inner.rsplit_once(" written in ")?
-    } else {
-        let inner = line.strip_prefix("file ")?.strip_suffix(" format")?;
-        inner.rsplit_once(" saved as ")?
+    let inner = match line.strip_prefix("(file ") {
+        Some(rest) => rest.strip_suffix(" format)")?,
+        None => line.strip_prefix("file ")?.strip_suffix(" format")?,
     };
+    let (path, label) = inner
+        .rsplit_once(" written in ")
+        .or_else(|| inner.rsplit_once(" saved as "))?;
     let format = GraphFormat::from_label(label)?;
     let path = path.trim();
     if path.is_empty() {
@@ -50,10 +49,19 @@ pub fn export_message(line: &str) -> Option<(PathBuf, GraphFormat)> {
     Some((PathBuf::from(path), format))
 }
 
+/// The most lines one export message is gathered over (a long path wraps more than once).
+const MAX_WRAPPED_LINES: usize = 6;
+
 /// Collects the graph files a run's output says it exported, in order, each once.
+///
+/// A long message wraps: mid-word after `> ` (`… written in PNG f` / `> ormat`), or at a
+/// space onto an indented line (`… saved as PDF` / `    format`); the pieces are joined
+/// before the message is read.
 #[derive(Debug, Default)]
 pub struct GraphExports {
     paths: Vec<PathBuf>,
+    /// The start of a message that may continue on the next lines, and how many lines it has.
+    pending: Option<(String, usize)>,
 }
 
 impl GraphExports {
@@ -63,16 +71,42 @@ impl GraphExports {
 
     /// One line of the user's output.
     pub fn push_line(&mut self, line: &str) {
+        if let Some((mut text, lines)) = self.pending.take() {
+            let joined = if let Some(rest) = line.strip_prefix("> ") {
+                text.push_str(rest.trim_end());
+                true
+            } else if line.starts_with("    ") && !line.trim().is_empty() {
+                text.push(' ');
+                text.push_str(line.trim());
+                true
+            } else {
+                false
+            };
+            if joined {
+                if !self.record(&text) && lines < MAX_WRAPPED_LINES {
+                    self.pending = Some((text, lines + 1));
+                }
+                return;
+            }
+        }
         // Cheap pre-check: nearly every line fails it, and the pipeline sees every line.
         if !line.starts_with("(file ") && !line.starts_with("file ") {
             return;
         }
-        if let Some((path, _)) = export_message(line)
-            && self.paths.len() < MAX_TRACKED
-            && !self.paths.contains(&path)
-        {
+        if !self.record(line) {
+            self.pending = Some((line.trim_end().to_owned(), 1));
+        }
+    }
+
+    /// Records the export `text` names; false when it names none (yet).
+    fn record(&mut self, text: &str) -> bool {
+        let Some((path, _)) = export_message(text) else {
+            return false;
+        };
+        if self.paths.len() < MAX_TRACKED && !self.paths.contains(&path) {
             self.paths.push(path);
         }
+        true
     }
 
     /// The files, as Stata printed them (relative ones are relative to Stata's working directory).
@@ -117,6 +151,38 @@ mod tests {
         assert_eq!(
             g.into_paths(),
             vec![PathBuf::from("b.png"), PathBuf::from("a.svg")]
+        );
+    }
+
+    #[test]
+    fn stata_17_wordings_and_wrapped_messages_are_found() {
+        assert_eq!(
+            export_message("file out/g.png written in PNG format"),
+            Some((PathBuf::from("out/g.png"), GraphFormat::Png))
+        );
+        let mut g = GraphExports::new();
+        for l in [
+            "file /project/Analysis/Output/eci_total_comp_allciv_wnotes.pdf saved as PDF",
+            "    format",
+            "(file /project/Analysis/Output/eci_total_comp_allciv_wnotes.png not found)",
+            "file /project/Analysis/Output/eci_total_comp_allciv_wnotes.png written in PNG f",
+            "> ormat",
+            ">    ",
+            "file C:\\Users\\me\\My Documents\\figures\\a very long name for a graph.sv",
+            "> g saved as SVG format",
+            "file short.png saved as PNG format",
+        ] {
+            g.push_line(l);
+        }
+        assert_eq!(
+            g.into_paths(),
+            vec![
+                PathBuf::from("/project/Analysis/Output/eci_total_comp_allciv_wnotes.png"),
+                PathBuf::from(
+                    "C:\\Users\\me\\My Documents\\figures\\a very long name for a graph.svg"
+                ),
+                PathBuf::from("short.png"),
+            ]
         );
     }
 }

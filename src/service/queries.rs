@@ -301,7 +301,17 @@ impl Service {
                     Ok(m) => {
                         matrices.insert(name.clone(), m);
                     }
-                    Err(e) => notes.push(format!("{c}({name}) could not be read: {e}")),
+                    Err(e) => {
+                        // Stata's own words when it refused, else what the parser found.
+                        let why = section
+                            .iter()
+                            .map(|l| l.trim())
+                            .find(|l| !l.is_empty() && !l.starts_with("r("))
+                            .map_or_else(|| e.to_string(), str::to_owned);
+                        notes.push(format!(
+                            "{c}({name}) could not be listed ({why}); the other results are here"
+                        ));
+                    }
                 }
             }
         }

@@ -109,9 +109,11 @@ pub fn read_matching(sections: &[Vec<String>]) -> Option<u64> {
 }
 
 /// Lists stored matrix `name` of `class` at full precision.
+/// Captured, so one matrix that cannot be listed does not lose the others: its error is
+/// printed in its own section instead.
 pub fn matrix_list(class: ResultClass, name: &str) -> String {
     let c = class.letter();
-    format!("matrix list {c}({name}), format({MATRIX_FORMAT})")
+    format!("capture noisily matrix list {c}({name}), format({MATRIX_FORMAT})")
 }
 
 /// Shows the help for `topic` (checked).
