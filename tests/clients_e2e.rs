@@ -101,19 +101,21 @@ fn model_gets(reads: Reads, resp: &Value) -> (String, usize) {
     }
 }
 
+/// The server as a user runs it: structuredContent as the profile decides.
 fn start(fake: &FakeStata, extra: &[&str]) -> Client {
+    Client::start_with_env(fake, extra, &[("STATA_MCP_STRUCTURED_CONTENT", "auto")])
+}
+
+/// The server started by a client in `dir`, with no --workdir.
+fn start_in(fake: &FakeStata, dir: &std::path::Path) -> Client {
     let mut cmd = Command::new(common::server_path());
-    cmd.arg("--stata-path")
+    cmd.args(["--mode", "batch", "--stata-path"])
         .arg(fake.stata())
         .arg("--log-dir")
         .arg(fake.log_dir())
-        .arg("--workdir")
-        .arg(fake.work())
-        .args(extra)
+        .current_dir(dir)
         .env_remove("STATA_PATH")
-        // The server's own choice, as a user gets it.
-        .env("STATA_MCP_STRUCTURED_CONTENT", "auto")
-        .env("RUST_LOG", "warn");
+        .env_remove("STATA_MCP_WORKDIR");
     Client::spawn(cmd)
 }
 
@@ -241,15 +243,7 @@ fn relative_paths_follow_the_clients_project_root() {
     )
     .expect("do");
     let elsewhere = tempfile::tempdir().expect("tmp");
-    let mut cmd = Command::new(common::server_path());
-    cmd.args(["--mode", "batch", "--stata-path"])
-        .arg(fake.stata())
-        .arg("--log-dir")
-        .arg(fake.log_dir())
-        .current_dir(elsewhere.path())
-        .env_remove("STATA_PATH")
-        .env_remove("STATA_MCP_WORKDIR");
-    let mut c = Client::spawn(cmd);
+    let mut c = start_in(&fake, elsewhere.path());
     c.initialize_as("claude-code", json!({"roots": {}}));
     c.answer_roots(&[format!("file://{}", project.display())]);
     let resp = c.call("stata_run_file", json!({"path": "analysis.do"}), LONG);
@@ -268,15 +262,7 @@ fn relative_paths_follow_the_clients_project_root() {
 #[test]
 fn with_no_roots_a_server_started_in_the_root_folder_refuses_relative_paths() {
     let fake = FakeStata::new();
-    let mut cmd = Command::new(common::server_path());
-    cmd.args(["--mode", "batch", "--stata-path"])
-        .arg(fake.stata())
-        .arg("--log-dir")
-        .arg(fake.log_dir())
-        .current_dir("/")
-        .env_remove("STATA_PATH")
-        .env_remove("STATA_MCP_WORKDIR");
-    let mut c = Client::spawn(cmd);
+    let mut c = start_in(&fake, std::path::Path::new("/"));
     c.initialize_as("claude-ai", json!({}));
     let resp = c.call("stata_run_file", json!({"path": "analysis.do"}), LONG);
     let text = result_text(&resp);

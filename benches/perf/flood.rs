@@ -15,21 +15,32 @@ use crate::*;
 const LINES: u64 = 1_310_720;
 const WIDTH: u64 = 79;
 
-/// One flood run's cost to the server.
-pub(crate) struct FloodCost {
-    pub(crate) cpu_per_100_mib: f64,
+/// One flood run, as the server bore it.
+pub(crate) struct FloodRun {
+    pub(crate) reply: Reply,
+    pub(crate) wall: Duration,
+    /// Server CPU seconds for the call.
+    pub(crate) cpu: f64,
     pub(crate) peak_rss_mib: f64,
+    pub(crate) log_bytes: f64,
+    pub(crate) truncated: bool,
 }
 
-/// The flood with the log followed as `follow` says: CPU per 100 MiB and peak RSS.
-pub(crate) fn flood_cost(bins: &Binaries, follow: &str) -> Result<FloodCost> {
+impl FloodRun {
+    pub(crate) fn cpu_per_100_mib(&self) -> f64 {
+        self.cpu * 100.0 * 1024.0 * 1024.0 / self.log_bytes
+    }
+}
+
+/// The flood in batch mode, the log followed as `follow` says.
+pub(crate) fn flood_run(bins: &Binaries, follow: &str) -> Result<FloodRun> {
     let fake = FakeStata::new(&bins.double)?;
     let mut server =
         Server::spawn(fake.server_command(&bins.server, &["--mode", "batch", "--follow", follow]))?;
     server.initialize()?;
     let pid = server.pid();
     let cpu0 = proc_cpu_secs(pid)?;
-    let (_, reply) = server.run_code(
+    let (sent, reply) = server.run_code(
         &format!("_double burst {LINES} {WIDTH}"),
         "flood",
         Duration::from_secs(240),
@@ -44,42 +55,32 @@ pub(crate) fn flood_cost(bins: &Binaries, follow: &str) -> Result<FloodCost> {
     let log_bytes = fs::metadata(log_path)
         .with_context(|| format!("reading {log_path}"))?
         .len() as f64;
-    server.shutdown();
-    Ok(FloodCost {
-        cpu_per_100_mib: cpu * 100.0 * 1024.0 * 1024.0 / log_bytes,
-        peak_rss_mib,
-    })
-}
-
-pub(crate) fn flood_section(bins: &Binaries, md: &mut String) -> Result<()> {
-    let fake = FakeStata::new(&bins.double)?;
-    let mut server = Server::spawn(fake.server_command(&bins.server, &["--mode", "batch"]))?;
-    server.initialize()?;
-    let pid = server.pid();
-    let cpu0 = proc_cpu_secs(pid)?;
-    let (sent, reply) = server.run_code(
-        &format!("_double burst {LINES} {WIDTH}"),
-        "flood",
-        Duration::from_secs(240),
-    )?;
-    let cpu = proc_cpu_secs(pid)? - cpu0;
-    let wall = reply.at - sent;
-    let hwm_mb = proc_status_kb(pid, "VmHWM")? as f64 / 1024.0;
-    let log_path = reply
-        .msg
-        .pointer("/result/structuredContent/log_path")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("no log_path in the result"))?;
-    let log_bytes = fs::metadata(log_path)
-        .with_context(|| format!("reading {log_path}"))?
-        .len() as f64;
     let truncated = reply
         .msg
         .pointer("/result/structuredContent/truncated")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     server.shutdown();
+    Ok(FloodRun {
+        wall: reply.at - sent,
+        reply,
+        cpu,
+        peak_rss_mib,
+        log_bytes,
+        truncated,
+    })
+}
 
+pub(crate) fn flood_section(bins: &Binaries, md: &mut String) -> Result<()> {
+    let run = flood_run(bins, "auto")?;
+    let (reply, wall, cpu, hwm_mb, log_bytes, truncated) = (
+        &run.reply,
+        run.wall,
+        run.cpu,
+        run.peak_rss_mib,
+        run.log_bytes,
+        run.truncated,
+    );
     let frames = &reply.frames;
     let skipped: u64 = frames
         .iter()
@@ -108,8 +109,7 @@ pub(crate) fn flood_section(bins: &Binaries, md: &mut String) -> Result<()> {
         .windows(2)
         .map(|w| ms(w[1] - w[0]))
         .fold(f64::INFINITY, f64::min);
-    let mib = 100.0 * 1024.0 * 1024.0;
-    let cpu_per_100 = cpu * mib / log_bytes;
+    let cpu_per_100 = run.cpu_per_100_mib();
 
     let _ = writeln!(md, "### 4. Flood (batch mode)\n");
     let _ = writeln!(

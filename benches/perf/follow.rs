@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
-use crate::flood::flood_cost;
+use crate::flood::flood_run;
 use crate::latency::{idle_cpu, latency_run};
 use crate::*;
 
@@ -32,7 +32,7 @@ pub(crate) fn follow_section(bins: &Binaries, md: &mut String) -> Result<()> {
         let batch = latency_run(bins, "batch", 200, 120, DEFAULT_INTERVAL_MS, follow)?;
         let session = latency_run(bins, "session", 200, 120, DEFAULT_INTERVAL_MS, follow)?;
         let (cpu, wall) = idle_cpu(bins, follow, SILENT_SECS)?;
-        let flood = flood_cost(bins, follow)?;
+        let flood = flood_run(bins, follow)?;
         for (i, r) in [batch, session].iter().enumerate() {
             let (idle, flood_text) = if i == 0 {
                 (
@@ -43,7 +43,8 @@ pub(crate) fn follow_section(bins: &Binaries, md: &mut String) -> Result<()> {
                     ),
                     format!(
                         "{:.2} s, {:.1} MiB",
-                        flood.cpu_per_100_mib, flood.peak_rss_mib
+                        flood.cpu_per_100_mib(),
+                        flood.peak_rss_mib
                     ),
                 )
             } else {
