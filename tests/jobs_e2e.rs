@@ -368,7 +368,8 @@ fn jobs_are_listed_and_bad_requests_say_what_to_do() {
 fn auto_background_turns_a_long_run_into_a_job(mode: &[&str]) {
     let fake = FakeStata::new();
     let mut args = mode.to_vec();
-    args.extend(["--auto-background-secs", "1"]);
+    // 2 s: a quick run ends well before it even on a loaded machine; TICKS takes 3 s.
+    args.extend(["--auto-background-secs", "2"]);
     let mut c = Client::start(&fake, &args);
     c.initialize();
 
