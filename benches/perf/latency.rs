@@ -52,15 +52,19 @@ pub(crate) fn latency_run(
         budget,
     )?;
     let mut latencies = Vec::new();
+    let mut seen = 0;
     for f in &reply.frames {
         for l in f.message.lines() {
             let mut w = l.split_whitespace();
             // Stamp 1 follows the command's own echo at once, so pacing may hold it back
             // behind the echo's frame: it is not an isolated line.
             if let (Some("stamp"), Some(i), Some(ns)) = (w.next(), w.next(), w.next())
-                && i != "1"
                 && let Ok(ns) = ns.parse::<i128>()
             {
+                seen += 1;
+                if i == "1" {
+                    continue;
+                }
                 latencies.push((f.wall_ns - ns) as f64 / 1e6);
             }
         }
@@ -72,8 +76,7 @@ pub(crate) fn latency_run(
         spacing_ms,
         interval_ms,
         frames: reply.frames.len(),
-        // Stamp 1 is counted as seen when the others are: it is left out of the timing only.
-        seen: latencies.len() + usize::from(!latencies.is_empty()),
+        seen,
         stats: stats(latencies),
     })
 }

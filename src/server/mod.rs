@@ -10,7 +10,6 @@ pub mod run_tools;
 pub mod schema;
 pub mod session_tools;
 pub mod state;
-pub mod stdio;
 pub mod tools;
 pub mod transport;
 
@@ -39,7 +38,7 @@ pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
     if service.settings.warm {
         service.spawn_warm();
     }
-    let transport = transport::StdioTransport::new(tokio::io::stdin(), stdio::stdout(), turns);
+    let transport = transport::StdioTransport::new(tokio::io::stdin(), tokio::io::stdout(), turns);
     let stdin_closed = transport.closed_token();
     match server.serve(transport).await {
         Ok(running) => {
