@@ -102,17 +102,25 @@ impl BatchRunner {
         );
 
         let end = loop {
-            if let Some(stop) = follow.wait(true).await {
-                // Kill first, read after: what Stata wrote before dying is still in the file.
-                let _ = proc.kill().await;
-                break match stop {
-                    Stop::TimedOut => BatchEnd::TimedOut,
-                    Stop::Cancelled => BatchEnd::Cancelled,
-                };
-            }
+            // Stata's exit is waited for too: it writes nothing to the log as it exits, so
+            // with change notifications nothing else would wake the loop until the safety read.
+            let exited = tokio::select! {
+                stop = follow.wait(true) => match stop {
+                    Some(stop) => {
+                        // Kill first, read after: what Stata wrote before dying is still in the file.
+                        let _ = proc.kill().await;
+                        break match stop {
+                            Stop::TimedOut => BatchEnd::TimedOut,
+                            Stop::Cancelled => BatchEnd::Cancelled,
+                        };
+                    }
+                    None => None,
+                },
+                status = proc.wait() => Some(status),
+            };
             follow.poll(|l| pipe.push_raw(l));
             pipe.flush_live();
-            match proc.try_wait() {
+            match exited.map_or_else(|| proc.try_wait(), |s| s.map(Some)) {
                 Ok(Some(status)) => break BatchEnd::Exited(status),
                 Ok(None) => {}
                 Err(e) => {
