@@ -48,11 +48,6 @@ impl Roots {
             _ => None,
         }
     }
-
-    /// The roots as they stand now.
-    pub fn now(&self) -> RootsState {
-        self.state.borrow().clone()
-    }
 }
 
 /// The local folder a root's `file://` URI names; `None` for any other URI (or a remote host).
