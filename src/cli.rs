@@ -142,6 +142,25 @@ pub struct ServerOptions {
     )]
     pub break_grace_secs: u64,
 
+    /// Session mode: at most this many named sessions (each its own Stata, licence seat and memory) at once; at least 1.
+    #[arg(
+        long,
+        env = "STATA_MCP_MAX_SESSIONS",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u64).range(1..=64),
+        global = true
+    )]
+    pub max_sessions: u64,
+
+    /// Session mode: a session other than `main` with nothing to do for this many seconds is closed (its state is lost); 0 = never.
+    #[arg(
+        long,
+        env = "STATA_MCP_SESSION_IDLE_SECS",
+        default_value_t = 1800,
+        global = true
+    )]
+    pub session_idle_secs: u64,
+
     /// Directory Stata code runs in when a call gives no `cwd` [default: where the server started].
     #[arg(long, env = "STATA_MCP_WORKDIR", global = true)]
     pub workdir: Option<PathBuf>,

@@ -26,6 +26,10 @@ pub struct Settings {
     pub max_parallel: usize,
     /// How long a session gets to come back after a break before it is killed.
     pub break_grace: Duration,
+    /// Session mode: named sessions running at once (`--max-sessions`).
+    pub max_sessions: usize,
+    /// Session mode: a session other than `main` idle this long is closed (none: never).
+    pub session_idle: Option<Duration>,
     /// The server's working directory: where relative paths in calls are taken from when the
     /// client names no project folder.
     pub workdir: PathBuf,
@@ -68,6 +72,9 @@ impl Settings {
                 .max_parallel
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
             break_grace: Duration::from_secs(opts.break_grace_secs),
+            max_sessions: usize::try_from(opts.max_sessions).unwrap_or(usize::MAX),
+            session_idle: (opts.session_idle_secs > 0)
+                .then(|| Duration::from_secs(opts.session_idle_secs)),
             workdir: workdir(opts)?,
             workdir_given: opts.workdir.is_some(),
             log_dir: log_dir(opts)?,

@@ -281,6 +281,8 @@ async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
         run_dir: None,
         turn: None,
         timeout: CHECK_TIMEOUT,
+        session: Default::default(),
+        label: "stata-mcp doctor".to_owned(),
         notes: Vec::new(),
     };
     let live = Arc::new(LiveOutput::new(64 * 1024));

@@ -50,7 +50,7 @@ pub async fn trim_old_runs(settings: &Settings) {
 /// nothing may be left behind when the command exits.
 pub async fn shut_down(runner: &Runner) {
     if let Runner::Session(session) = runner {
-        session.stop().await;
+        session.stop_all().await;
     }
     crate::runner::process::kill_all_groups(crate::runner::process::Shutdown::Done);
 }

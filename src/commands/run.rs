@@ -141,6 +141,8 @@ fn request(settings: &Settings, args: &RunArgs) -> Result<RunRequest, String> {
         run_dir: None,
         turn: None,
         timeout: settings.timeout,
+        session: Default::default(),
+        label: "stata-mcp run".to_owned(),
         notes: Vec::new(),
     })
 }

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use crate::render::outcome::status_line;
 use crate::run::RunOutcome;
-use crate::service::queries::{InspectJson, ResultsJson, SessionJson};
+use crate::service::queries::{InspectJson, ResultsJson};
+use crate::service::sessions::{SessionEntryJson, SessionJson};
 use crate::stata::stored::ResultClass;
-use crate::text::human::human_duration;
+use crate::text::human::{human_bytes, human_duration};
 
 /// Why a query failed, in the user's terms: Stata's message and hint, and the runner's
 /// notes, but none of the query's own commands (they are the server's plumbing).
@@ -67,26 +68,42 @@ pub fn results_text(j: &ResultsJson) -> String {
 
 pub fn session_text(j: &SessionJson) -> String {
     let mut t = String::new();
-    if j.running {
+    let name = if j.session.is_empty() || j.session == "main" {
+        String::new()
+    } else {
+        format!(" \"{}\"", j.session)
+    };
+    if !j.sessions.is_empty() {
+        let _ = writeln!(t, "Stata sessions:");
+        for s in &j.sessions {
+            let _ = writeln!(t, "- {}", entry_line(s));
+        }
+    } else if j.state == "closed" {
+        let _ = writeln!(t, "Stata session{name} closed");
+    } else if j.running {
         let _ = writeln!(
             t,
-            "Stata session running (pid {}): Stata {} {}",
+            "Stata session{name} running (pid {}): Stata {} {}",
             j.pid.map_or("?".into(), |p| p.to_string()),
             j.version.map_or("?".into(), |v| v.to_string()),
             j.edition.as_deref().unwrap_or("?")
         );
         let _ = writeln!(
             t,
-            "working directory: {}\nin memory: {} observations, {} variables\nuptime: {}, calls: {}",
+            "state: {}\nworking directory: {}\nin memory: {} observations, {} variables\nuptime: {}, calls: {}{}",
+            j.state,
             j.pwd.as_deref().unwrap_or("?"),
             j.observations.map_or("?".into(), |n| n.to_string()),
             j.variables.map_or("?".into(), |n| n.to_string()),
             j.uptime_s
                 .map_or("?".into(), |s| human_duration(Duration::from_secs_f64(s))),
-            j.calls
+            j.calls,
+            j.memory_bytes
+                .map(|b| format!(", memory: {}", human_bytes(b)))
+                .unwrap_or_default()
         );
     } else {
-        t.push_str("no Stata session is running\n");
+        let _ = writeln!(t, "no Stata session{name} is running");
     }
     for reason in &j.client.reasons {
         let _ = writeln!(t, "client: {reason}");
@@ -95,4 +112,27 @@ pub fn session_text(j: &SessionJson) -> String {
         let _ = writeln!(t, "note: {n}");
     }
     t
+}
+
+/// One session in the list: `main: idle for 2 s; pid 41, up 3 min, 2 calls, 310 MiB`.
+fn entry_line(s: &SessionEntryJson) -> String {
+    let mut line = format!("{}: {}", s.session, s.state);
+    if let Some(pid) = s.pid {
+        let _ = write!(line, "; pid {pid}");
+        if let Some(up) = s.uptime_s {
+            let _ = write!(line, ", up {}", human_duration(Duration::from_secs_f64(up)));
+        }
+        let _ = write!(
+            line,
+            ", {} call{}",
+            s.calls,
+            if s.calls == 1 { "" } else { "s" }
+        );
+        if let Some(b) = s.memory_bytes {
+            let _ = write!(line, ", {}", human_bytes(b));
+        }
+    } else if let Some(why) = &s.lost {
+        let _ = write!(line, " ({why}; a call naming it starts a new one)");
+    }
+    line
 }

@@ -9,6 +9,25 @@ pub const CODE_FILE: &str = "code.do";
 /// The folder of session start-up logs, beside `runs/` in the log dir.
 pub const SESSIONS_DIR: &str = "sessions";
 
+/// The start-up log of session `session` in a server with process id `pid`, in
+/// [`SESSIONS_DIR`]: `start-<pid>.log` for `main`, `start-<pid>-<session>.log` for the others.
+pub fn start_log_name(pid: u32, session: &str) -> String {
+    if session == "main" {
+        format!("start-{pid}.log")
+    } else {
+        format!("start-{pid}-{session}.log")
+    }
+}
+
+/// The server process id a [`start_log_name`] names, if it is one.
+pub fn start_log_pid(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix("start-")?.strip_suffix(".log")?;
+    rest.split_once('-')
+        .map_or(rest, |(pid, _)| pid)
+        .parse()
+        .ok()
+}
+
 /// Where in [`WRAPPER_LOG`] the user's output lies: `START END` (byte offsets), one line.
 pub const REGION_FILE: &str = "region";
 
@@ -35,6 +54,16 @@ mod tests {
         assert_eq!(parse_region(&region_text(&(12..340))), Some(12..340));
         for bad in ["", "1", "5 2", "a b", "1 2 3"] {
             assert_eq!(parse_region(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_start_log_name_gives_back_its_server() {
+        assert_eq!(start_log_name(42, "main"), "start-42.log");
+        assert_eq!(start_log_pid(&start_log_name(42, "main")), Some(42));
+        assert_eq!(start_log_pid(&start_log_name(42, "boot-2")), Some(42));
+        for other in ["start-.log", "start-x.log", "run.log", "start-42.txt"] {
+            assert_eq!(start_log_pid(other), None, "{other}");
         }
     }
 }

@@ -27,7 +27,7 @@ use rundir::RunDirs;
 /// A way of running Stata code: one process per call (batch) or a live session.
 pub enum Runner {
     Batch(batch::BatchRunner),
-    Session(Box<session::SessionRunner>),
+    Session(Arc<session::pool::SessionPool>),
 }
 
 impl Runner {
@@ -41,11 +41,15 @@ impl Runner {
                 settings.max_parallel,
                 settings.follow,
             )),
-            Mode::Session => Runner::Session(Box::new(session::SessionRunner::new(
-                dirs,
-                settings.max_output_chars,
-                settings.break_grace,
-                settings.follow,
+            Mode::Session => Runner::Session(Arc::new(session::pool::SessionPool::new(
+                session::SessionSettings {
+                    dirs,
+                    max_output_chars: settings.max_output_chars,
+                    follow: settings.follow,
+                    grace: settings.break_grace,
+                },
+                settings.max_sessions,
+                settings.session_idle,
             ))),
         }
     }
@@ -59,7 +63,12 @@ impl Runner {
         let (source, cwd) = (req.source.clone(), req.cwd.clone());
         let mut outcome = match self {
             Runner::Batch(r) => r.run(req, live, cancel).await,
-            Runner::Session(r) => r.run(req, live, cancel).await,
+            Runner::Session(pool) => match pool.admit(&req.session) {
+                Ok(session) => session.run(req, live, cancel).await,
+                Err(e) => {
+                    RunOutcome::not_started(None, std::time::Instant::now(), None, e.to_string())
+                }
+            },
         };
         locate::locate_error(&mut outcome, &source, &cwd);
         outcome

@@ -180,6 +180,8 @@ pub(crate) mod tests {
             run_dir: None,
             turn: None,
             timeout: Duration::from_secs(30),
+            session: Default::default(),
+            label: String::new(),
             notes: Vec::new(),
         }
     }

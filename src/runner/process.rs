@@ -253,3 +253,25 @@ pub fn describe_exit(status: &ExitStatus) -> String {
         None => "unknown exit status".to_owned(),
     }
 }
+
+/// The resident memory of process `pid`, in bytes, where the system tells (Linux).
+pub fn process_memory(pid: u32) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
+        Some(kb * 1024)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}

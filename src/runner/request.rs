@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::rundir::RunDir;
+use super::session::name::SessionName;
 use super::turns::Ticket;
 use crate::run::RunSource;
 
@@ -24,6 +25,11 @@ pub struct RunRequest {
     /// serves them in that order); none for calls that did not come from a client.
     pub turn: Option<Ticket>,
     pub timeout: Duration,
+    /// Session mode: the session to run in (`main` unless the call named another).
+    pub session: SessionName,
+    /// What the run is, in a few words, for a session's "busy with" (`stata_run_code:
+    /// display 1`, `background job job-2: ...`).
+    pub label: String,
     /// Lines the result starts its notes with (e.g. which folder relative paths came from).
     pub notes: Vec<String>,
 }

@@ -1,5 +1,6 @@
-//! Serves calls to the session in the order they arrived, though their handlers start in
-//! whatever order the async scheduler runs them.
+//! Serves calls to a session in the order they arrived, though their handlers start in
+//! whatever order the async scheduler runs them. Each session has its own line (a lane):
+//! a call never waits for the calls of another session.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -26,8 +27,8 @@ pub struct Turns {
 #[derive(Debug, Default)]
 struct State {
     next: u64,
-    /// Tickets not yet finished with, and when each arrived.
-    open: BTreeMap<u64, Instant>,
+    /// Tickets not yet finished with: when each arrived, and its lane.
+    open: BTreeMap<u64, (Instant, String)>,
     /// Tickets whose call has started (the others may never start).
     claimed: HashSet<u64>,
 }
@@ -52,12 +53,12 @@ impl Turns {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a call as it arrives; returns its place.
-    pub fn arrive(&self) -> u64 {
+    /// Records a call as it arrives in `lane` (the session it names); returns its place.
+    pub fn arrive(&self, lane: &str) -> u64 {
         let mut s = self.state();
         s.next += 1;
         let seq = s.next;
-        s.open.insert(seq, Instant::now());
+        s.open.insert(seq, (Instant::now(), lane.to_owned()));
         seq
     }
 
@@ -84,22 +85,26 @@ impl Ticket {
         }
     }
 
-    /// Whether every call that arrived before this one has had its turn (or never started).
+    /// Whether every call of its lane that arrived before this one has had its turn (or
+    /// never started).
     pub fn is_first(&self) -> bool {
         let mut s = self.turns.state();
         let now = Instant::now();
         let State { open, claimed, .. } = &mut *s;
         let abandoned: Vec<u64> = open
             .range(..self.seq)
-            .filter(|(seq, at)| {
-                !claimed.contains(seq) && now.duration_since(**at) > UNCLAIMED_GRACE
+            .filter(|(seq, (at, _))| {
+                !claimed.contains(seq) && now.duration_since(*at) > UNCLAIMED_GRACE
             })
             .map(|(seq, _)| *seq)
             .collect();
         for seq in abandoned {
             open.remove(&seq);
         }
-        open.range(..self.seq).next().is_none()
+        let Some((_, lane)) = open.get(&self.seq) else {
+            return true;
+        };
+        !open.range(..self.seq).any(|(_, (_, l))| l == lane)
     }
 }
 
@@ -121,8 +126,8 @@ mod tests {
     #[tokio::test]
     async fn later_arrivals_wait_for_earlier_ones_whatever_order_they_start_in() {
         let turns = Turns::new();
-        let a = turns.arrive();
-        let b = turns.arrive();
+        let a = turns.arrive("main");
+        let b = turns.arrive("main");
         // The later call starts first, and must wait.
         let tb = turns.claim(b);
         let waiting = tokio::spawn(async move {
@@ -140,10 +145,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_call_never_waits_for_the_line_of_another_session() {
+        let turns = Turns::new();
+        let _a = turns.claim(turns.arrive("main"));
+        let b = turns.claim(turns.arrive("explore"));
+        assert!(b.is_first(), "explore waits for nothing of main");
+        let c = turns.claim(turns.arrive("main"));
+        assert!(
+            !c.is_first(),
+            "the second main call still waits for the first"
+        );
+    }
+
+    #[tokio::test]
     async fn an_arrival_that_never_starts_does_not_block_the_line() {
         let turns = Turns::new();
-        let _lost = turns.arrive();
-        let later = turns.arrive();
+        let _lost = turns.arrive("main");
+        let later = turns.arrive("main");
         let t = turns.claim(later);
         tokio::time::timeout(Duration::from_secs(3), t.my_turn())
             .await

@@ -43,6 +43,9 @@ pub struct RunCodeArgs {
     /// true: return at once with a job id and let the run go on in the background; follow it with stata_job. Default: false.
     #[serde(default)]
     pub background: bool,
+    /// Session mode: which Stata session to run in (a short name, default "main"). Each named session is a separate Stata with its own data, macros and estimates, started on first use; use another one to keep working while a long run holds "main". Not available in batch mode.
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 /// Arguments of `stata_run_file`.
@@ -63,6 +66,9 @@ pub struct RunFileArgs {
     /// true: return at once with a job id and let the run go on in the background; follow it with stata_job. Default: false.
     #[serde(default)]
     pub background: bool,
+    /// Session mode: which Stata session to run in (a short name, default "main"). Each named session is a separate Stata with its own data, macros and estimates, started on first use; use another one to keep working while a long run holds "main". Not available in batch mode.
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 pub fn tools() -> Vec<Tool> {
@@ -78,7 +84,8 @@ pub fn tools() -> Vec<Tool> {
              while Stata runs; the result has the status, the error (r(N), message, failing \
              command) and the output, with the head and tail kept when it is long. With \
              background: true it returns a job id at once and Stata runs on; follow the job \
-             with stata_job.",
+             with stata_job. In session mode, `session` picks one of several Stata sessions \
+             (default main), so a long run in one does not block calls in another.",
             Arc::new(JsonObject::new()),
         )
         .with_input_schema::<RunCodeArgs>()
@@ -88,7 +95,8 @@ pub fn tools() -> Vec<Tool> {
             "stata_run_file",
             "Run a do-file (with optional arguments) and return its output, streamed live as \
              for stata_run_code. Relative paths inside the do-file resolve against its own \
-             folder unless cwd is given. background: true runs it as a job (see stata_job).",
+             folder unless cwd is given. background: true runs it as a job (see stata_job); \
+             `session` as for stata_run_code.",
             Arc::new(JsonObject::new()),
         )
         .with_input_schema::<RunFileArgs>()
@@ -103,6 +111,7 @@ impl RunCodeArgs {
             source: CallSource::Code(self.code),
             cwd: self.cwd,
             timeout_s: self.timeout_s,
+            session: self.session,
         };
         (call, self.background)
     }
@@ -117,6 +126,7 @@ impl RunFileArgs {
             },
             cwd: self.cwd,
             timeout_s: self.timeout_s,
+            session: self.session,
         };
         (call, self.background)
     }

@@ -12,19 +12,19 @@ use serde::{Deserialize, Serialize};
 use super::arguments::parse_args;
 use super::reply::{report, tool_error};
 use crate::render::query::{inspect_text, query_failure, results_text, session_text};
-use crate::runner::Runner;
+use crate::runner::session::pool::SessionPool;
 use crate::service::Service;
-use crate::service::queries::{
-    HelpJson, InspectJson, InspectQuery, QueryError, ResultsJson, SessionJson,
-};
+use crate::service::queries::{HelpJson, InspectJson, InspectQuery, QueryError, ResultsJson};
+use crate::service::sessions::SessionJson;
 use crate::stata::queries::InspectWhat;
 use crate::stata::stored::ResultClass;
+use tokio_util::sync::CancellationToken;
 
 /// A correct call of each tool, shown with a bad one.
 const INSPECT_EXAMPLE: &str = r#"{"what": "summarize", "vars": ["price", "mpg"]}"#;
 const RESULTS_EXAMPLE: &str = r#"{"class": "e"}"#;
 const HELP_EXAMPLE: &str = r#"{"topic": "regress"}"#;
-const SESSION_EXAMPLE: &str = r#"{"action": "status"}"#;
+const SESSION_EXAMPLE: &str = r#"{"action": "status", "session": "main"}"#;
 
 /// Arguments of `stata_inspect_data`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -41,6 +41,9 @@ pub struct InspectArgs {
     /// A Stata condition selecting observations (summarize, list, codebook), e.g. `foreign == 1`.
     #[serde(default, rename = "if")]
     pub condition: Option<String>,
+    /// Which Stata session to ask (a short name, default "main"); each session has its own data and results.
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 /// Arguments of `stata_get_results`.
@@ -49,6 +52,9 @@ pub struct InspectArgs {
 pub struct GetResultsArgs {
     /// `r` for the results of the last r-class command (summarize, count...), `e` for the last estimation (regress...).
     pub class: ResultClass,
+    /// Which Stata session to ask (a short name, default "main"); each session has its own data and results.
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 /// Arguments of `stata_help`.
@@ -57,21 +63,29 @@ pub struct GetResultsArgs {
 pub struct HelpArgs {
     /// The command or topic, e.g. `regress` or `regress postestimation`.
     pub topic: String,
+    /// Which Stata session to ask (a short name, default "main"); each session has its own data and results.
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionAction {
+    List,
     Status,
     Restart,
+    Close,
 }
 
 /// Arguments of `stata_session`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionArgs {
-    /// `status`: what the session is doing; `restart`: end it and start a fresh one (clears everything).
+    /// `list`: every session and what it is doing; `status`: one session in detail; `restart`: end one and start it afresh (clears its data and results); `close`: end one for good (its background jobs are cancelled first), freeing its licence seat and memory.
     pub action: SessionAction,
+    /// The session for status, restart and close (a short name, default "main").
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 pub fn tools() -> Vec<Tool> {
@@ -112,10 +126,13 @@ pub fn tools() -> Vec<Tool> {
         .with_annotations(read_only),
         Tool::new(
             "stata_session",
-            "The live Stata session: status (running or not, version and edition, working \
-             directory, observations and variables in memory, uptime, calls) or restart (end it \
-             and start a fresh one: clears data, macros, programs and estimates). Needs session \
-             mode.",
+            "The live Stata sessions. Each named session (default main) is its own Stata with \
+             its own data, started on first use; at most --max-sessions run at once. list: every \
+             session with its state (idle or busy with what), pid, uptime, calls and memory; \
+             status: one session's version and edition, working directory, observations and \
+             variables in memory; restart: end one and start it afresh (clears data, macros, \
+             programs and estimates); close: end one, cancelling its background jobs first. \
+             Needs session mode.",
             empty(),
         )
         .with_input_schema::<SessionArgs>()
@@ -137,7 +154,7 @@ pub async fn call(
     args: JsonObject,
     context: &RequestContext<RoleServer>,
 ) -> CallToolResult {
-    let Runner::Session(runner) = &service.runner else {
+    let Some(pool) = service.pool() else {
         return tool_error(format!(
             "{tool} needs the live Stata session, but this server runs in batch mode (a fresh \
              Stata per call, nothing kept in memory). Start the server with `--mode session` \
@@ -155,30 +172,38 @@ pub async fn call(
                     n: a.n,
                     condition: a.condition,
                 };
-                service
-                    .inspect(runner, q, cancel)
-                    .await
-                    .map(|j| report(inspect_text(&j), &j))
+                match service.admit(pool, a.session.as_deref()) {
+                    Ok(s) => service
+                        .inspect(&s, q, cancel)
+                        .await
+                        .map(|j| report(inspect_text(&j), &j)),
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => return tool_error(e),
         },
         "stata_get_results" => match parse_args::<GetResultsArgs>(tool, args, RESULTS_EXAMPLE) {
-            Ok(a) => service
-                .results(runner, a.class, cancel)
-                .await
-                .map(|j| report(results_text(&j), &j)),
+            Ok(a) => match service.admit(pool, a.session.as_deref()) {
+                Ok(s) => service
+                    .results(&s, a.class, cancel)
+                    .await
+                    .map(|j| report(results_text(&j), &j)),
+                Err(e) => Err(e),
+            },
             Err(e) => return tool_error(e),
         },
         "stata_help" => match parse_args::<HelpArgs>(tool, args, HELP_EXAMPLE) {
-            Ok(a) => service
-                .help(runner, &a.topic, cancel)
-                .await
-                .map(|j| report(format!("{}\n", j.text), &j)),
+            Ok(a) => match service.admit(pool, a.session.as_deref()) {
+                Ok(s) => service
+                    .help(&s, &a.topic, cancel)
+                    .await
+                    .map(|j| report(format!("{}\n", j.text), &j)),
+                Err(e) => Err(e),
+            },
             Err(e) => return tool_error(e),
         },
         _ => match parse_args::<SessionArgs>(tool, args, SESSION_EXAMPLE) {
-            Ok(a) => service
-                .session_status(runner, a.action == SessionAction::Restart, cancel)
+            Ok(a) => session_action(service, pool, a, cancel)
                 .await
                 .map(|j| report(session_text(&j), &j)),
             Err(e) => return tool_error(e),
@@ -189,4 +214,27 @@ pub async fn call(
         QueryError::Failed(outcome) => tool_error(query_failure(&outcome)),
         other => tool_error(other.to_string()),
     })
+}
+
+/// `stata_session`'s four actions.
+async fn session_action(
+    service: &Service,
+    pool: &SessionPool,
+    a: SessionArgs,
+    cancel: &CancellationToken,
+) -> Result<SessionJson, QueryError> {
+    let session = a.session.as_deref();
+    match a.action {
+        SessionAction::List => {
+            service.session_name(session)?;
+            Ok(service.list_sessions(pool))
+        }
+        SessionAction::Close => service.close_session(pool, session, cancel).await,
+        SessionAction::Status | SessionAction::Restart => {
+            let s = service.admit(pool, session)?;
+            service
+                .session_status(&s, a.action == SessionAction::Restart, cancel)
+                .await
+        }
+    }
 }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use crate::runner::session::name::SessionName;
 use crate::runner::turns::{Arrival, Turns};
 use rmcp::RoleServer;
 use rmcp::model::{GetExtensions, JsonRpcMessage};
@@ -279,9 +280,14 @@ impl Inbox {
                     && method.as_deref() == Some("tools/call")
                     && let JsonRpcMessage::Request(r) = &mut msg
                 {
+                    // Each session has its own line; a call naming none is `main`'s.
+                    let lane = value
+                        .pointer("/params/arguments/session")
+                        .and_then(Value::as_str)
+                        .unwrap_or(SessionName::MAIN);
                     r.request
                         .extensions_mut()
-                        .insert(Arrival(self.turns.arrive()));
+                        .insert(Arrival(self.turns.arrive(lane)));
                 }
                 if let (true, Some(id)) = (is_request, usable_id.as_ref()) {
                     let mut ledger = self.tokens();
@@ -521,7 +527,7 @@ mod tests {
         let arrival = r.request.extensions().get::<Arrival>().copied();
         assert_eq!(arrival, Some(Arrival(1)));
         assert_eq!(
-            turns.arrive(),
+            turns.arrive("main"),
             2,
             "the transport's stamps come from the server's line"
         );

@@ -7,12 +7,14 @@ use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
-use super::jobs::Job;
+use super::jobs::{Job, NewJob};
 use super::live_run::LiveRun;
 use crate::log::live::LiveOutput;
 use crate::run::{RunOutcome, RunSource};
+use crate::runner::Runner;
 use crate::runner::request::RunRequest;
 use crate::runner::rundir::RunDirError;
+use crate::runner::session::name::SessionName;
 
 /// The longest a `stata_job` call waits: well inside the few minutes after which clients
 /// give up on a call, whatever the progress frames say.
@@ -48,8 +50,17 @@ impl Service {
     ) -> Result<Arc<Job>, RunDirError> {
         let summary = summary(&req);
         req.run_dir = Some(self.dirs.for_run(None)?);
-        let run_dir = req.run_dir.clone();
-        Ok(self.jobs.add(tool, summary, self.spawn_run(req), run_dir))
+        let id = self.jobs.next_id();
+        req.label = format!("background job {id}: {summary}");
+        let (run_dir, session) = (req.run_dir.clone(), self.job_session(&req));
+        Ok(self.jobs.add(NewJob {
+            id,
+            tool: tool.to_owned(),
+            summary,
+            run: self.spawn_run(req),
+            run_dir,
+            session,
+        }))
     }
 
     /// Runs `req` while the call waits, its output going to `frames`; if it is still going
@@ -64,6 +75,7 @@ impl Service {
         stop: &CancellationToken,
     ) -> Answer {
         let summary = summary(&req);
+        let session = self.job_session(&req);
         let run = self.spawn_run(req);
         let ended = run.follow(frames, Instant::now() + after, stop).await;
         if !ended && stop.is_cancelled() {
@@ -74,7 +86,14 @@ impl Service {
         }
         match run.snapshot().outcome {
             Some(outcome) => Answer::Finished(outcome),
-            None => Answer::Promoted(self.jobs.add(tool, summary, run, None)),
+            None => Answer::Promoted(self.jobs.add(NewJob {
+                id: self.jobs.next_id(),
+                tool: tool.to_owned(),
+                summary,
+                run,
+                run_dir: None,
+                session,
+            })),
         }
     }
 
@@ -102,6 +121,11 @@ impl Service {
         }
     }
 
+    /// The session a job of `req` runs in (none in batch mode).
+    fn job_session(&self, req: &RunRequest) -> Option<SessionName> {
+        matches!(self.runner, Runner::Session(_)).then(|| req.session.clone())
+    }
+
     /// The run of a job: the service's run, exactly as for a foreground call.
     fn spawn_run(self: &Arc<Self>, req: RunRequest) -> Arc<LiveRun> {
         let service = self.clone();
@@ -111,6 +135,11 @@ impl Service {
 
 /// What a run runs, in one short line.
 pub fn summary(req: &RunRequest) -> String {
+    summary_of(&req.source)
+}
+
+/// What `source` runs, in one short line.
+pub fn summary_of(source: &RunSource) -> String {
     const MAX: usize = 80;
     let short = |s: &str| {
         if s.chars().count() > MAX {
@@ -119,7 +148,7 @@ pub fn summary(req: &RunRequest) -> String {
             s.to_owned()
         }
     };
-    match &req.source {
+    match source {
         RunSource::Code(code) => {
             let mut lines = code.lines().map(str::trim).filter(|l| !l.is_empty());
             let first = lines.next().unwrap_or("(empty)");
@@ -159,6 +188,8 @@ mod tests {
             run_dir: None,
             turn: None,
             timeout: Duration::from_secs(1),
+            session: Default::default(),
+            label: String::new(),
             notes: Vec::new(),
         }
     }

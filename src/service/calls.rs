@@ -10,6 +10,7 @@ use super::shell_guard::{ShellEscape, find_shell_escape};
 use crate::discovery::DiscoveryError;
 use crate::run::RunSource;
 use crate::runner::request::RunRequest;
+use crate::runner::session::name::{BadSessionName, SessionName};
 use crate::runner::turns::Ticket;
 
 /// The longest time limit a call may ask for: a week.
@@ -30,6 +31,8 @@ pub struct RunCall {
     pub source: CallSource,
     pub cwd: Option<String>,
     pub timeout_s: Option<f64>,
+    /// Session mode: the session to run in, as given (`main` when none).
+    pub session: Option<String>,
 }
 
 /// Why a call could not start; `rc` is the return code Stata gives the same failure.
@@ -68,6 +71,14 @@ pub enum StartError {
     },
     #[error("{0}")]
     ShellEscape(ShellEscape),
+    #[error(transparent)]
+    BadSession(#[from] BadSessionName),
+    #[error(
+        "the `session` argument names one of the server's Stata sessions, but this server runs \
+         in batch mode (a fresh Stata per call, no sessions); leave it out, or start the server \
+         with --mode session (Linux and macOS) to keep named sessions"
+    )]
+    NoSessionsInBatch,
     /// Discovery's own explanation of where it looked.
     #[error(transparent)]
     StataNotFound(#[from] DiscoveryError),
@@ -76,7 +87,10 @@ pub enum StartError {
 impl StartError {
     /// Whether an argument itself is wrong (rather than what it names).
     pub fn is_argument(&self) -> bool {
-        matches!(self, StartError::BadTimeout(_))
+        matches!(
+            self,
+            StartError::BadTimeout(_) | StartError::BadSession(_) | StartError::NoSessionsInBatch
+        )
     }
 
     /// Stata's return code for the same failure, where it has one.
@@ -96,6 +110,7 @@ impl Service {
         call: RunCall,
         turn: Option<Ticket>,
     ) -> Result<RunRequest, StartError> {
+        let session = self.session_name(call.session.as_deref())?;
         let base = self.base().await;
         // Whether the base folder was used, and so the result should say which it was.
         let mut used_base = false;
@@ -138,6 +153,14 @@ impl Service {
         } else {
             Vec::new()
         };
+        let label = format!(
+            "{}: {}",
+            match source {
+                RunSource::Code(_) => "stata_run_code",
+                RunSource::File { .. } => "stata_run_file",
+            },
+            crate::service::background::summary_of(&source)
+        );
         Ok(RunRequest {
             stata,
             source,
@@ -146,8 +169,21 @@ impl Service {
             run_dir: None,
             turn,
             timeout,
+            session,
+            label,
             notes,
         })
+    }
+
+    /// The session a call names (`main` when none); refused in batch mode, which has none.
+    pub fn session_name(&self, given: Option<&str>) -> Result<SessionName, StartError> {
+        match given {
+            None => Ok(SessionName::main()),
+            Some(_) if self.settings.mode == crate::cli::Mode::Batch => {
+                Err(StartError::NoSessionsInBatch)
+            }
+            Some(name) => Ok(SessionName::parse(name)?),
+        }
     }
 
     /// The top-level commands of a do-file run, so progress frames can say how far it is;

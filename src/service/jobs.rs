@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::live_run::LiveRun;
 use crate::runner::rundir::RunDir;
+use crate::runner::session::name::SessionName;
 
 /// Jobs remembered at once. Beyond this the oldest finished jobs are forgotten (their logs
 /// stay on disk), so a server that runs for weeks does not grow without bound.
@@ -23,6 +24,20 @@ pub struct Job {
     pub run: Arc<LiveRun>,
     /// Its run directory, named before the run started (so the start answer can give it).
     pub run_dir: Option<RunDir>,
+    /// Session mode: the session it runs in.
+    pub session: Option<SessionName>,
+}
+
+/// What a job is made of, given to [`Jobs::add`].
+#[derive(Debug)]
+pub struct NewJob {
+    /// From [`Jobs::next_id`].
+    pub id: String,
+    pub tool: String,
+    pub summary: String,
+    pub run: Arc<LiveRun>,
+    pub run_dir: Option<RunDir>,
+    pub session: Option<SessionName>,
 }
 
 /// What a job id refers to.
@@ -53,22 +68,23 @@ impl Jobs {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Gives `run` an id and keeps it; the oldest finished jobs go beyond [`MAX_JOBS`].
-    pub fn add(
-        &self,
-        tool: &str,
-        summary: String,
-        run: Arc<LiveRun>,
-        run_dir: Option<RunDir>,
-    ) -> Arc<Job> {
+    /// Hands out the next job id (`job-3`), for a job about to be added.
+    pub fn next_id(&self) -> String {
         let mut r = self.registry();
         r.last += 1;
+        format!("job-{}", r.last)
+    }
+
+    /// Keeps `new`; the oldest finished jobs go beyond [`MAX_JOBS`].
+    pub fn add(&self, new: NewJob) -> Arc<Job> {
+        let mut r = self.registry();
         let job = Arc::new(Job {
-            id: format!("job-{}", r.last),
-            tool: tool.to_owned(),
-            summary,
-            run,
-            run_dir,
+            id: new.id,
+            tool: new.tool,
+            summary: new.summary,
+            run: new.run,
+            run_dir: new.run_dir,
+            session: new.session,
         });
         r.jobs.push_back(job.clone());
         while r.jobs.len() > MAX_JOBS {
@@ -126,7 +142,14 @@ mod tests {
             let later = Instant::now() + Duration::from_secs(10);
             run.follow(&LiveOutput::new(256), later, &CancellationToken::new())
                 .await;
-            jobs.add("stata_run_code", "display 1".into(), run, None);
+            jobs.add(NewJob {
+                id: jobs.next_id(),
+                tool: "stata_run_code".into(),
+                summary: "display 1".into(),
+                run,
+                run_dir: None,
+                session: None,
+            });
         }
         assert!(matches!(jobs.find("job-1"), Lookup::Forgotten));
         assert!(matches!(jobs.find("job-3"), Lookup::Found(_)));

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod live_run;
 pub mod queries;
 pub mod retention;
+pub mod sessions;
 pub mod shell_guard;
 
 use std::path::PathBuf;
@@ -62,6 +63,9 @@ impl Service {
             Some(dirs.clone()),
         ));
         retention.spawn_sweep();
+        if let Runner::Session(pool) = &runner {
+            pool.spawn_idle_closer();
+        }
         Self {
             client: Connection::new(settings.client),
             settings,
@@ -107,12 +111,12 @@ impl Service {
     pub fn spawn_warm(self: &Arc<Self>) {
         let service = self.clone();
         tokio::spawn(async move {
-            let Runner::Session(runner) = &service.runner else {
+            let Runner::Session(pool) = &service.runner else {
                 tracing::warn!("--warm has no effect in batch mode");
                 return;
             };
             let started = match service.locate_stata() {
-                Ok(stata) => runner.warm(&stata, &service.settings.workdir).await,
+                Ok(stata) => pool.warm(&stata, &service.settings.workdir).await,
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = started {

@@ -11,11 +11,12 @@ use super::Service;
 use crate::discovery::DiscoveryError;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
+use crate::runner::session::pool::PoolError;
 use crate::runner::session::{Exclusive, SessionRunner};
+use crate::service::calls::StartError;
 use crate::stata::input::{check_condition, check_topic, check_vars, is_stata_name};
 use crate::stata::queries::{
-    InspectWhat, help_command, inspect_plan, matrix_list, read_counts, read_matching, read_status,
-    status_commands,
+    InspectWhat, help_command, inspect_plan, matrix_list, read_counts, read_matching,
 };
 use crate::stata::query_output::{SummaryRow, parse_summary, split_sections};
 use crate::stata::stored::{ResultClass, StoredMatrix, parse_list, parse_matrix};
@@ -45,6 +46,11 @@ pub enum QueryError {
     Failed(Box<RunOutcome>),
     #[error("the session was ended but a new one did not start: {0}")]
     Restart(String),
+    /// The session named cannot be had (too many, or no such session).
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    #[error(transparent)]
+    BadSession(#[from] StartError),
 }
 
 /// What `stata_inspect_data` asks.
@@ -100,62 +106,10 @@ pub struct HelpJson {
     pub text: String,
 }
 
-/// The structured result of `stata_session`.
-#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
-pub struct SessionJson {
-    pub running: bool,
-    /// Process id of Stata (leader of its process group).
-    pub pid: Option<u32>,
-    pub stata_path: Option<String>,
-    /// `c(stata_version)`, e.g. 18 or 18.5.
-    pub version: Option<f64>,
-    /// MP, SE, BE (IC before Stata 17).
-    pub edition: Option<String>,
-    /// Stata's working directory (`c(pwd)`).
-    pub pwd: Option<String>,
-    /// Observations in memory (`c(N)`).
-    pub observations: Option<u64>,
-    /// Variables in memory (`c(k)`).
-    pub variables: Option<u64>,
-    pub uptime_s: Option<f64>,
-    /// Calls run in this session (stata_run_code / stata_run_file).
-    pub calls: u64,
-    /// The connected client's profile and what it decided.
-    pub client: ClientJson,
-    pub notes: Vec<String>,
-}
-
-/// The client profile in use, as `stata_session status` shows it.
-#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
-pub struct ClientJson {
-    /// The profile's name (`claude-code`, `vscode`, ..., `other`).
-    pub profile: String,
-    /// `clientInfo.name` as the client sent it.
-    pub client_name: String,
-    /// Whether results carry structuredContent.
-    pub structured_content: bool,
-    /// Seconds after which a foreground run becomes a background job; null: never.
-    pub auto_background_s: Option<u64>,
-    /// Why each choice was made.
-    pub reasons: Vec<String>,
-}
-
-impl ClientJson {
-    fn of(policy: &crate::client::policy::Policy) -> Self {
-        Self {
-            profile: policy.profile.kind.as_str().to_owned(),
-            client_name: policy.client_name.clone(),
-            structured_content: policy.structured,
-            auto_background_s: policy.auto_background.map(|d| d.as_secs()),
-            reasons: policy.reasons.clone(),
-        }
-    }
-}
-
 impl Service {
     /// Runs commands (one per line) as a query and returns the output of each, in order,
     /// and the runner's notes.
-    async fn run_commands(
+    pub(super) async fn run_commands(
         &self,
         session: &mut Exclusive<'_>,
         commands: &[String],
@@ -172,6 +126,8 @@ impl Service {
             run_dir: None,
             turn: None,
             timeout: self.settings.timeout,
+            session: Default::default(),
+            label: String::new(),
             notes: Vec::new(),
         };
         let outcome = session
@@ -216,7 +172,7 @@ impl Service {
         let plan = inspect_plan(q.what, &vars, cond.as_deref(), rows).map_err(bad)?;
 
         let mut session = runner
-            .exclusive(cancel)
+            .exclusive("stata_inspect_data", cancel)
             .await
             .ok_or(QueryError::Cancelled)?;
         let (sections, mut notes) = self
@@ -266,7 +222,7 @@ impl Service {
         cancel: &CancellationToken,
     ) -> Result<ResultsJson, QueryError> {
         let mut session = runner
-            .exclusive(cancel)
+            .exclusive("stata_get_results", cancel)
             .await
             .ok_or(QueryError::Cancelled)?;
         let list_cmd = class.list_command().to_owned();
@@ -336,7 +292,7 @@ impl Service {
         let topic = check_topic(topic).map_err(QueryError::BadArgument)?;
         let cmd = help_command(&topic);
         let mut session = runner
-            .exclusive(cancel)
+            .exclusive("stata_help", cancel)
             .await
             .ok_or(QueryError::Cancelled)?;
         let (sections, _) = self
@@ -347,73 +303,6 @@ impl Service {
             topic,
             text: sections[0].join("\n"),
         })
-    }
-
-    /// `stata_session`: the session's state, after a restart when `restart`.
-    pub async fn session_status(
-        &self,
-        runner: &SessionRunner,
-        restart: bool,
-        cancel: &CancellationToken,
-    ) -> Result<SessionJson, QueryError> {
-        let mut notes = Vec::new();
-        let workdir = &self.base().await.dir;
-        if restart {
-            let stata = self.locate_stata()?;
-            runner
-                .restart(&stata, workdir, cancel)
-                .await
-                .map_err(QueryError::Restart)?;
-            notes.push(
-                "the session was restarted: data, macros, programs and estimates are cleared"
-                    .into(),
-            );
-        }
-        let mut session = runner
-            .exclusive(cancel)
-            .await
-            .ok_or(QueryError::Cancelled)?;
-        let info = session.info();
-        let mut json = SessionJson {
-            running: info.running,
-            pid: info.pid,
-            stata_path: info.stata.map(|p| p.display().to_string()),
-            uptime_s: info.uptime.map(|d| d.as_secs_f64()),
-            calls: info.calls,
-            client: ClientJson::of(&self.client.policy()),
-            ..SessionJson::default()
-        };
-        if !info.running
-            && let Err(e) = self.locate_stata()
-        {
-            // Saying the next call starts one would be wrong: none can start.
-            notes.push(format!("no session is running, and none can start: {e}"));
-        } else if let Some(why) = info.lost {
-            notes.push(format!(
-                "no session is running: {why}; the next call starts one"
-            ));
-        } else if !info.running {
-            notes.push("no session is running yet; the first call starts one".into());
-        }
-        if info.running {
-            let (sections, more) = self
-                .run_commands(&mut session, &status_commands(), cancel, true)
-                .await?;
-            notes.extend(more);
-            let facts = read_status(&sections);
-            json.version = facts.version;
-            json.edition = facts.edition;
-            json.observations = facts.observations;
-            json.variables = facts.variables;
-            json.pwd = facts.pwd;
-            // A session the status query had to start is new: report it as it is now.
-            let now = session.info();
-            json.pid = now.pid;
-            json.uptime_s = now.uptime.map(|d| d.as_secs_f64());
-        }
-        drop(session);
-        json.notes = notes;
-        Ok(json)
     }
 }
 

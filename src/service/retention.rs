@@ -246,11 +246,7 @@ pub fn sweep_start_logs(sessions: &Path, alive: &dyn Fn(u32, u64) -> bool) -> io
     let mut dead: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix("start-")
-            .and_then(|r| r.strip_suffix(".log"))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
+        let Some(pid) = crate::run::files::start_log_pid(&name) else {
             continue;
         };
         let Ok(meta) = entry.metadata() else { continue };

@@ -29,8 +29,6 @@ pub struct Session {
     stdin: ChildStdin,
     pub stata: PathBuf,
     pub started: Instant,
-    /// User calls run in this session (internal queries of the session tools not counted).
-    pub calls: u64,
     /// The tails of Stata's stdout and stderr (stdout is block-buffered, so it is not for
     /// streaming; both are kept for start-up failure reports).
     stdout: Arc<std::sync::Mutex<Vec<u8>>>,
@@ -64,7 +62,6 @@ impl Session {
             stdin,
             stata: stata.to_path_buf(),
             started: Instant::now(),
-            calls: 0,
             stdout,
             stderr,
             drains,

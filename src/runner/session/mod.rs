@@ -2,10 +2,13 @@
 //! persist. Calls run one at a time in arrival order; each streams from its own named log.
 
 mod console;
+pub mod facts;
+pub mod name;
 mod outcome;
+pub mod pool;
 mod protocol;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -24,66 +27,79 @@ use crate::log::live::LiveOutput;
 use crate::log::pipeline::LogPipeline;
 use crate::log::watch::FollowMode;
 use crate::run::error::ErrorInfo;
-use crate::run::files::{SESSIONS_DIR, WRAPPER_LOG};
+use crate::run::files::{SESSIONS_DIR, WRAPPER_LOG, start_log_name};
 use crate::run::{RunOutcome, RunStatus};
 use crate::text::human::human_duration;
 use console::Session;
+use facts::{BusyGuard, Facts, SharedFacts};
+use name::SessionName;
 use outcome::{CallEnd, End, lost_note, session_outcome};
 pub use protocol::CallKind;
 use protocol::{OwnLogBlock, RC_SAVE, REOPEN, call_input, nonce};
 
-pub struct SessionRunner {
-    dirs: Arc<RunDirs>,
-    max_output_chars: usize,
-    follow: FollowMode,
+/// How every session of a server runs Stata; shared by the sessions of a pool.
+#[derive(Clone)]
+pub struct SessionSettings {
+    pub dirs: Arc<RunDirs>,
+    pub max_output_chars: usize,
+    pub follow: FollowMode,
     /// How long Stata gets to come back to its prompt after a break before it is killed.
-    grace: Duration,
+    pub grace: Duration,
+}
+
+/// One named session: a console Stata started on first use, and the line of calls for it.
+pub struct SessionRunner {
+    name: SessionName,
+    settings: SessionSettings,
     /// The live session; the lock also serialises calls (tokio's mutex is first come, first served).
     session: Mutex<Slot>,
     /// Calls waiting for the session, for the "queued" message.
     waiting: AtomicUsize,
+    /// What it is doing, readable while a call holds `session`.
+    facts: SharedFacts,
+    /// Cancelled when the session is closed: whatever runs or waits in it stops.
+    closing: CancellationToken,
+    /// Calls let in by the pool that have not finished: they hold the session's seat.
+    admitted: AtomicUsize,
 }
 
 #[derive(Default)]
 struct Slot {
     live: Option<Session>,
-    /// Why the last session ended, told to the next call that starts a new one.
-    lost: Option<String>,
 }
 
-/// The session's state as `stata_session status` reports it.
-#[derive(Debug, Default, Clone)]
-pub struct SessionInfo {
-    pub running: bool,
-    pub pid: Option<u32>,
-    pub stata: Option<PathBuf>,
-    pub uptime: Option<Duration>,
-    pub calls: u64,
-    /// Why the last session ended, if it did and no new one has started since.
-    pub lost: Option<String>,
+/// Why a call waited: how many were ahead of it, and what held the session as it began to wait.
+struct Queued {
+    ahead: usize,
+    behind: Option<String>,
 }
 
 impl SessionRunner {
-    pub fn new(
-        dirs: Arc<RunDirs>,
-        max_output_chars: usize,
-        grace: Duration,
-        follow: FollowMode,
-    ) -> Self {
+    pub fn new(name: SessionName, settings: SessionSettings) -> Self {
         Self {
-            dirs,
-            max_output_chars,
-            follow,
-            grace,
+            name,
+            settings,
             session: Mutex::new(Slot::default()),
             waiting: AtomicUsize::new(0),
+            facts: SharedFacts::default(),
+            closing: CancellationToken::new(),
+            admitted: AtomicUsize::new(0),
         }
+    }
+
+    pub fn name(&self) -> &SessionName {
+        &self.name
+    }
+
+    /// What the session is doing now, without waiting for it.
+    pub fn facts(&self) -> Facts {
+        self.facts.get()
     }
 
     /// Starts the session now rather than at the first call (`--warm`).
     pub async fn warm(&self, stata: &Path, cwd: &Path) -> Result<(), String> {
         let mut slot = self.session.lock().await;
-        reap(&mut slot);
+        self.reap(&mut slot);
         if slot.live.is_none() {
             let s = self
                 .start_session(stata, cwd, &CancellationToken::new())
@@ -93,18 +109,38 @@ impl SessionRunner {
         Ok(())
     }
 
-    /// What the session is doing, for `stata_session status`. Waits for a running call.
-    pub async fn info(&self) -> SessionInfo {
-        let mut slot = self.session.lock().await;
-        slot_info(&mut slot)
-    }
-
-    /// Ends the session, if one runs.
-    pub async fn stop(&self) {
+    /// Ends the session, if one runs; `why`, if given, is told to the next call.
+    pub async fn stop(&self, why: Option<String>) {
         let mut slot = self.session.lock().await;
         if let Some(mut s) = slot.live.take() {
             let _ = s.proc.kill().await;
+            self.facts.ended(why);
         }
+    }
+
+    /// Closes the session for good: stops what runs or waits in it, then its Stata.
+    pub async fn close(&self) {
+        self.closing.cancel();
+        self.stop(None).await;
+    }
+
+    /// Ends the session if it has had nothing to do for `idle` (nothing holds it, no call
+    /// waits for it); `why` is told to the next call. Returns whether it did.
+    pub async fn close_if_idle(&self, idle: Duration, why: &str) -> bool {
+        if self.admitted.load(Ordering::SeqCst) > 0 {
+            return false;
+        }
+        let Ok(mut slot) = self.session.try_lock() else {
+            return false;
+        };
+        if slot.live.is_none() || self.facts.get().idle_for().is_none_or(|d| d < idle) {
+            return false;
+        }
+        if let Some(mut s) = slot.live.take() {
+            let _ = s.proc.kill().await;
+            self.facts.ended(Some(why.to_owned()));
+        }
+        true
     }
 
     /// Ends the session and starts a fresh one (`stata_session restart`): everything in
@@ -119,7 +155,8 @@ impl SessionRunner {
         if let Some(mut s) = slot.live.take() {
             let _ = s.proc.kill().await;
         }
-        slot.lost = None;
+        self.facts.ended(None);
+        self.facts.lock().lost = None;
         let s = self.start_session(stata, cwd, cancel).await?;
         slot.live = Some(s);
         Ok(())
@@ -132,17 +169,30 @@ impl SessionRunner {
         live: Arc<LiveOutput>,
         cancel: CancellationToken,
     ) -> RunOutcome {
-        self.run_kind(req, live, cancel, CallKind::User, self.max_output_chars)
-            .await
+        self.run_kind(
+            req,
+            live,
+            cancel,
+            CallKind::User,
+            self.settings.max_output_chars,
+        )
+        .await
     }
 
     /// Takes the session for several queries in a row, so that no user call runs between
     /// them (`stata_get_results` lists the results, then reads their matrices).
     /// `None` when cancelled while waiting.
-    pub async fn exclusive(&self, cancel: &CancellationToken) -> Option<Exclusive<'_>> {
+    pub async fn exclusive(&self, what: &str, cancel: &CancellationToken) -> Option<Exclusive<'_>> {
         let live = LiveOutput::new(256);
-        let (slot, _) = self.acquire(&live, cancel, None).await?;
-        Some(Exclusive { runner: self, slot })
+        let cancel = either(cancel, &self.closing);
+        let _stop_watch = cancel.clone().drop_guard();
+        let (slot, _) = self.acquire(&live, &cancel, None).await?;
+        let busy = self.facts.busy(what.to_owned());
+        Some(Exclusive {
+            runner: self,
+            slot,
+            _busy: busy,
+        })
     }
 
     async fn run_kind(
@@ -155,7 +205,10 @@ impl SessionRunner {
     ) -> RunOutcome {
         let started = Instant::now();
         let turn = req.turn.take();
-        let Some((mut slot, queued_behind)) = self.acquire(&live, &cancel, turn).await else {
+        // Closing the session stops this call too, whether it runs or waits.
+        let cancel = either(&cancel, &self.closing);
+        let _stop_watch = cancel.clone().drop_guard();
+        let Some((mut slot, queued)) = self.acquire(&live, &cancel, turn).await else {
             return RunOutcome {
                 status: RunStatus::Cancelled,
                 error: None,
@@ -164,6 +217,7 @@ impl SessionRunner {
             };
         };
         let waited = started.elapsed();
+        let _busy = self.facts.busy(req.label.clone());
         let mut outcome = self
             .run_locked(
                 &mut slot,
@@ -175,8 +229,8 @@ impl SessionRunner {
                 started,
             )
             .await;
-        if let Some(ahead) = queued_behind {
-            outcome.notes.push(waited_note(waited, ahead));
+        if let Some(q) = queued {
+            outcome.notes.push(self.waited_note(waited, &q));
         }
         outcome
     }
@@ -195,14 +249,16 @@ impl SessionRunner {
         started: Instant,
     ) -> RunOutcome {
         let mut notes = Vec::new();
-        reap(slot);
+        self.reap(slot);
         if slot.live.is_none() {
+            let lost = self.facts.lock().lost.take();
             match self.start_session(&req.stata, &req.cwd, &cancel).await {
                 Ok(s) => {
-                    if let Some(why) = slot.lost.take() {
+                    if let Some(why) = lost {
                         notes.push(format!(
-                            "a new Stata session was started because {why}: the data, macros \
-                             and estimates from before are gone"
+                            "a new Stata session{} was started because {why}: the data, \
+                             macros and estimates from before are gone",
+                            self.quoted_unless_main()
                         ));
                     }
                     slot.live = Some(s);
@@ -231,7 +287,7 @@ impl SessionRunner {
             if let Some(mut s) = slot.live.take() {
                 let _ = s.proc.kill().await;
             }
-            slot.lost = Some(why);
+            self.facts.ended(Some(why));
         }
         outcome
     }
@@ -245,16 +301,28 @@ impl SessionRunner {
         live: &LiveOutput,
         cancel: &CancellationToken,
         turn: Option<Ticket>,
-    ) -> Option<(MutexGuard<'_, Slot>, Option<usize>)> {
+    ) -> Option<(MutexGuard<'_, Slot>, Option<Queued>)> {
         if turn.as_ref().is_none_or(Ticket::is_first)
             && let Ok(slot) = self.session.try_lock()
         {
             return Some((slot, None));
         }
         let ahead = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
+        let behind = self.facts.get().busy.map(|b| {
+            format!(
+                "{}, running for {}",
+                b.what,
+                human_duration(b.since.elapsed())
+            )
+        });
         live.push_status(format!(
-            "queued: waiting for {ahead} earlier call{} to finish in the Stata session",
-            if ahead == 1 { "" } else { "s" }
+            "queued: waiting for {ahead} earlier call{} to finish in the Stata session{}{}",
+            if ahead == 1 { "" } else { "s" },
+            self.quoted_unless_main(),
+            behind
+                .as_deref()
+                .map(|b| format!(" ({b})"))
+                .unwrap_or_default()
         ));
         let wait = async {
             if let Some(t) = &turn {
@@ -270,7 +338,54 @@ impl SessionRunner {
         // `turn` is dropped only now, with the session held: the next call in line cannot
         // overtake this one at the mutex.
         drop(turn);
-        got.map(|slot| (slot, Some(ahead)))
+        got.map(|slot| (slot, Some(Queued { ahead, behind })))
+    }
+
+    /// ` "explore"` for a session other than `main`, for messages that name it.
+    fn quoted_unless_main(&self) -> String {
+        if self.name.is_main() {
+            String::new()
+        } else {
+            format!(" \"{}\"", self.name)
+        }
+    }
+
+    /// Drops a Stata that has gone between calls (killed from outside, a licence server
+    /// that ended it), remembering why for the next call's note.
+    fn reap(&self, slot: &mut Slot) {
+        if let Some(s) = slot.live.as_mut()
+            && let Ok(Some(status)) = s.proc.try_wait()
+        {
+            slot.live = None;
+            self.facts.ended(Some(format!(
+                "the previous one ended between calls ({})",
+                describe_exit(&status)
+            )));
+        }
+    }
+
+    /// What a call that waited for the session says about it: the result's duration
+    /// includes the wait, which would otherwise look like Stata's own time.
+    fn waited_note(&self, waited: Duration, q: &Queued) -> String {
+        let mut note = format!(
+            "this call waited {} in line for {} earlier call{} in the Stata session{}{} before \
+             it ran (the duration includes the wait)",
+            human_duration(waited),
+            q.ahead,
+            if q.ahead == 1 { "" } else { "s" },
+            self.quoted_unless_main(),
+            q.behind
+                .as_deref()
+                .map(|b| format!(" ({b} when this call arrived)"))
+                .unwrap_or_default(),
+        );
+        if waited >= LONG_WAIT {
+            note.push_str(
+                "; to work while a long run goes on, give calls another session (e.g. \
+                 \"session\": \"explore\"), which is a Stata of its own",
+            );
+        }
+        note
     }
 
     async fn start_session(
@@ -279,13 +394,16 @@ impl SessionRunner {
         cwd: &Path,
         cancel: &CancellationToken,
     ) -> Result<Session, String> {
-        let dir = self.dirs.root().with_file_name(SESSIONS_DIR);
+        let dir = self.settings.dirs.root().with_file_name(SESSIONS_DIR);
         ensure_private_dir(&dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
-        // One start-up log per server process, replaced by each start; retention removes
-        // those of servers no longer running.
-        let log = dir.join(format!("start-{}.log", std::process::id()));
+        // One start-up log per server process and session, replaced by each start;
+        // retention removes those of servers no longer running.
+        let log = dir.join(start_log_name(std::process::id(), self.name.as_str()));
         let started = Session::start(stata, cwd, &log, cancel).await;
         make_files_private(&dir);
+        if let Ok(s) = &started {
+            self.facts.started(s.proc.pgid(), s.stata.clone());
+        }
         started
     }
 
@@ -304,7 +422,7 @@ impl SessionRunner {
             outcome,
             gone: None,
         };
-        let dir = match self.dirs.for_run(req.run_dir.as_ref()) {
+        let dir = match self.settings.dirs.for_run(req.run_dir.as_ref()) {
             Ok(d) => d,
             Err(e) => {
                 return alive(RunOutcome::not_started(None, started, None, e.to_string()));
@@ -317,7 +435,7 @@ impl SessionRunner {
             Err(msg) => return alive(RunOutcome::not_started(Some(dir.id), started, None, msg)),
         };
         if kind == CallKind::User {
-            session.calls += 1;
+            self.facts.lock().calls += 1;
         }
         let log_path = dir.path.join(WRAPPER_LOG);
         if let Err(e) = session.send(&plan.input).await {
@@ -335,7 +453,7 @@ impl SessionRunner {
         }
 
         let deadline = tokio::time::Instant::now() + req.timeout;
-        let mut follow = Follower::new(&log_path, self.follow, deadline, cancel.clone());
+        let mut follow = Follower::new(&log_path, self.settings.follow, deadline, cancel.clone());
         let end_echo = format!(". {RC_SAVE}");
         let mut pipe = LogPipeline::new(
             RunnerFilter::new(plan.start_echo).with_end(end_echo.clone(), marker),
@@ -378,7 +496,7 @@ impl SessionRunner {
                 // The end lines may have been discarded with the interrupted input: send
                 // them again (if they were not, the copies run later into a closed log).
                 let _ = session.send(&plan.end_lines).await;
-                breaking = Some((tokio::time::Instant::now() + self.grace, timed_out));
+                breaking = Some((tokio::time::Instant::now() + self.settings.grace, timed_out));
             }
             follow.poll(|l| feed(l, &mut pipe));
             pipe.flush_live();
@@ -415,40 +533,27 @@ impl SessionRunner {
     }
 }
 
-/// What a call that waited for the session says about it: the result's duration includes
-/// the wait, which would otherwise look like Stata's own time.
-fn waited_note(waited: Duration, ahead: usize) -> String {
-    format!(
-        "this call waited {} in line for {ahead} earlier call{} in the Stata session before it \
-         ran (the duration includes the wait)",
-        human_duration(waited),
-        if ahead == 1 { "" } else { "s" }
-    )
-}
+/// A wait after which the result suggests another session.
+const LONG_WAIT: Duration = Duration::from_secs(5);
 
-/// The session's state, for `stata_session status`.
-fn slot_info(slot: &mut Slot) -> SessionInfo {
-    reap(slot);
-    match slot.live.as_ref() {
-        Some(s) => SessionInfo {
-            running: true,
-            pid: Some(s.proc.pgid()),
-            stata: Some(s.stata.clone()),
-            uptime: Some(s.started.elapsed()),
-            calls: s.calls,
-            lost: None,
-        },
-        None => SessionInfo {
-            lost: slot.lost.clone(),
-            ..SessionInfo::default()
-        },
-    }
+/// A token cancelled when `a` or `b` is (and when it is dropped by its guard).
+fn either(a: &CancellationToken, b: &CancellationToken) -> CancellationToken {
+    let merged = b.child_token();
+    let (a, m) = (a.clone(), merged.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = a.cancelled() => m.cancel(),
+            _ = m.cancelled() => {}
+        }
+    });
+    merged
 }
 
 /// The session held for a series of queries; user calls wait until it is dropped.
 pub struct Exclusive<'a> {
     runner: &'a SessionRunner,
     slot: MutexGuard<'a, Slot>,
+    _busy: BusyGuard<'a>,
 }
 
 impl Exclusive<'_> {
@@ -475,21 +580,9 @@ impl Exclusive<'_> {
             .await
     }
 
-    pub fn info(&mut self) -> SessionInfo {
-        slot_info(&mut self.slot)
-    }
-}
-
-/// Drops a session whose Stata has gone between calls (killed from outside, a licence
-/// server that ended it), remembering why for the next call's note.
-fn reap(slot: &mut Slot) {
-    if let Some(s) = slot.live.as_mut()
-        && let Ok(Some(status)) = s.proc.try_wait()
-    {
-        slot.live = None;
-        slot.lost.get_or_insert(format!(
-            "the previous one ended between calls ({})",
-            describe_exit(&status)
-        ));
+    /// The session's state, a Stata that has gone since the last call noticed.
+    pub fn info(&mut self) -> Facts {
+        self.runner.reap(&mut self.slot);
+        self.runner.facts()
     }
 }

@@ -195,6 +195,8 @@ mod tests {
             run_dir: None,
             turn: None,
             timeout: Duration::from_secs(5),
+            session: Default::default(),
+            label: String::new(),
             notes: Vec::new(),
         }
     }
