@@ -97,6 +97,20 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
         }
     );
 
+    if mode == Mode::Session {
+        let _ = writeln!(
+            out,
+            "  sessions: up to {} at once (--max-sessions), idle ones other than main closed after {} \
+             (--session-idle-secs). A call may name a session (default main), each a separate \
+             Stata with its own data, so a long job in one does not hold up work in another.",
+            opts.max_sessions,
+            if opts.session_idle_secs == 0 {
+                "never".to_owned()
+            } else {
+                human_duration(Duration::from_secs(opts.session_idle_secs))
+            }
+        );
+    }
     report_client(opts, out);
     let Some(log_dir) = check_log_dir(opts, out) else {
         return false;

@@ -85,7 +85,10 @@ impl ServerHandler for StataServer {
                 "Runs Stata. Use stata_run_code for code and stata_run_file for do-files. Output \
                  streams as progress notifications while Stata runs; the final result holds the \
                  status, any error (r(N) and message) and the output. For long runs pass \
-                 background: true and follow the job with stata_job.",
+                 background: true and follow the job with stata_job. In session mode every call \
+                 may name a session (default main), each a separate Stata with its own data: \
+                 while a long job runs in one, explore or run other work in another (e.g. \
+                 session: \"explore\"), and see them with stata_session {\"action\": \"list\"}.",
             )
     }
 

@@ -263,6 +263,17 @@ impl SessionRunner {
                     }
                     slot.live = Some(s);
                 }
+                // Stopped on purpose while Stata was starting (a cancel, a close): no failure.
+                Err(_) if cancel.is_cancelled() => {
+                    return RunOutcome {
+                        status: RunStatus::Cancelled,
+                        error: None,
+                        notes: vec![
+                            "cancelled while the Stata session was starting; nothing ran".into(),
+                        ],
+                        ..RunOutcome::not_started(None, started, None, String::new())
+                    };
+                }
                 // Nothing is kept: the next call tries a fresh start.
                 Err(msg) => return RunOutcome::not_started(None, started, None, msg),
             }

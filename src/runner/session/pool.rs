@@ -106,11 +106,12 @@ impl SessionPool {
         };
         let has_seat = sessions.get(name).is_some_and(|r| seated(r));
         if !has_seat {
-            let running: Vec<Listed> = sessions
+            let mut running: Vec<Listed> = sessions
                 .values()
                 .filter(|r| seated(r))
                 .map(|r| listed(r))
                 .collect();
+            main_first(&mut running);
             if running.len() >= self.max_sessions {
                 return Err(PoolError::Full {
                     wanted: name.clone(),
@@ -138,7 +139,7 @@ impl SessionPool {
     /// Every session the pool knows, `main` first, with what each is doing.
     pub fn list(&self) -> Vec<Listed> {
         let mut all: Vec<Listed> = self.sessions().values().map(|r| listed(r)).collect();
-        all.sort_by_key(|l| (!l.name.is_main(), l.name.clone()));
+        main_first(&mut all);
         all
     }
 
@@ -211,4 +212,8 @@ fn listed(r: &SessionRunner) -> Listed {
         name: r.name().clone(),
         facts: r.facts(),
     }
+}
+
+fn main_first(sessions: &mut [Listed]) {
+    sessions.sort_by_key(|l| (!l.name.is_main(), l.name.clone()));
 }
