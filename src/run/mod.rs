@@ -5,6 +5,7 @@ pub mod files;
 pub mod id;
 pub mod image;
 pub mod output;
+pub mod session_name;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::rundir::RunDir;
-use super::session::name::SessionName;
 use super::turns::Ticket;
 use crate::run::RunSource;
+use crate::run::session_name::SessionName;
 
 #[derive(Debug)]
 pub struct RunRequest {

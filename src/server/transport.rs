@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use crate::runner::session::name::SessionName;
+use crate::run::session_name::SessionName;
 use crate::runner::turns::{Arrival, Turns};
 use rmcp::RoleServer;
 use rmcp::model::{GetExtensions, JsonRpcMessage};

@@ -10,11 +10,11 @@ use super::Service;
 use super::jobs::{Job, NewJob};
 use super::live_run::LiveRun;
 use crate::log::live::LiveOutput;
+use crate::run::session_name::SessionName;
 use crate::run::{RunOutcome, RunSource};
 use crate::runner::Runner;
 use crate::runner::request::RunRequest;
 use crate::runner::rundir::RunDirError;
-use crate::runner::session::name::SessionName;
 
 /// The longest a `stata_job` call waits: well inside the few minutes after which clients
 /// give up on a call, whatever the progress frames say.

@@ -9,8 +9,8 @@ use super::folders::{Base, BaseFrom};
 use super::shell_guard::{ShellEscape, find_shell_escape};
 use crate::discovery::DiscoveryError;
 use crate::run::RunSource;
+use crate::run::session_name::{BadSessionName, SessionName};
 use crate::runner::request::RunRequest;
-use crate::runner::session::name::{BadSessionName, SessionName};
 use crate::runner::turns::Ticket;
 
 /// The longest time limit a call may ask for: a week.

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::live_run::LiveRun;
+use crate::run::session_name::SessionName;
 use crate::runner::rundir::RunDir;
-use crate::runner::session::name::SessionName;
 
 /// Jobs remembered at once. Beyond this the oldest finished jobs are forgotten (their logs
 /// stay on disk), so a server that runs for weeks does not grow without bound.

@@ -3,7 +3,6 @@
 
 mod console;
 pub mod facts;
-pub mod name;
 mod outcome;
 pub mod pool;
 mod protocol;
@@ -28,11 +27,11 @@ use crate::log::pipeline::LogPipeline;
 use crate::log::watch::FollowMode;
 use crate::run::error::ErrorInfo;
 use crate::run::files::{SESSIONS_DIR, WRAPPER_LOG, start_log_name};
+use crate::run::session_name::SessionName;
 use crate::run::{RunOutcome, RunStatus};
 use crate::text::human::human_duration;
 use console::Session;
 use facts::{BusyGuard, Facts, SharedFacts};
-use name::SessionName;
 use outcome::{CallEnd, End, lost_note, session_outcome};
 pub use protocol::CallKind;
 use protocol::{OwnLogBlock, RC_SAVE, REOPEN, call_input, nonce};

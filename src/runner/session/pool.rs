@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use super::facts::Facts;
-use super::name::SessionName;
 use super::{SessionRunner, SessionSettings};
+use crate::run::session_name::SessionName;
 use crate::text::human::human_duration;
 
 pub struct SessionPool {
