@@ -10,6 +10,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod common;
+
+/// The tests of this file that read `../shared` (the rest run without it).
+const REAL_LOG_TESTS: usize = 1;
 use common::{double_path, fixture};
 
 /// A temp dir holding a `stata-mp` symlink to the double (the edition comes from
@@ -66,7 +69,7 @@ fn batch_success_has_banner_echo_and_end_of_do_file() {
 
 #[test]
 fn nested_error_log_matches_real_fixture_and_exit_code_is_zero() {
-    if !common::have_shared() {
+    if !common::have_shared(REAL_LOG_TESTS) {
         return;
     }
     let (dir, stata) = sandbox();

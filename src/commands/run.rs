@@ -276,7 +276,7 @@ pub fn summary(outcome: &RunOutcome) -> String {
         write_error(&mut text, &for_terminal(err), "");
     }
     if !outcome.warnings.is_empty() {
-        text.push_str("captured errors (capture noisily; the run went on):\n");
+        text.push_str("captured errors (capture, do with nostop; the run went on):\n");
         for w in &outcome.warnings {
             write_error(&mut text, &for_terminal(w), "  ");
         }

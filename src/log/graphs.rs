@@ -73,9 +73,12 @@ impl GraphExports {
     pub fn push_line(&mut self, line: &str) {
         if let Some((mut text, lines)) = self.pending.take() {
             let joined = if let Some(rest) = line.strip_prefix("> ") {
-                text.push_str(rest.trim_end());
+                // Stata cut where the line was full: a space it cut at ends the line before.
+                text.push_str(rest);
                 true
             } else if line.starts_with("    ") && !line.trim().is_empty() {
+                let kept = text.trim_end().len();
+                text.truncate(kept);
                 text.push(' ');
                 text.push_str(line.trim());
                 true
@@ -94,7 +97,7 @@ impl GraphExports {
             return;
         }
         if !self.record(line) {
-            self.pending = Some((line.trim_end().to_owned(), 1));
+            self.pending = Some((line.to_owned(), 1));
         }
     }
 
@@ -171,6 +174,9 @@ mod tests {
             "file C:\\Users\\me\\My Documents\\figures\\a very long name for a graph.sv",
             "> g saved as SVG format",
             "file short.png saved as PNG format",
+            // Cut at a space, which ends the first line.
+            "(file /Users/k/output/figure/event_study/foreign_hire_only_lnK.png written in PNG ",
+            "> format)",
         ] {
             g.push_line(l);
         }
@@ -182,6 +188,7 @@ mod tests {
                     "C:\\Users\\me\\My Documents\\figures\\a very long name for a graph.svg"
                 ),
                 PathBuf::from("short.png"),
+                PathBuf::from("/Users/k/output/figure/event_study/foreign_hire_only_lnK.png"),
             ]
         );
     }

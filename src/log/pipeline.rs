@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::graphs::GraphExports;
-use crate::log::decode::{decode_line, trim_eol};
+use crate::log::decode::LineDecoder;
 use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;
 use crate::log::scan::{ErrorScanner, Scan};
@@ -15,6 +15,7 @@ use crate::run::output::CappedOutput;
 const BATCH_LIMIT: usize = 64 * 1024;
 
 pub struct LogPipeline {
+    decoder: LineDecoder,
     filter: RunnerFilter,
     sinks: Sinks,
     live: Arc<LiveOutput>,
@@ -66,6 +67,7 @@ pub struct LogSummary {
 impl LogPipeline {
     pub fn new(filter: RunnerFilter, live: Arc<LiveOutput>, max_output_chars: usize) -> Self {
         Self {
+            decoder: LineDecoder::default(),
             filter,
             sinks: Sinks {
                 scanner: ErrorScanner::new(),
@@ -81,14 +83,27 @@ impl LogPipeline {
 
     /// One raw line of log, with its newline (`\n` or `\r\n`) unless the log ends without one.
     pub fn push_raw(&mut self, raw: &[u8]) {
-        let line = decode_line(trim_eol(raw));
+        let mut decoder = std::mem::take(&mut self.decoder);
+        decoder.push(raw, &mut |line, len| self.push_line(line, len));
+        self.decoder = decoder;
+    }
+
+    /// Hands on a line the decoder held back (the caller's next line is not the log's).
+    fn release_held(&mut self) {
+        let mut decoder = std::mem::take(&mut self.decoder);
+        decoder.finish(&mut |line, len| self.push_line(line, len));
+        self.decoder = decoder;
+    }
+
+    /// One decoded line, which stands for `len` bytes of the log.
+    fn push_line(&mut self, line: &str, len: usize) {
         let started = self.filter.started();
         let first_after_start = self
             .sinks
             .region
             .as_ref()
             .is_some_and(|r| r.start == self.read && r.end == self.read);
-        self.read += raw.len() as u64;
+        self.read += len as u64;
         if first_after_start && line.trim().is_empty() {
             // The blank line Stata prints after the start echo is the runner's (the filter
             // drops it too): the user's region starts after it.
@@ -96,7 +111,7 @@ impl LogPipeline {
         }
         let sinks = &mut self.sinks;
         self.filter
-            .push_at(&line, self.read, |l, end| sinks.line(l, end));
+            .push_at(line, self.read, |l, end| sinks.line(l, end));
         if !started && self.filter.started() {
             self.sinks.region = Some(self.read..self.read);
         }
@@ -109,11 +124,13 @@ impl LogPipeline {
 
     /// A raw line of log the caller kept from the filter (it still counts for offsets).
     pub fn skip_raw(&mut self, raw: &[u8]) {
+        self.release_held();
         self.read += raw.len() as u64;
     }
 
     /// A line that is not in the log (the caller stands it in for one), taking no bytes.
     pub fn push_stand_in(&mut self, line: &str) {
+        self.release_held();
         let end = self.read;
         let sinks = &mut self.sinks;
         self.filter.push_at(line, end, |l, end| sinks.line(l, end));
@@ -134,6 +151,7 @@ impl LogPipeline {
 
     /// The log is complete: releases held lines and returns what was found.
     pub fn finish(mut self) -> LogSummary {
+        self.release_held();
         let sinks = &mut self.sinks;
         self.filter.finish_at(|l, end| sinks.line(l, end));
         self.flush_live();

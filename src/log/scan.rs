@@ -14,10 +14,13 @@
 
 use std::collections::VecDeque;
 
+use super::captured::{Candidate, Captured};
+use super::message::error_message;
+use super::stack::{DoFile, DoStack};
 use crate::run::error::ErrorInfo;
-use crate::stata::command::{DoVerb, do_target, strip_prefixes};
+use crate::stata::command::{DoVerb, displays_rc, do_target, is_exit_1, strip_prefixes};
 use crate::stata::log_lines::{body_number, echo_text, is_trace_rule, rc_line, trace_command};
-use crate::stata::messages::{Audience, hint, known_message};
+use crate::stata::messages::{Audience, hint, known_message, mata_error};
 use crate::text::cut::{contains_ignore_ascii_case, cut_bytes};
 
 /// At most this many lines of an error's message are kept (the last ones before `r(N);`).
@@ -26,12 +29,6 @@ const MAX_MESSAGE_LINES: usize = 20;
 const MAX_MESSAGE_CHARS: usize = 2_000;
 /// A command echo is kept up to this many characters.
 const MAX_COMMAND_CHARS: usize = 2_000;
-/// Open do-files remembered; deeper nesting is counted but not named.
-const MAX_STACK: usize = 32;
-/// Warnings kept; later ones are only counted.
-const MAX_WARNINGS: usize = 20;
-/// Captured-error candidates held while waiting to see whether `r(N);` follows.
-const MAX_PENDING: usize = 32;
 /// The licence message is kept up to this many characters.
 const MAX_LICENSE_CHARS: usize = 1_000;
 /// Stata's default line size in batch logs: an echo line this long was wrapped by Stata.
@@ -71,21 +68,6 @@ enum Kind {
     Output,
 }
 
-#[derive(Debug, Clone)]
-struct DoFile {
-    path: String,
-    /// Run without output (`run`, `quietly do`): no echo and no `end of do-file` will show.
-    silent: bool,
-}
-
-#[derive(Debug, Clone)]
-struct Candidate {
-    code: i32,
-    message: String,
-    command: Option<String>,
-    line_no: u64,
-}
-
 /// Streaming error finder over user-visible log lines. See the module documentation.
 #[derive(Debug, Default)]
 pub struct ErrorScanner {
@@ -103,6 +85,8 @@ pub struct ErrorScanner {
     /// The latest trace line (`- cmd`) at its depth is a `capture noisily` command: its
     /// indentation and text.
     trace_cap_noi: Option<(usize, String)>,
+    /// The code an `error N` traced under that `capture noisily` raised: the log shows it.
+    trace_rc: Option<i32>,
     /// Expected number of the next body line while a loop or program body is being echoed.
     body_next: Option<u32>,
 
@@ -111,22 +95,30 @@ pub struct ErrorScanner {
     message_chars: usize,
     message_start: u64,
 
-    stack: Vec<DoFile>,
-    /// Do-files opened beyond [`MAX_STACK`].
-    stack_hidden: usize,
+    stack: DoStack,
     /// The do-file pushed by the previous line: its opening is confirmed by the next line.
     just_pushed: bool,
 
-    pending: Vec<Candidate>,
-    warnings: Vec<ErrorInfo>,
-    warnings_omitted: u64,
+    /// `end of do-file` lines since the error: one per do-file it was raised in.
+    error_ends: usize,
+    /// Echoed `{` blocks open (`. if c {` ... `. }`): a `do` in one runs only if the block does.
+    echo_blocks: usize,
+    /// The loop whose body runs a do-file: the command again when that do-file ends.
+    loop_with_do: Option<String>,
+    /// The echo was a bare `.`: the lines up to a blank one are the command's text
+    /// (a command holding line breaks).
+    bare_echo: bool,
+
+    captured: Captured,
+    /// The error the run went on after, while only echoes followed it: the `r(N);` of the
+    /// block it was raised in makes it the run's error again.
+    demoted: Option<(ErrorInfo, Option<usize>)>,
 
     error: Option<ErrorInfo>,
     /// A `--Break--` line was seen.
     saw_break: bool,
     /// The last non-blank line was `--Break--`.
     break_last: bool,
-    interrupted: bool,
     license: Option<String>,
     working_dir: Option<String>,
 }
@@ -180,12 +172,17 @@ impl ErrorScanner {
             self.just_pushed = false;
             // `do missing.do` fails before the file opens: it is not on the stack.
             if matches!(known_message(line.trim_end()), Some((601 | 603, _))) {
-                self.pop_do_file();
+                self.stack.pop();
             }
         }
 
         if trimmed.is_empty() {
+            if self.kind == Kind::Output {
+                // Paragraphs of output: a message is the last one.
+                self.push_message("");
+            }
             self.body_next = None;
+            self.bare_echo = false;
             self.kind = Kind::Other;
             return;
         }
@@ -224,10 +221,22 @@ impl ErrorScanner {
             if starts || n == expected {
                 self.body_next = Some(n + 1);
                 self.kind = Kind::Body;
+                let text = line.trim_start().split_once('.').map_or("", |x| x.1);
+                if do_target(strip_prefixes(text.trim()).rest).is_some() {
+                    self.loop_with_do = Some(self.command.clone());
+                }
                 return;
             }
         }
 
+        if self.bare_echo && self.kind == Kind::Echo && echo_text(line).is_none() {
+            // The next line of a command that holds line breaks (its echo began on `. `).
+            if !self.command.is_empty() {
+                self.command.push('\n');
+            }
+            self.append_command(line.trim());
+            return;
+        }
         if let Some(cmd) = echo_text(line) {
             if self.body_next.is_some() {
                 // Inside a body being echoed, Stata echoes some lines with `. ` (comments,
@@ -282,36 +291,55 @@ impl ErrorScanner {
         self.kind = Kind::Echo;
 
         // The error was followed by more commands: it was captured (`capture noisily do`).
-        if let Some(err) = self.error.take() {
-            if self.interrupted {
-                self.error = Some(err);
-            } else {
-                self.add_warning(err);
-            }
-        }
-        self.commit_pending();
+        self.demote_error(true);
+        self.captured.next_command(displays_rc(cmd));
 
         // Do-files run silently show no echo: a new echo means they are over.
-        while self.stack.last().is_some_and(|d| d.silent) && self.stack_hidden == 0 {
-            self.stack.pop();
-        }
+        self.stack.drop_silent();
 
         self.command.clear();
         self.command_full = false;
         self.append_command(cmd);
         self.trace_cap_noi = None;
         self.clear_message();
+        self.bare_echo = cmd.trim().is_empty();
 
         let prefixed = strip_prefixes(cmd);
         self.command_cap_noi = prefixed.capture_noisily;
-        if let Some(target) = do_target(prefixed.rest) {
+        let in_block = self.echo_blocks > 0;
+        match cmd.trim() {
+            "}" => self.echo_blocks = self.echo_blocks.saturating_sub(1),
+            c if c.ends_with('{') => self.echo_blocks += 1,
+            _ => {}
+        }
+        if let Some(target) = do_target(prefixed.rest)
+            && !in_block
+        {
+            // (A `do` inside an echoed block is left off the stack: the block echoes
+            // whether or not it runs, and a false `if` is the common case.)
             let silent = prefixed.silent || target.verb == DoVerb::Run;
             self.push_do_file(cut_bytes(&target.name, MAX_DO_NAME).to_owned(), silent);
         }
     }
 
+    /// The run went on after its error, so the error was captured. `by_echo`: a command
+    /// came next, which a block's own `r(N);` may still follow.
+    fn demote_error(&mut self, by_echo: bool) {
+        if let Some(err) = self.error.take() {
+            let at = self.captured.keep(err.clone());
+            self.demoted = by_echo.then_some((err, at));
+            self.error_ends = 0;
+        } else if !by_echo {
+            self.demoted = None;
+        }
+    }
+
     fn continue_command(&mut self, rest: &str) {
-        if self.prev_len < WRAP_WIDTH {
+        if self.bare_echo {
+            // A command holding line breaks wraps by the whole command's width: every
+            // `> ` is Stata's cut, whatever the length of the line before.
+            self.append_command(rest);
+        } else if self.prev_len < WRAP_WIDTH {
             // A line break in the source (`///`, `#delimit ;`, a comment): not Stata's wrapping.
             let kept = self.command.trim_end().len();
             self.command.truncate(kept);
@@ -352,9 +380,14 @@ impl ErrorScanner {
             .as_ref()
             .is_some_and(|(d, _)| indent > *d)
         {
+            // Its `error 111` shows the code the captured command fails with.
+            if let Some(n) = strip_prefixes(cmd).rest.strip_prefix("error ") {
+                self.trace_rc = n.trim().parse().ok();
+            }
             return;
         }
         if strip_prefixes(cmd).capture_noisily {
+            self.trace_rc = None;
             let mut text = self
                 .trace_cap_noi
                 .take()
@@ -369,22 +402,25 @@ impl ErrorScanner {
     }
 
     fn on_output(&mut self, line: &str) {
+        // Output after the error: the run went on, so the error was captured.
+        self.demote_error(false);
         self.kind = Kind::Output;
         self.push_message(line.trim_end());
+        self.captured.output(line);
 
-        if let Some((code, strong)) = known_message(line.trim_end()) {
+        let mata = mata_error(line);
+        let known = known_message(line.trim_end()).or(mata.map(|c| (c, true)));
+        if let Some((code, strong)) = known {
             let captured = self.command_cap_noi || self.trace_cap_noi.is_some();
             if strong || captured {
                 let command = match &self.trace_cap_noi {
                     Some((_, t)) => Some(t.clone()),
                     None => self.current_command(),
                 };
-                if self.pending.len() >= MAX_PENDING {
-                    let first = self.pending.remove(0);
-                    self.add_candidate_warning(first);
-                }
-                self.pending.push(Candidate {
-                    code,
+                let traced = self.trace_cap_noi.as_ref().and(self.trace_rc);
+                self.captured.hold(Candidate {
+                    guessed: code,
+                    shown: mata.or(traced),
                     message: line.trim().to_owned(),
                     command,
                     line_no: self.line_no,
@@ -398,28 +434,31 @@ impl ErrorScanner {
             // A trailer of the same error, printed by an enclosing do-file.
             return;
         }
-        let interrupted = code == 1 && (self.break_last || self.saw_break);
-        // The candidate printed just before is this error's message, not a warning.
-        let mut pending = std::mem::take(&mut self.pending);
-        if let Some(last) = pending.last()
-            && last.code == code
-            && last.line_no >= self.message_start
+        if let Some((err, at)) = self.demoted.take()
+            && err.code == Some(code)
         {
-            pending.pop();
+            // The block the error was raised in ends with its `r(N);`: the same error.
+            if let Some(i) = at {
+                self.captured.take_back(i);
+            }
+            self.error = Some(err);
+            self.clear_message();
+            return;
         }
-        for c in pending {
-            self.add_candidate_warning(c);
-        }
+        let broke = code == 1 && (self.break_last || self.saw_break);
+        self.saw_break = false;
+        // The candidate printed just before is this error's message, not a warning.
+        self.captured.settle(code, self.message_start);
 
         let mut err = ErrorInfo::new(code, String::new());
-        if interrupted {
-            self.interrupted = true;
+        if broke {
             err.message = "--Break--".to_owned();
         } else {
-            err.message = self.message_text(code);
+            let window: Vec<String> = self.message.iter().cloned().collect();
+            err.message = error_message(&window, code, self.current_command().as_deref());
         }
         err.command = self.current_command();
-        err.stack = self.stack_names();
+        err.stack = self.stack.names();
         err.hint = hint(
             code,
             &err.message,
@@ -428,45 +467,40 @@ impl ErrorScanner {
             Audience::Model,
         );
         self.error = Some(err);
+        self.error_ends = 0;
         self.break_last = false;
         self.clear_message();
     }
 
     fn on_end_of_do_file(&mut self) {
         if self.error.is_some() {
+            // The error leaves one more do-file (its stack was taken when it was raised).
+            self.error_ends += 1;
+            self.stack.drop_silent();
+            self.stack.pop();
             return;
         }
-        while self.stack.last().is_some_and(|d| d.silent) && self.stack_hidden == 0 {
-            self.stack.pop();
+        match self.stack.end() {
+            Some(done) => self.command = done.caller,
+            // A do-file whose start did not show ended: one a loop's body ran.
+            None => {
+                if let Some(cmd) = &self.loop_with_do {
+                    self.command = cmd.clone();
+                }
+            }
         }
-        self.pop_do_file();
-        self.commit_pending();
+        self.captured.next_command(false);
         self.clear_message();
     }
 
     fn push_do_file(&mut self, path: String, silent: bool) {
-        if self.stack.len() >= MAX_STACK {
-            self.stack_hidden += 1;
-        } else {
-            self.stack.push(DoFile { path, silent });
-        }
+        let caller = self.command.clone();
+        self.stack.push(DoFile {
+            path,
+            silent,
+            caller,
+        });
         self.just_pushed = true;
-    }
-
-    fn pop_do_file(&mut self) {
-        if self.stack_hidden > 0 {
-            self.stack_hidden -= 1;
-        } else {
-            self.stack.pop();
-        }
-    }
-
-    fn stack_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.stack.iter().map(|d| d.path.clone()).collect();
-        if self.stack_hidden > 0 {
-            names.push(format!("… {} more", self.stack_hidden));
-        }
-        names
     }
 
     fn current_command(&self) -> Option<String> {
@@ -518,71 +552,32 @@ impl ErrorScanner {
         }
     }
 
-    /// The message of an error with `code`: the output lines before `r(N);`, starting at the
-    /// last line that is a known message for this code, if any (earlier lines are the
-    /// output of the loop or program that failed).
-    fn message_text(&self, code: i32) -> String {
-        let start = self
-            .message
-            .iter()
-            .rposition(|l| known_message(l).is_some_and(|(c, _)| c == code))
-            .unwrap_or(0);
-        let lines: Vec<&str> = self
-            .message
-            .iter()
-            .skip(start)
-            .map(String::as_str)
-            .collect();
-        lines.join("\n")
-    }
-
-    // --- warnings ------------------------------------------------------------------------
-
-    fn commit_pending(&mut self) {
-        for c in std::mem::take(&mut self.pending) {
-            self.add_candidate_warning(c);
-        }
-    }
-
-    fn add_candidate_warning(&mut self, c: Candidate) {
-        let mut w = ErrorInfo::new(c.code, c.message);
-        w.command = c.command;
-        self.add_warning(w);
-    }
-
-    fn add_warning(&mut self, w: ErrorInfo) {
-        let seen = self
-            .warnings
-            .iter()
-            .any(|x| x.code == w.code && x.message == w.message && x.command == w.command);
-        if seen {
-            return;
-        }
-        if self.warnings.len() >= MAX_WARNINGS {
-            self.warnings_omitted += 1;
-        } else {
-            self.warnings.push(w);
-        }
-    }
-
     /// The log is complete.
     pub fn finish(mut self) -> Scan {
-        self.commit_pending();
-        if self.break_last {
+        if self.break_last && self.error.is_none() {
             // Stopped right after `--Break--`, before `r(1);` reached the log.
-            self.interrupted = true;
-            if self.error.is_none() {
-                let mut err = ErrorInfo::new(1, "--Break--");
-                err.command = self.current_command();
-                err.stack = self.stack_names();
-                self.error = Some(err);
-            }
+            let mut err = ErrorInfo::new(1, "--Break--");
+            err.command = self.current_command();
+            err.stack = self.stack.names();
+            self.error = Some(err);
         }
+        if let Some(err) = &mut self.error {
+            // The trailer shows more do-files open than the echoes did: those whose end
+            // was seen too early (another file's `end of do-file`, whose start did not show).
+            self.stack.complete(&mut err.stack, self.error_ends);
+        }
+        // A break, unless the code itself said `exit 1` (which Stata also reports so).
+        let interrupted = self.error.as_ref().is_some_and(|e| {
+            e.code == Some(1)
+                && e.message == "--Break--"
+                && !e.command.as_deref().is_some_and(is_exit_1)
+        });
+        let (warnings, warnings_omitted) = self.captured.finish();
         Scan {
             error: self.error,
-            warnings: self.warnings,
-            warnings_omitted: self.warnings_omitted,
-            interrupted: self.interrupted,
+            warnings,
+            warnings_omitted,
+            interrupted,
             license: self.license,
         }
     }

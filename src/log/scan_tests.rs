@@ -38,7 +38,8 @@ fn capture_noisily_is_a_warning() {
     assert_eq!(s.error, None);
     assert_eq!(s.warnings.len(), 1);
     let w = &s.warnings[0];
-    assert_eq!(w.code, Some(111));
+    // The log does not show its code: it is not guessed from the message.
+    assert_eq!(w.code, None);
     assert_eq!(w.message, "variable nope not found");
     assert_eq!(
         w.command.as_deref(),
@@ -47,8 +48,29 @@ fn capture_noisily_is_a_warning() {
     // Abbreviated, and a weak message only counts under capture noisily.
     let s = scan(". cap n tab x\nno observations\n\n. tab x\nno observations\n");
     assert_eq!(s.warnings.len(), 1);
-    assert_eq!(s.warnings[0].code, Some(2000));
+    assert_eq!(s.warnings[0].code, None);
     assert_eq!(s.warnings[0].command.as_deref(), Some("cap n tab x"));
+}
+
+#[test]
+fn a_captured_error_takes_the_code_the_log_shows() {
+    // `display _rc` right after: its number is the code, whatever the message suggests.
+    let s =
+        scan(". capture noisily badprog\ninvalid syntax\n\n. display \"_rc = \" _rc\n_rc = 111\n");
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(
+        (s.warnings[0].code, s.warnings[0].message.as_str()),
+        (Some(111), "invalid syntax")
+    );
+    // _rc 0: the command printed the text but did not fail.
+    let s = scan(". capture noisily di as err \"invalid syntax\"\ninvalid syntax\n\n. di _rc\n0\n");
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    // Mata prints its own code.
+    let s = scan(
+        ". capture noisily mata: x = y\n                 <istmt>:  3499  y not found\n\n. display 1\n1\n",
+    );
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(s.warnings[0].code, Some(3499));
 }
 
 #[test]
@@ -228,8 +250,8 @@ fn bounded_in_memory() {
         s.push_line(&"x".repeat(100));
     }
     assert!(s.message.len() <= MAX_MESSAGE_LINES);
-    assert!(s.pending.len() <= MAX_PENDING);
+    assert!(s.captured.held() <= crate::log::captured::MAX_PENDING);
     let scan = s.finish();
-    assert_eq!(scan.warnings.len(), MAX_WARNINGS);
+    assert_eq!(scan.warnings.len(), crate::log::captured::MAX_WARNINGS);
     assert!(scan.warnings_omitted > 0);
 }

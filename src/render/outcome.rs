@@ -34,8 +34,9 @@ pub struct RunResultJson {
     pub rc: Option<i32>,
     /// The error that ended the run; null on success.
     pub error: Option<ErrorInfo>,
-    /// Errors printed but captured (`capture noisily`): the run went on. Their codes are read
-    /// from the message text, as Stata logs no `r(N);` for them.
+    /// Errors printed but captured (`capture noisily`, `do, nostop`): the run went on. Each
+    /// code is the one the log shows (its `r(N);`, a displayed `_rc`, Mata's own), null
+    /// when the log does not show it.
     pub warnings: Vec<ErrorInfo>,
     /// The full log on disk; null when there is none.
     pub log_path: Option<String>,
@@ -75,7 +76,7 @@ pub fn render(outcome: &RunOutcome) -> Rendered {
         let n = outcome.warnings.len();
         let _ = writeln!(
             text,
-            "{} captured error{} (capture noisily; the run went on):",
+            "{} captured error{} (capture, do with nostop; the run went on):",
             n,
             if n == 1 { "" } else { "s" }
         );
@@ -154,11 +155,24 @@ pub fn status_line(status: RunStatus, rc: Option<i32>, duration: Duration) -> St
 /// `hint:`; the tool results and `stata-mcp run` both write errors so.
 pub fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
     let mut lines = err.message.lines();
-    let first = lines.next().unwrap_or("").trim_end();
-    if let Some(code) = err.code.filter(|c| *c > 0) {
-        let _ = writeln!(text, "{indent}r({code}): {first}");
-    } else {
-        let _ = writeln!(text, "{indent}error: {first}");
+    let first = match lines.next().unwrap_or("").trim_end() {
+        "" => "(Stata printed no message)",
+        first => first,
+    };
+    match err.code.filter(|c| *c > 0) {
+        Some(code) => {
+            let _ = writeln!(text, "{indent}r({code}): {first}");
+        }
+        // A captured error whose code the log does not show.
+        None if !indent.is_empty() => {
+            let _ = writeln!(
+                text,
+                "{indent}r(?): {first} (the log does not show its code)"
+            );
+        }
+        None => {
+            let _ = writeln!(text, "{indent}error: {first}");
+        }
     }
     for l in lines {
         let _ = writeln!(text, "{indent}  {}", l.trim_end());
@@ -242,7 +256,7 @@ r(111): foo not found
   in: gen y = foo + 1
   in do-file: a.do > b.do
   hint: list the variables
-1 captured error (capture noisily; the run went on):
+1 captured error (capture, do with nostop; the run went on):
   r(111): variable z not found
 note: a note
 --- output (3 lines) ---

@@ -1,14 +1,13 @@
 //! One error found in a run's log (or why it could not start): code, message, command, place.
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 /// One error (or, for warnings, a `capture noisily` message) found in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ErrorInfo {
-    /// Stata's return code, the `N` of `r(N);`; none for a failure of the runner's own
-    /// (Stata did not start, it died). Written as 0 then, as clients have always read it.
-    #[serde(serialize_with = "code_or_zero")]
-    #[schemars(with = "i32")]
+    /// Stata's return code, the `N` of `r(N);`; null for a failure of the runner's own
+    /// (Stata did not start, it died) and for a captured error whose code the log does not
+    /// show.
     pub code: Option<i32>,
     /// The error message lines Stata printed, joined with newlines.
     pub message: String,
@@ -52,8 +51,4 @@ impl ErrorInfo {
             line: None,
         }
     }
-}
-
-fn code_or_zero<S: Serializer>(code: &Option<i32>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_i32(code.unwrap_or(0))
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::run::{RunOutcome, RunSource};
+use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::stata::command::do_file_path;
 use crate::stata::statements::statements;
 
@@ -50,6 +50,37 @@ pub fn locate_error(outcome: &mut RunOutcome, source: &RunSource, cwd: &Path) {
     }
 }
 
+/// Puts the user's do-file at the bottom of the error's stack: the runner's own `do` of it
+/// is not in the output the scanner reads, so the log alone shows only the files it runs.
+pub fn add_outermost(outcome: &mut RunOutcome, source: &RunSource, cwd: &Path) {
+    // Only Stata's own errors: a run that did not start or died had no do-file running.
+    if outcome.status != RunStatus::Error {
+        return;
+    }
+    let (Some(err), RunSource::File { path, .. }) = (outcome.error.as_mut(), source) else {
+        return;
+    };
+    if err.code.is_none() {
+        return;
+    }
+    let bases: Vec<&Path> = [Some(cwd), path.parent()].into_iter().flatten().collect();
+    let already = err
+        .stack
+        .first()
+        .and_then(|first| do_file_path(first, &bases))
+        .is_some_and(|p| same_file(&p, path));
+    if !already {
+        err.stack.insert(0, path.display().to_string());
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// The line on which `command` starts, if exactly one statement of `text` is that command.
 pub fn unique_line(text: &str, command: &str) -> Option<usize> {
     let want = squash(command);
@@ -86,6 +117,7 @@ mod tests {
 
     fn failed(command: &str, stack: &[&str]) -> RunOutcome {
         let mut o = RunOutcome::from_log(Vec::new(), 0, CappedOutput::new(100), Vec::new());
+        o.status = RunStatus::Error;
         let mut e = ErrorInfo::new(111, "bad_var not found");
         e.command = Some(command.to_owned());
         e.stack = stack.iter().map(|s| (*s).to_owned()).collect();
@@ -127,6 +159,30 @@ mod tests {
             "{e:?}"
         );
         assert_eq!(e.line, Some(4));
+    }
+
+    #[test]
+    fn the_users_do_file_is_the_outermost_of_the_stack() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("main.do");
+        std::fs::write(&main, "do helper\n").expect("write");
+        std::fs::write(dir.path().join("helper.do"), "gen y = x\n").expect("write");
+        let source = RunSource::File {
+            path: main.clone(),
+            args: Vec::new(),
+        };
+        let mut o = failed("gen y = x", &["helper"]);
+        add_outermost(&mut o, &source, dir.path());
+        let stack = o.error.expect("error").stack;
+        assert_eq!(stack, vec![main.display().to_string(), "helper".to_owned()]);
+        // Named by the log already (a session's own `do` shows): not twice.
+        let mut o = failed("gen y = x", &["main.do"]);
+        add_outermost(&mut o, &source, dir.path());
+        assert_eq!(o.error.expect("error").stack, vec!["main.do"]);
+        // The code of stata_run_code is no do-file of the user's.
+        let mut o = failed("gen y = x", &[]);
+        add_outermost(&mut o, &RunSource::Code("gen y = x".into()), dir.path());
+        assert!(o.error.expect("error").stack.is_empty());
     }
 
     #[test]

@@ -71,6 +71,7 @@ impl Runner {
             },
         };
         locate::locate_error(&mut outcome, &source, &cwd);
+        locate::add_outermost(&mut outcome, &source, &cwd);
         outcome
     }
 }

@@ -11,17 +11,18 @@ use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunStatus};
 use crate::stata::log_lines::rc_line;
 
-/// The error the log ended with decides the status: an error, or a cancel when it was a
-/// break (`--Break--`, then `r(1);`).
+/// The error the log ended with: the run failed. A break the log shows (`--Break--`, then
+/// `r(1);`) was not this server's (its own cancels and time limits end runs elsewhere):
+/// the code stopped itself, or something else interrupted Stata.
 pub fn take_error(outcome: &mut RunOutcome, err: ErrorInfo, interrupted: bool) {
     if interrupted {
-        outcome.status = RunStatus::Cancelled;
-        outcome
-            .notes
-            .push("Stata was interrupted (--Break--)".into());
-    } else {
-        outcome.status = RunStatus::Error;
+        outcome.notes.push(
+            "Stata reported a break (--Break--, r(1)) that this server did not send: the code \
+             stopped itself (exit 1, error 1) or Stata was interrupted from outside"
+                .into(),
+        );
     }
+    outcome.status = RunStatus::Error;
     outcome.rc = err.code;
     outcome.error = Some(err);
 }
@@ -216,7 +217,8 @@ pub(crate) mod tests {
         let mut broken = summary(Some(ErrorInfo::new(1, "--Break--")), true);
         broken.scan.interrupted = true;
         let o = batch_outcome(BatchEnd::Exited(exit(0)), broken, &req(), "", "", true);
-        assert_eq!(o.status, RunStatus::Cancelled);
+        // Not this server's cancel (that ends as BatchEnd::Cancelled): the code's own break.
+        assert_eq!((o.status, o.rc), (RunStatus::Error, Some(1)));
         assert!(
             o.notes.iter().any(|n| n.contains("--Break--")),
             "{:?}",

@@ -130,9 +130,39 @@ pub fn do_file_path(name: &str, bases: &[&Path]) -> Option<PathBuf> {
     bases.iter().map(|b| b.join(&rel)).find(|p| p.is_file())
 }
 
+/// Whether `cmd` is a `display` (any abbreviation Stata takes) that shows `_rc`: its
+/// output gives the code of the error just captured.
+pub fn displays_rc(cmd: &str) -> bool {
+    let rest = strip_prefixes(cmd).rest;
+    let verb = rest.split_whitespace().next().unwrap_or("");
+    is_abbrev(verb, "display", 2) && rest.contains("_rc")
+}
+
+/// Whether `cmd` is `exit 1` (`exit, 1` too): the code's own way to stop with r(1), which
+/// Stata reports as `--Break--` like a break.
+pub fn is_exit_1(cmd: &str) -> bool {
+    let rest = strip_prefixes(cmd).rest;
+    let mut words = rest
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty());
+    words.next() == Some("exit") && words.next() == Some("1")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rc_displays_and_exit_1() {
+        assert!(displays_rc("display \"_rc = \" _rc"));
+        assert!(displays_rc("di _rc"));
+        assert!(!displays_rc("local rc = _rc"));
+        assert!(!displays_rc("d _rc"), "d is describe");
+        assert!(is_exit_1("exit 1"));
+        assert!(is_exit_1("    exit, 1"));
+        assert!(!is_exit_1("exit 198"));
+        assert!(!is_exit_1("exit"));
+    }
 
     fn rest(cmd: &str) -> &str {
         strip_prefixes(cmd).rest

@@ -18,6 +18,7 @@ pub fn known_message(line: &str) -> Option<(i32, bool)> {
         "varlist required" => Some(100),
         "type mismatch" => Some(109),
         "invalid syntax" => Some(198),
+        "no variables defined" => Some(111),
         _ => None,
     };
     if let Some(code) = exact {
@@ -70,6 +71,24 @@ pub fn known_message(line: &str) -> Option<(i32, bool)> {
         return Some((199, true));
     }
     None
+}
+
+/// The code of a Mata error line, `<istmt>:  3499  y not found` or `myfunc():  3301
+/// subscript invalid`: Mata prints its own code between the function and the message.
+pub fn mata_error(line: &str) -> Option<i32> {
+    let (place, rest) = line.trim().split_once(':')?;
+    if !(place == "<istmt>" || (place.ends_with("()") && !place.contains(' '))) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits != 4 || !rest[digits..].starts_with("  ") || rest[digits..].trim().is_empty() {
+        return None;
+    }
+    rest[..digits]
+        .parse()
+        .ok()
+        .filter(|c| (3000..4000).contains(c))
 }
 
 /// Who reads a hint: a model, which has the MCP tools, or a person at a terminal, who

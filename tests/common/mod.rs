@@ -16,17 +16,26 @@ pub fn shared_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
-/// Whether `../shared` is there. When it is not, says so once (past the test harness's
-/// capture, so it shows) and the tests that need it return early; the rest still run.
-pub fn have_shared() -> bool {
+/// Whether `../shared` is there, with its real logs. When it is not, says so once per test
+/// file (past the test harness's capture, so it shows), with how many of that file's
+/// `skipped` tests need it; those tests return early and the rest still run.
+pub fn have_shared(skipped: usize) -> bool {
     static TOLD: std::sync::Once = std::sync::Once::new();
-    let there = shared_dir().join("fixtures/stata-logs").is_dir();
+    let there = shared_dir().join("fixtures/stata-logs").is_dir()
+        && shared_dir().join("real-logs").is_dir();
     if !there {
         TOLD.call_once(|| {
             let _ = writeln!(
                 std::io::stderr(),
-                "note: {} is missing: the tests that read real Stata logs from it are skipped",
-                shared_dir().display()
+                "NOTE: the real-log corpus ({}) was not found: {skipped} test{} of {} that \
+                 read real Stata logs from it are skipped",
+                shared_dir().display(),
+                if skipped == 1 { "" } else { "s" },
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                    .and_then(|s| s.rsplit_once('-').map(|x| x.0.to_owned()))
+                    .unwrap_or_default()
             );
         });
     }

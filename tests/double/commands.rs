@@ -792,8 +792,31 @@ fn double(it: &mut Interp, rest: &str) -> R {
             eprintln!("{}", unquote(tail));
             Ok(())
         }
+        "replay" => replay(it, unquote(tail.trim())),
         _ => fail(199, format!("command _double {sub} is unrecognized")),
     }
+}
+
+/// Writes a real Stata log's lines, from its first command echo on, into the logs as they
+/// are (bytes, CRLF and all): a test's way to put what real Stata wrote in front of the runner.
+fn replay(it: &mut Interp, path: &str) -> R {
+    let bytes =
+        std::fs::read(path).map_err(|_| StataErr::new(601, format!("file {path} not found")))?;
+    let mut start = 0;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_start_matches("{com}");
+        if text.starts_with(". ") || text.trim_end() == "." {
+            break;
+        }
+        start += line.len();
+    }
+    let mut body = bytes[start..].to_vec();
+    if !body.ends_with(b"\n") {
+        body.push(b'\n');
+    }
+    it.out.bulk_bytes(&body);
+    Ok(())
 }
 
 /// Writes `n` numbered lines of `width` characters in large blocks.

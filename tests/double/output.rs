@@ -266,17 +266,22 @@ impl Out {
 
     /// Many complete lines at once, for `_double burst`: one write per sink.
     pub fn bulk(&mut self, block: &str) {
+        self.bulk_bytes(block.as_bytes());
+    }
+
+    /// Complete lines as bytes, whatever their encoding (`_double replay`).
+    pub fn bulk_bytes(&mut self, block: &[u8]) {
         if self.quiet {
             return;
         }
         let mut failed = None;
         if let Some(b) = self.batch.as_mut()
-            && let Err(e) = b.write_bulk(block.as_bytes())
+            && let Err(e) = b.write_bulk(block)
         {
             failed = Some(e);
         }
         for log in self.logs.iter_mut().filter(|l| l.on) {
-            if let Err(e) = log.sink.write_bulk(block.as_bytes()) {
+            if let Err(e) = log.sink.write_bulk(block) {
                 failed = Some(e);
             }
         }
@@ -284,7 +289,7 @@ impl Out {
             self.warn(e);
         }
         if let Some(c) = self.console.as_mut() {
-            c.write_str(block);
+            c.write_str(&String::from_utf8_lossy(block));
         }
     }
 
