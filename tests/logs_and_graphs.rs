@@ -309,6 +309,56 @@ fn graphs_are_found_in_session_mode_too() {
 }
 
 #[test]
+fn a_graph_a_session_draws_comes_back_without_graph_export() {
+    let fake = FakeStata::new();
+    let mut c = Client::start(&fake, &["--mode", "session"]);
+    c.initialize();
+    let resp = call(
+        &mut c,
+        "stata_run_code",
+        json!({"code": "sysuse auto\nscatter price mpg"}),
+    );
+    assert_eq!(structured(&resp)["status"], "ok", "{}", result_text(&resp));
+    let imgs = images(&resp);
+    assert_eq!(imgs.len(), 1, "the scatter plot drawn: {resp}");
+    assert_eq!(imgs[0]["mimeType"], "image/png");
+    let text = result_text(&resp);
+    assert!(text.contains("drawn in this call (Graph)"), "{text}");
+    // The runner's own listing and export are not the user's output.
+    let output = text.split_once("--- output").map_or("", |x| x.1);
+    for leaked in ["graph dir", "graph export", "as(svg)"] {
+        assert!(!output.contains(leaked), "{leaked:?} in {text}");
+    }
+    let run_id = structured(&resp)["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    let log = call(&mut c, "stata_read_log", json!({"run_id": run_id}));
+    assert!(!result_text(&log).contains("graph dir"), "{log}");
+
+    // Nothing new drawn: nothing shown again.
+    let resp = call(&mut c, "stata_run_code", json!({"code": "summarize price"}));
+    assert!(images(&resp).is_empty(), "{resp}");
+    // A new graph is shown; an exported one only once.
+    let resp = call(
+        &mut c,
+        "stata_run_code",
+        json!({"code": "scatter mpg weight"}),
+    );
+    assert_eq!(images(&resp).len(), 1, "{resp}");
+    let resp = call(
+        &mut c,
+        "stata_run_code",
+        json!({"code": "scatter price weight\ngraph export w.svg, replace"}),
+    );
+    assert_eq!(
+        images(&resp).len(),
+        1,
+        "the export, not the export and the memory graph: {resp}"
+    );
+}
+
+#[test]
 fn a_session_runs_log_reads_as_the_users_output_and_raw_shows_the_rest() {
     let fake = FakeStata::new();
     let mut c = Client::start(&fake, &["--mode", "session"]);

@@ -133,6 +133,10 @@ impl Service {
         let outcome = session
             .query(req, cancel.clone(), QUERY_MAX_CHARS, park_r)
             .await;
+        // The query's folder is done with: retention may count it like any other.
+        if let Some(id) = outcome.run_id {
+            self.dirs.finished(id);
+        }
         if outcome.status != RunStatus::Ok {
             return Err(QueryError::Failed(Box::new(outcome)));
         }

@@ -172,6 +172,56 @@ pub fn read_status(sections: &[Vec<String>]) -> StatusFacts {
     facts
 }
 
+/// Lists the graphs in memory (and `.gph` files on disk, which [`graph_names`] leaves out).
+pub const GRAPH_DIR: &str = "graph dir";
+
+/// Words that start a command drawing a graph (or running a do-file that may).
+const DRAWING_WORDS: &[&str] = &[
+    "graph",
+    "gr",
+    "gra",
+    "twoway",
+    "tw",
+    "scatter",
+    "sc",
+    "line",
+    "histogram",
+    "hist",
+    "histo",
+    "kdensity",
+    "lowess",
+    "marginsplot",
+    "coefplot",
+    "binscatter",
+    "do",
+    "run",
+    "include",
+    "ru",
+];
+
+/// Whether `code` may draw a graph: it names a graph command (or runs a do-file) somewhere.
+pub fn may_draw(code: &str) -> bool {
+    code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| DRAWING_WORDS.contains(&w))
+}
+
+/// Exports the graph in memory called `name` as SVG to `path` (every edition can).
+pub fn graph_export_svg(name: &str, path: &str) -> Result<String, crate::stata::quote::Unquotable> {
+    let path = crate::stata::quote::stata_quote(path)?;
+    Ok(format!(
+        "quietly graph export {path}, name({name}) as(svg) replace"
+    ))
+}
+
+/// The names of the graphs in memory in `graph dir`'s output.
+pub fn graph_names(output: &str) -> Vec<String> {
+    output
+        .split_whitespace()
+        .filter(|w| crate::stata::input::is_stata_name(w))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 mod console;
 pub mod facts;
+mod graphs;
 mod outcome;
 pub mod pool;
 mod protocol;
@@ -60,6 +61,8 @@ pub struct SessionRunner {
     closing: CancellationToken,
     /// Calls let in by the pool that have not finished: they hold the session's seat.
     admitted: AtomicUsize,
+    /// The graphs in memory as the last call left them.
+    seen: graphs::Seen,
 }
 
 #[derive(Default)]
@@ -83,6 +86,7 @@ impl SessionRunner {
             facts: SharedFacts::default(),
             closing: CancellationToken::new(),
             admitted: AtomicUsize::new(0),
+            seen: graphs::Seen::default(),
         }
     }
 
@@ -217,17 +221,23 @@ impl SessionRunner {
         };
         let waited = started.elapsed();
         let _busy = self.facts.busy(req.label.clone());
+        let probe = graphs::Probe::of(&req);
         let mut outcome = self
             .run_locked(
                 &mut slot,
                 req,
                 live,
-                cancel,
+                cancel.clone(),
                 kind,
                 max_output_chars,
                 started,
             )
             .await;
+        if kind == CallKind::User {
+            // Still holding the session: no other call's graphs can be taken for this one's.
+            self.add_memory_graphs(&mut slot, &probe, &mut outcome, &cancel)
+                .await;
+        }
         if let Some(q) = queued {
             outcome.notes.push(self.waited_note(waited, &q));
         }
