@@ -5,13 +5,8 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
-use super::{CallKind, SessionRunner, Slot};
-use crate::log::live::LiveOutput;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
 use crate::stata::queries::{GRAPH_DIR, graph_export_svg, graph_names, may_draw};
@@ -22,7 +17,13 @@ const MAX_GRAPHS: usize = 16;
 /// How long the listing and the exports may take together.
 const QUERY_LIMIT: Duration = Duration::from_secs(60);
 /// Output a graph query keeps (the listing of names).
-const QUERY_CHARS: usize = 64 * 1024;
+pub const QUERY_CHARS: usize = 64 * 1024;
+
+/// Runs the runner's own Stata code in the session held for the call, giving its output
+/// when it ran cleanly.
+pub trait Query {
+    fn query(&mut self, req: RunRequest) -> impl Future<Output = Option<String>> + Send;
+}
 
 /// What each graph in memory looked like when last seen (a hash of its SVG), by name.
 #[derive(Debug, Default)]
@@ -38,6 +39,22 @@ pub(super) struct Probe {
 }
 
 impl Probe {
+    /// A query of the runner's own, run like the call (same Stata, same folder).
+    fn request(&self, code: String) -> RunRequest {
+        RunRequest {
+            stata: self.stata.clone(),
+            source: RunSource::Code(code),
+            cwd: self.cwd.clone(),
+            change_dir: false,
+            run_dir: None,
+            turn: None,
+            timeout: QUERY_LIMIT,
+            session: self.session.clone(),
+            label: "looking for graphs in memory".to_owned(),
+            notes: Vec::new(),
+        }
+    }
+
     pub(super) fn of(req: &RunRequest) -> Self {
         Self {
             stata: req.stata.clone(),
@@ -51,39 +68,26 @@ impl Probe {
     }
 }
 
-impl SessionRunner {
+impl Seen {
     /// After a user call that may have drawn: adds the graphs in memory that are new or
     /// changed since the last call to `outcome.graphs` (as SVG files in its run folder),
     /// unless the call exported graphs itself (those are the ones the user meant to show).
-    pub(super) async fn add_memory_graphs(
-        &self,
-        slot: &mut Slot,
-        req: &Probe,
-        outcome: &mut RunOutcome,
-        cancel: &CancellationToken,
-    ) {
+    pub async fn add(&self, probe: &Probe, outcome: &mut RunOutcome, session: &mut impl Query) {
         let Some(dir) = outcome.log_path.as_deref().and_then(Path::parent) else {
             return;
         };
-        if !req.drew || slot.live.is_none() || matches!(outcome.status, RunStatus::Cancelled) {
+        if !probe.drew || matches!(outcome.status, RunStatus::Cancelled) {
             return;
         }
         let dir = dir.to_path_buf();
-        let names = match self.query(slot, req, GRAPH_DIR.to_owned(), cancel).await {
-            Some(text) => {
-                let section = split_sections(&text, &[GRAPH_DIR.to_owned()]).remove(0);
-                let mut names = graph_names(&section.join("\n"));
-                names.truncate(MAX_GRAPHS);
-                names
-            }
-            None => return,
+        let Some(text) = session.query(probe.request(GRAPH_DIR.to_owned())).await else {
+            return;
         };
+        let section = split_sections(&text, &[GRAPH_DIR.to_owned()]).remove(0);
+        let mut names = graph_names(&section.join("\n"));
+        names.truncate(MAX_GRAPHS);
         if names.is_empty() {
-            self.seen
-                .0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clear();
+            self.marks().clear();
             return;
         }
         let files: Vec<(String, PathBuf)> = names
@@ -100,10 +104,10 @@ impl SessionRunner {
                 Err(e) => tracing::warn!("graph {name}: {e}"),
             }
         }
-        if self.query(slot, req, code, cancel).await.is_none() {
+        if session.query(probe.request(code)).await.is_none() {
             return;
         }
-        let mut seen = self.seen.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = self.marks();
         seen.retain(|name, _| names.contains(name));
         let user_exported = !outcome.graphs.is_empty();
         let mut shown = Vec::new();
@@ -131,43 +135,7 @@ impl SessionRunner {
         }
     }
 
-    /// Runs `code` as a query of the runner's own, its output kept whole; `None` when it
-    /// did not run cleanly.
-    async fn query(
-        &self,
-        slot: &mut Slot,
-        req: &Probe,
-        code: String,
-        cancel: &CancellationToken,
-    ) -> Option<String> {
-        let q = RunRequest {
-            stata: req.stata.clone(),
-            source: RunSource::Code(code),
-            cwd: req.cwd.clone(),
-            change_dir: false,
-            run_dir: None,
-            turn: None,
-            timeout: QUERY_LIMIT,
-            session: req.session.clone(),
-            label: "looking for graphs in memory".to_owned(),
-            notes: Vec::new(),
-        };
-        let live = Arc::new(LiveOutput::new(4096));
-        let kind = CallKind::Query { park_r: true };
-        let out = self
-            .run_locked(
-                slot,
-                q,
-                live,
-                cancel.clone(),
-                kind,
-                QUERY_CHARS,
-                Instant::now(),
-            )
-            .await;
-        if let Some(id) = out.run_id {
-            self.settings.dirs.finished(id);
-        }
-        (out.status == RunStatus::Ok).then(|| out.output.render(""))
+    fn marks(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -7,6 +7,7 @@ mod graphs;
 mod outcome;
 pub mod pool;
 mod protocol;
+mod queue;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use facts::{BusyGuard, Facts, SharedFacts};
 use outcome::{CallEnd, End, lost_note, session_outcome};
 pub use protocol::CallKind;
 use protocol::{OwnLogBlock, RC_SAVE, REOPEN, call_input, nonce};
+use queue::{Queued, either};
 
 /// How every session of a server runs Stata; shared by the sessions of a pool.
 #[derive(Clone)]
@@ -68,12 +70,6 @@ pub struct SessionRunner {
 #[derive(Default)]
 struct Slot {
     live: Option<Session>,
-}
-
-/// Why a call waited: how many were ahead of it, and what held the session as it began to wait.
-struct Queued {
-    ahead: usize,
-    behind: Option<String>,
 }
 
 impl SessionRunner {
@@ -233,13 +229,19 @@ impl SessionRunner {
                 started,
             )
             .await;
-        if kind == CallKind::User {
+        if kind == CallKind::User && slot.live.is_some() {
             // Still holding the session: no other call's graphs can be taken for this one's.
-            self.add_memory_graphs(&mut slot, &probe, &mut outcome, &cancel)
-                .await;
+            let mut held = Held {
+                runner: self,
+                slot: &mut slot,
+                cancel: &cancel,
+            };
+            self.seen.add(&probe, &mut outcome, &mut held).await;
         }
         if let Some(q) = queued {
-            outcome.notes.push(self.waited_note(waited, &q));
+            outcome
+                .notes
+                .push(q.note(waited, &self.quoted_unless_main()));
         }
         outcome
     }
@@ -382,30 +384,6 @@ impl SessionRunner {
                 describe_exit(&status)
             )));
         }
-    }
-
-    /// What a call that waited for the session says about it: the result's duration
-    /// includes the wait, which would otherwise look like Stata's own time.
-    fn waited_note(&self, waited: Duration, q: &Queued) -> String {
-        let mut note = format!(
-            "this call waited {} in line for {} earlier call{} in the Stata session{}{} before \
-             it ran (the duration includes the wait)",
-            human_duration(waited),
-            q.ahead,
-            if q.ahead == 1 { "" } else { "s" },
-            self.quoted_unless_main(),
-            q.behind
-                .as_deref()
-                .map(|b| format!(" ({b} when this call arrived)"))
-                .unwrap_or_default(),
-        );
-        if waited >= LONG_WAIT {
-            note.push_str(
-                "; to work while a long run goes on, give calls another session (e.g. \
-                 \"session\": \"explore\"), which is a Stata of its own",
-            );
-        }
-        note
     }
 
     async fn start_session(
@@ -553,20 +531,28 @@ impl SessionRunner {
     }
 }
 
-/// A wait after which the result suggests another session.
-const LONG_WAIT: Duration = Duration::from_secs(5);
+/// The session held by a call, for the runner's own queries after it (the graphs it drew).
+struct Held<'a> {
+    runner: &'a SessionRunner,
+    slot: &'a mut Slot,
+    cancel: &'a CancellationToken,
+}
 
-/// A token cancelled when `a` or `b` is (and when it is dropped by its guard).
-fn either(a: &CancellationToken, b: &CancellationToken) -> CancellationToken {
-    let merged = b.child_token();
-    let (a, m) = (a.clone(), merged.clone());
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = a.cancelled() => m.cancel(),
-            _ = m.cancelled() => {}
+impl graphs::Query for Held<'_> {
+    async fn query(&mut self, req: RunRequest) -> Option<String> {
+        let live = Arc::new(LiveOutput::new(4096));
+        let kind = CallKind::Query { park_r: true };
+        let (chars, now) = (graphs::QUERY_CHARS, Instant::now());
+        let cancel = self.cancel.clone();
+        let out = self
+            .runner
+            .run_locked(self.slot, req, live, cancel, kind, chars, now)
+            .await;
+        if let Some(id) = out.run_id {
+            self.runner.settings.dirs.finished(id);
         }
-    });
-    merged
+        (out.status == RunStatus::Ok).then(|| out.output.render(""))
+    }
 }
 
 /// The session held for a series of queries; user calls wait until it is dropped.

@@ -46,7 +46,13 @@ pub fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: 
     outcome.user_region = region;
     let limit = req.timeout.as_secs_f64();
     let stopped = |timed_out: bool| {
-        if timed_out {
+        if let Some(why) = shutting_down() {
+            // The server is going (the client closed its input): that is why, not a cancel.
+            (
+                RunStatus::Cancelled,
+                format!("The run was stopped: {}.", why.explain()),
+            )
+        } else if timed_out {
             (
                 RunStatus::Timeout,
                 format!("The time limit of {limit} s was reached."),
