@@ -8,6 +8,8 @@ use crate::log::watch::FollowMode;
 use clap::builder::BoolishValueParser;
 use clap::{ArgMatches, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+pub use crate::sandbox::SandboxMode;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "stata-mcp",
@@ -160,6 +162,22 @@ pub struct ServerOptions {
         global = true
     )]
     pub session_idle_secs: u64,
+
+    /// Confine Stata with the kernel (Linux Landlock): `write` lets it write only in the project's folders, its run folder, the temp folder and the ado folders; `strict` also limits reads and refuses TCP connections; `off` does neither [default: write where Landlock is available].
+    #[arg(long, env = "STATA_MCP_SANDBOX", value_enum, default_value_t = SandboxMode::Write, global = true)]
+    pub sandbox: SandboxMode,
+
+    /// A further folder the sandbox lets Stata write in (repeatable).
+    #[arg(long = "sandbox-allow-write", value_name = "DIR", global = true)]
+    pub sandbox_allow_write: Vec<PathBuf>,
+
+    /// Strict sandbox: a further folder Stata may read (repeatable).
+    #[arg(long = "sandbox-allow-read", value_name = "DIR", global = true)]
+    pub sandbox_allow_read: Vec<PathBuf>,
+
+    /// Strict sandbox: let Stata open TCP connections.
+    #[arg(long, env = "STATA_MCP_ALLOW_NETWORK", value_parser = BoolishValueParser::new(), global = true)]
+    pub allow_network: bool,
 
     /// Directory Stata code runs in when a call gives no `cwd` [default: where the server started].
     #[arg(long, env = "STATA_MCP_WORKDIR", global = true)]

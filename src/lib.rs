@@ -14,6 +14,7 @@ pub mod log;
 pub mod render;
 pub mod run;
 pub mod runner;
+pub mod sandbox;
 pub mod server;
 pub mod service;
 pub mod settings;

@@ -6,6 +6,12 @@ use stata_mcp::commands;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
+    // The sandbox launcher confines itself and becomes Stata: first, before any thread starts.
+    let mut argv = std::env::args_os().skip(1);
+    if argv.next().as_deref() == Some(std::ffi::OsStr::new(stata_mcp::sandbox::LAUNCHER)) {
+        let code = stata_mcp::sandbox::launch::launch(argv.collect());
+        return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     // The raw matches are kept besides the parsed options: `config` needs to know which
     // options the user set (and how) rather than their values alone.
     let matches = cli::matches();

@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{Mode, ServerOptions};
+use crate::cli::{Mode, SandboxMode, ServerOptions};
 use crate::client::policy::{AutoBackground, Overrides};
 use crate::log::watch::FollowMode;
 
@@ -56,6 +56,11 @@ pub struct Settings {
     /// `--follow`: how running logs are followed.
     pub follow: FollowMode,
     pub allow_shell: bool,
+    /// `--sandbox` and its folders (absolute), `--allow-network`.
+    pub sandbox: SandboxMode,
+    pub sandbox_write: Vec<PathBuf>,
+    pub sandbox_read: Vec<PathBuf>,
+    pub allow_network: bool,
 }
 
 impl Settings {
@@ -90,6 +95,18 @@ impl Settings {
             no_images: opts.no_images,
             follow: opts.follow,
             allow_shell: opts.allow_shell,
+            sandbox: opts.sandbox,
+            sandbox_write: opts
+                .sandbox_allow_write
+                .iter()
+                .map(|p| absolute(p))
+                .collect::<io::Result<_>>()?,
+            sandbox_read: opts
+                .sandbox_allow_read
+                .iter()
+                .map(|p| absolute(p))
+                .collect::<io::Result<_>>()?,
+            allow_network: opts.allow_network,
         })
     }
 }

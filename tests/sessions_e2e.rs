@@ -240,7 +240,8 @@ fn closing_a_session_cancels_its_job_first() {
     assert!(eventually(LONG, || {
         result_text(&c.call("stata_job", json!({ "job_id": job }), LONG)).contains("start")
     }));
-    assert_eq!(fake.live_processes().len(), 2);
+    let live = fake.live_processes();
+    assert_eq!(live.len(), 2, "{live:?}");
     let r = c.call(
         "stata_session",
         json!({"action": "close", "session": "long"}),

@@ -38,6 +38,14 @@ impl Roots {
         self.state.send_replace(state);
     }
 
+    /// Every root known now (none while the answer is on its way).
+    pub fn all(&self) -> Vec<PathBuf> {
+        match &*self.state.borrow() {
+            RootsState::Known(roots) => roots.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The first root, waiting up to `wait` while the client's answer is on its way.
     pub async fn first(&self, wait: Duration) -> Option<PathBuf> {
         let mut rx = self.state.subscribe();

@@ -111,6 +111,14 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
             }
         );
     }
+    let _ = writeln!(
+        out,
+        "  sandbox:  {}",
+        crate::sandbox::describe(opts.sandbox)
+    );
+    for extra in &opts.sandbox_allow_write {
+        let _ = writeln!(out, "            also writable: {}", extra.display());
+    }
     report_client(opts, out);
     let Some(log_dir) = check_log_dir(opts, out) else {
         return false;
@@ -275,7 +283,7 @@ async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
     let started = Instant::now();
     // A session starts on its own first, so its start-up time can be told apart from the call.
     let warmed = match runner {
-        Runner::Session(session) => Some(session.warm(stata, workdir).await),
+        Runner::Session(session) => Some(session.warm(stata, workdir, None).await),
         Runner::Batch(_) => None,
     };
     let startup = started.elapsed();
@@ -297,6 +305,7 @@ async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
         timeout: CHECK_TIMEOUT,
         session: Default::default(),
         label: "stata-mcp doctor".to_owned(),
+        sandbox: None,
         notes: Vec::new(),
     };
     let live = Arc::new(LiveOutput::new(64 * 1024));

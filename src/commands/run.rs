@@ -143,6 +143,7 @@ fn request(settings: &Settings, args: &RunArgs) -> Result<RunRequest, String> {
         timeout: settings.timeout,
         session: Default::default(),
         label: "stata-mcp run".to_owned(),
+        sandbox: None,
         notes: Vec::new(),
     })
 }

@@ -105,6 +105,9 @@ pub fn session_text(j: &SessionJson) -> String {
     } else {
         let _ = writeln!(t, "no Stata session{name} is running");
     }
+    if !j.sandbox.is_empty() {
+        let _ = writeln!(t, "sandbox: {}", j.sandbox);
+    }
     for reason in &j.client.reasons {
         let _ = writeln!(t, "client: {reason}");
     }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::follow::{Follower, Stop};
 use super::outcome::{BatchEnd, batch_outcome};
-use super::process::{Pipes, StataProcess};
+use super::process::{Launch, StataProcess};
 use super::request::RunRequest;
 use super::rundir::{RunDir, RunDirs};
 use super::wrapper::{START_ECHO, batch_wrapper};
@@ -79,7 +79,10 @@ impl BatchRunner {
             &req.stata,
             ["-q", "-b", "do", WRAPPER_FILE],
             &dir.path,
-            Pipes { stdin: false },
+            Launch {
+                stdin: false,
+                sandbox: req.sandbox.as_ref(),
+            },
         ) {
             Ok(p) => p,
             Err(e) => {

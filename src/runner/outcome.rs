@@ -65,9 +65,12 @@ pub fn batch_outcome(
     let status = match end {
         BatchEnd::Cancelled => {
             outcome.status = RunStatus::Cancelled;
-            outcome
-                .notes
-                .push("the run was cancelled and Stata was stopped".into());
+            // The server going (the client closed its input) is why, when it is.
+            let why = match shutting_down() {
+                Some(why) => format!("The run was stopped: {}.", why.explain()),
+                None => "the run was cancelled and Stata was stopped".to_owned(),
+            };
+            outcome.notes.push(why);
             return outcome;
         }
         BatchEnd::TimedOut => {
@@ -183,6 +186,7 @@ pub(crate) mod tests {
             timeout: Duration::from_secs(30),
             session: Default::default(),
             label: String::new(),
+            sandbox: None,
             notes: Vec::new(),
         }
     }

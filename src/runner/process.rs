@@ -122,10 +122,13 @@ fn signal_group(pid: u32, sig: Signal) {
     }
 }
 
-/// What to connect to the child's standard streams.
+/// How to start Stata: whether its stdin is a pipe, and the sandbox it runs in.
 #[derive(Debug, Clone, Copy)]
-pub struct Pipes {
+pub struct Launch<'a> {
     pub stdin: bool,
+    /// Started through this binary's sandbox launcher, which confines itself then execs
+    /// Stata (same process, so the group and the signals are Stata's).
+    pub sandbox: Option<&'a crate::sandbox::Plan>,
 }
 
 /// A running Stata process, leader of its own process group.
@@ -141,14 +144,28 @@ pub struct StataProcess {
 }
 
 impl StataProcess {
-    pub fn spawn<I, S>(program: &Path, args: I, cwd: &Path, pipes: Pipes) -> io::Result<Self>
+    pub fn spawn<I, S>(program: &Path, args: I, cwd: &Path, pipes: Launch<'_>) -> io::Result<Self>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .current_dir(cwd)
+        let args: Vec<std::ffi::OsString> = args
+            .into_iter()
+            .map(|a| a.as_ref().to_os_string())
+            .collect();
+        let mut cmd = match pipes.sandbox {
+            Some(plan) => {
+                let mut c = Command::new(std::env::current_exe()?);
+                c.args(plan.launcher_args(program, &args));
+                c
+            }
+            None => {
+                let mut c = Command::new(program);
+                c.args(&args);
+                c
+            }
+        };
+        cmd.current_dir(cwd)
             .stdin(if pipes.stdin {
                 Stdio::piped()
             } else {

@@ -30,6 +30,8 @@ pub struct RunRequest {
     /// What the run is, in a few words, for a session's "busy with" (`stata_run_code:
     /// display 1`, `background job job-2: ...`).
     pub label: String,
+    /// The sandbox Stata runs in; none: not confined.
+    pub sandbox: Option<crate::sandbox::Plan>,
     /// Lines the result starts its notes with (e.g. which folder relative paths came from).
     pub notes: Vec<String>,
 }

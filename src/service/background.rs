@@ -190,6 +190,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             session: Default::default(),
             label: String::new(),
+            sandbox: None,
             notes: Vec::new(),
         }
     }

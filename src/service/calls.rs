@@ -161,6 +161,11 @@ impl Service {
             },
             crate::service::background::summary_of(&source)
         );
+        let file = match &source {
+            RunSource::File { path, .. } => Some(path.as_path()),
+            RunSource::Code(_) => None,
+        };
+        let sandbox = self.sandbox_plan(&cwd, file, &stata).await;
         Ok(RunRequest {
             stata,
             source,
@@ -171,6 +176,7 @@ impl Service {
             timeout,
             session,
             label,
+            sandbox,
             notes,
         })
     }

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod live_run;
 pub mod queries;
 pub mod retention;
+pub mod sandbox;
 pub mod sessions;
 pub mod shell_guard;
 
@@ -40,6 +41,8 @@ pub struct Service {
     pub jobs: Jobs,
     /// The client on stdin: its policy and its roots.
     pub client: Connection,
+    /// A result has said there is no sandbox here (it is said once).
+    pub told_unsandboxed: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -73,6 +76,7 @@ impl Service {
             dirs,
             retention,
             jobs: Jobs::default(),
+            told_unsandboxed: Default::default(),
         }
     }
 
@@ -92,7 +96,9 @@ impl Service {
     ) -> RunOutcome {
         let cwd = req.cwd.clone();
         let mut notes = std::mem::take(&mut req.notes);
+        let plan = req.sandbox.clone();
         let mut outcome = self.runner.run(req, live, cancel).await;
+        self.sandbox_notes(plan.as_ref(), &mut outcome);
         notes.append(&mut outcome.notes);
         outcome.notes = notes;
         seal_run_dir(&outcome);
@@ -116,7 +122,11 @@ impl Service {
                 return;
             };
             let started = match service.locate_stata() {
-                Ok(stata) => pool.warm(&stata, &service.settings.workdir).await,
+                Ok(stata) => {
+                    let workdir = &service.settings.workdir;
+                    let plan = service.sandbox_plan(workdir, None, &stata).await;
+                    pool.warm(&stata, workdir, plan.as_ref()).await
+                }
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = started {

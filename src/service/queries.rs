@@ -128,6 +128,7 @@ impl Service {
             timeout: self.settings.timeout,
             session: Default::default(),
             label: String::new(),
+            sandbox: None,
             notes: Vec::new(),
         };
         let outcome = session

@@ -46,6 +46,8 @@ pub struct SessionJson {
     pub sessions: Vec<SessionEntryJson>,
     /// The connected client's profile and what it decided.
     pub client: ClientJson,
+    /// How Stata is confined here (`--sandbox`), or why it is not.
+    pub sandbox: String,
     pub notes: Vec<String>,
 }
 
@@ -216,8 +218,9 @@ impl Service {
         let workdir = &self.base().await.dir;
         if restart {
             let stata = self.locate_stata()?;
+            let plan = self.sandbox_plan(workdir, None, &stata).await;
             runner
-                .restart(&stata, workdir, cancel)
+                .restart(&stata, workdir, plan.as_ref(), cancel)
                 .await
                 .map_err(QueryError::Restart)?;
             notes.push(
@@ -233,6 +236,7 @@ impl Service {
         let mut json = SessionJson {
             session: runner.name().to_string(),
             client: ClientJson::of(&self.client.policy()),
+            sandbox: crate::sandbox::describe(self.settings.sandbox),
             ..SessionJson::default()
         };
         fill(&mut json, &info);

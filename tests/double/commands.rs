@@ -793,6 +793,17 @@ fn double(it: &mut Interp, rest: &str) -> R {
             Ok(())
         }
         "replay" => replay(it, unquote(tail.trim())),
+        // A TCP connection, as `copy http://...` or `net install` would open one.
+        "connect" => {
+            let addr = tail.trim();
+            match std::net::TcpStream::connect(addr) {
+                Ok(_) => {
+                    it.out.line(&format!("connected to {addr}"));
+                    Ok(())
+                }
+                Err(e) => fail(677, format!("could not connect to {addr}: {e}")),
+            }
+        }
         _ => fail(199, format!("command _double {sub} is unrecognized")),
     }
 }

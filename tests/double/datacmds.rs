@@ -270,8 +270,13 @@ fn use_cmd(it: &mut Interp, rest: &str) -> R {
     let q = qualifiers(rest);
     let path = dta_path(&q.main);
     no_data_loss(it, &q.opts)?;
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return fail(601, format!("file {path} not found"));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        // A file that is there but may not be read (permissions, a sandbox).
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return fail(603, format!("file {path} could not be opened"));
+        }
+        Err(_) => return fail(601, format!("file {path} not found")),
     };
     let mut lines = text.lines();
     if lines.next() != Some(DTA_MAGIC) {

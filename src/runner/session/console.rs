@@ -16,7 +16,7 @@ use crate::log::decode::decode_line;
 use crate::log::tail::LogTail;
 use crate::log::watch::POLL_INTERVAL;
 use crate::runner::batch::spawn_error;
-use crate::runner::process::{Pipes, StataProcess, describe_exit};
+use crate::runner::process::{Launch, StataProcess, describe_exit};
 use crate::stata::quote::stata_quote;
 
 /// How long a fresh Stata gets to answer its first command (licence checks can be slow).
@@ -42,11 +42,16 @@ impl Session {
     pub async fn start(
         stata: &Path,
         cwd: &Path,
+        sandbox: Option<&crate::sandbox::Plan>,
         log: &Path,
         cancel: &CancellationToken,
     ) -> Result<Self, String> {
-        let mut proc = StataProcess::spawn(stata, ["-q"], cwd, Pipes { stdin: true })
-            .map_err(|e| spawn_error(stata, &e))?;
+        let launch = Launch {
+            stdin: true,
+            sandbox,
+        };
+        let mut proc =
+            StataProcess::spawn(stata, ["-q"], cwd, launch).map_err(|e| spawn_error(stata, &e))?;
         let stdin = proc
             .stdin
             .take()

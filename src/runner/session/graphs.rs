@@ -51,6 +51,7 @@ impl Probe {
             timeout: QUERY_LIMIT,
             session: self.session.clone(),
             label: "looking for graphs in memory".to_owned(),
+            sandbox: None,
             notes: Vec::new(),
         }
     }

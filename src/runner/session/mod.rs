@@ -31,10 +31,11 @@ use crate::run::error::ErrorInfo;
 use crate::run::files::{SESSIONS_DIR, WRAPPER_LOG, start_log_name};
 use crate::run::session_name::SessionName;
 use crate::run::{RunOutcome, RunStatus};
+use crate::sandbox::Plan;
 use crate::text::human::human_duration;
 use console::Session;
 use facts::{BusyGuard, Facts, SharedFacts};
-use outcome::{CallEnd, End, lost_note, session_outcome};
+use outcome::{CallEnd, End, cancelled_before, lost_note, session_outcome};
 pub use protocol::CallKind;
 use protocol::{OwnLogBlock, RC_SAVE, REOPEN, call_input, nonce};
 use queue::{Queued, either};
@@ -96,12 +97,17 @@ impl SessionRunner {
     }
 
     /// Starts the session now rather than at the first call (`--warm`).
-    pub async fn warm(&self, stata: &Path, cwd: &Path) -> Result<(), String> {
+    pub async fn warm(
+        &self,
+        stata: &Path,
+        cwd: &Path,
+        sandbox: Option<&Plan>,
+    ) -> Result<(), String> {
         let mut slot = self.session.lock().await;
         self.reap(&mut slot);
         if slot.live.is_none() {
             let s = self
-                .start_session(stata, cwd, &CancellationToken::new())
+                .start_session(stata, cwd, sandbox, &CancellationToken::new())
                 .await?;
             slot.live = Some(s);
         }
@@ -148,6 +154,7 @@ impl SessionRunner {
         &self,
         stata: &Path,
         cwd: &Path,
+        sandbox: Option<&Plan>,
         cancel: &CancellationToken,
     ) -> Result<(), String> {
         let mut slot = self.session.lock().await;
@@ -156,7 +163,7 @@ impl SessionRunner {
         }
         self.facts.ended(None);
         self.facts.lock().lost = None;
-        let s = self.start_session(stata, cwd, cancel).await?;
+        let s = self.start_session(stata, cwd, sandbox, cancel).await?;
         slot.live = Some(s);
         Ok(())
     }
@@ -208,12 +215,7 @@ impl SessionRunner {
         let cancel = either(&cancel, &self.closing);
         let _stop_watch = cancel.clone().drop_guard();
         let Some((mut slot, queued)) = self.acquire(&live, &cancel, turn).await else {
-            return RunOutcome {
-                status: RunStatus::Cancelled,
-                error: None,
-                notes: vec!["cancelled while waiting for the session; nothing ran".into()],
-                ..RunOutcome::not_started(None, started, None, String::new())
-            };
+            return cancelled_before(started, "while waiting for the session");
         };
         let waited = started.elapsed();
         let _busy = self.facts.busy(req.label.clone());
@@ -263,7 +265,10 @@ impl SessionRunner {
         self.reap(slot);
         if slot.live.is_none() {
             let lost = self.facts.lock().lost.take();
-            match self.start_session(&req.stata, &req.cwd, &cancel).await {
+            match self
+                .start_session(&req.stata, &req.cwd, req.sandbox.as_ref(), &cancel)
+                .await
+            {
                 Ok(s) => {
                     if let Some(why) = lost {
                         notes.push(format!(
@@ -276,14 +281,7 @@ impl SessionRunner {
                 }
                 // Stopped on purpose while Stata was starting (a cancel, a close): no failure.
                 Err(_) if cancel.is_cancelled() => {
-                    return RunOutcome {
-                        status: RunStatus::Cancelled,
-                        error: None,
-                        notes: vec![
-                            "cancelled while the Stata session was starting; nothing ran".into(),
-                        ],
-                        ..RunOutcome::not_started(None, started, None, String::new())
-                    };
+                    return cancelled_before(started, "while the Stata session was starting");
                 }
                 // Nothing is kept: the next call tries a fresh start.
                 Err(msg) => return RunOutcome::not_started(None, started, None, msg),
@@ -390,6 +388,7 @@ impl SessionRunner {
         &self,
         stata: &Path,
         cwd: &Path,
+        sandbox: Option<&Plan>,
         cancel: &CancellationToken,
     ) -> Result<Session, String> {
         let dir = self.settings.dirs.root().with_file_name(SESSIONS_DIR);
@@ -397,7 +396,7 @@ impl SessionRunner {
         // One start-up log per server process and session, replaced by each start;
         // retention removes those of servers no longer running.
         let log = dir.join(start_log_name(std::process::id(), self.name.as_str()));
-        let started = Session::start(stata, cwd, &log, cancel).await;
+        let started = Session::start(stata, cwd, sandbox, &log, cancel).await;
         make_files_private(&dir);
         if let Ok(s) = &started {
             self.facts.started(s.proc.pgid(), s.stata.clone());

@@ -124,6 +124,16 @@ pub fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: 
     CallEnd { outcome, gone }
 }
 
+/// A call stopped `when` (waiting, starting Stata) before any of its code ran.
+pub fn cancelled_before(started: std::time::Instant, when: &str) -> RunOutcome {
+    RunOutcome {
+        status: RunStatus::Cancelled,
+        error: None,
+        notes: vec![format!("cancelled {when}; nothing ran")],
+        ..RunOutcome::not_started(None, started, None, String::new())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,11 +129,16 @@ impl SessionPool {
     }
 
     /// Starts `main` now rather than at its first call (`--warm`, `doctor`).
-    pub async fn warm(&self, stata: &std::path::Path, cwd: &std::path::Path) -> Result<(), String> {
+    pub async fn warm(
+        &self,
+        stata: &std::path::Path,
+        cwd: &std::path::Path,
+        sandbox: Option<&crate::sandbox::Plan>,
+    ) -> Result<(), String> {
         let main = self
             .admit(&SessionName::main())
             .map_err(|e| e.to_string())?;
-        main.warm(stata, cwd).await
+        main.warm(stata, cwd, sandbox).await
     }
 
     /// Every session the pool knows, `main` first, with what each is doing.

@@ -197,6 +197,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             session: Default::default(),
             label: String::new(),
+            sandbox: None,
             notes: Vec::new(),
         }
     }
