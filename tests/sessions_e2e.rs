@@ -237,11 +237,13 @@ fn closing_a_session_cancels_its_job_first() {
     let mut c = server(&fake, &[]);
     run_in(&mut c, "main", "display 1");
     let job = job_in(&mut c, "long", "display \"start\"\nsleep 60000");
+    // Its Stata has started and printed its first line (the job's summary also says
+    // "start", so the line is matched whole).
     assert!(eventually(LONG, || {
-        result_text(&c.call("stata_job", json!({ "job_id": job }), LONG)).contains("start")
+        result_text(&c.call("stata_job", json!({ "job_id": job }), LONG)).contains("\nstart\n")
     }));
     let live = fake.live_processes();
-    assert_eq!(live.len(), 2, "{live:?}");
+    assert_eq!(live.len(), 2, "{live:?} {}", list(&mut c));
     let r = c.call(
         "stata_session",
         json!({"action": "close", "session": "long"}),

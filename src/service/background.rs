@@ -7,7 +7,7 @@ use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
-use super::jobs::{Job, NewJob};
+use super::jobs::Job;
 use super::live_run::LiveRun;
 use crate::log::live::LiveOutput;
 use crate::run::session_name::SessionName;
@@ -53,7 +53,7 @@ impl Service {
         let id = self.jobs.next_id();
         req.label = format!("background job {id}: {summary}");
         let (run_dir, session) = (req.run_dir.clone(), self.job_session(&req));
-        Ok(self.jobs.add(NewJob {
+        Ok(self.jobs.add(Job {
             id,
             tool: tool.to_owned(),
             summary,
@@ -86,7 +86,7 @@ impl Service {
         }
         match run.snapshot().outcome {
             Some(outcome) => Answer::Finished(outcome),
-            None => Answer::Promoted(self.jobs.add(NewJob {
+            None => Answer::Promoted(self.jobs.add(Job {
                 id: self.jobs.next_id(),
                 tool: tool.to_owned(),
                 summary,

@@ -28,18 +28,6 @@ pub struct Job {
     pub session: Option<SessionName>,
 }
 
-/// What a job is made of, given to [`Jobs::add`].
-#[derive(Debug)]
-pub struct NewJob {
-    /// From [`Jobs::next_id`].
-    pub id: String,
-    pub tool: String,
-    pub summary: String,
-    pub run: Arc<LiveRun>,
-    pub run_dir: Option<RunDir>,
-    pub session: Option<SessionName>,
-}
-
 /// What a job id refers to.
 #[derive(Debug)]
 pub enum Lookup {
@@ -75,17 +63,11 @@ impl Jobs {
         format!("job-{}", r.last)
     }
 
-    /// Keeps `new`; the oldest finished jobs go beyond [`MAX_JOBS`].
-    pub fn add(&self, new: NewJob) -> Arc<Job> {
+    /// Keeps `job` (its id from [`Jobs::next_id`]); the oldest finished jobs go beyond
+    /// [`MAX_JOBS`].
+    pub fn add(&self, job: Job) -> Arc<Job> {
         let mut r = self.registry();
-        let job = Arc::new(Job {
-            id: new.id,
-            tool: new.tool,
-            summary: new.summary,
-            run: new.run,
-            run_dir: new.run_dir,
-            session: new.session,
-        });
+        let job = Arc::new(job);
         r.jobs.push_back(job.clone());
         while r.jobs.len() > MAX_JOBS {
             match r
@@ -142,7 +124,7 @@ mod tests {
             let later = Instant::now() + Duration::from_secs(10);
             run.follow(&LiveOutput::new(256), later, &CancellationToken::new())
                 .await;
-            jobs.add(NewJob {
+            jobs.add(Job {
                 id: jobs.next_id(),
                 tool: "stata_run_code".into(),
                 summary: "display 1".into(),
