@@ -67,7 +67,8 @@ pub fn server_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_stata-mcp"))
 }
 
-/// A temp dir holding `bin/stata-mp` (a link to the double), a work dir and a log dir.
+/// A temp dir holding `bin/stata-mp` (a link to the double), a work dir, a log dir and a
+/// home folder for the server (so nothing a test runs touches the real one).
 pub struct FakeStata {
     pub dir: tempfile::TempDir,
 }
@@ -80,6 +81,7 @@ impl FakeStata {
             .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("bin")).expect("bin");
         std::fs::create_dir_all(dir.path().join("work")).expect("work");
+        std::fs::create_dir_all(dir.path().join("home")).expect("home");
         // A link, as installs have; the edition comes from the link's name.
         #[cfg(unix)]
         std::os::unix::fs::symlink(double_path(), dir.path().join("bin/stata-mp")).expect("link");
@@ -95,6 +97,10 @@ impl FakeStata {
     }
     pub fn log_dir(&self) -> PathBuf {
         self.dir.path().join("logs")
+    }
+    /// The server's `HOME` (its `~/ado` folders, anything else Stata would keep there).
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
     }
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.work().join(rel);
@@ -151,6 +157,8 @@ pub struct Client {
     /// Everything received so far, in order.
     pub seen: Vec<Received>,
     next_id: i64,
+    /// The server's HOME when the test gave none; removed with the client.
+    _home: tempfile::TempDir,
 }
 
 impl Client {
@@ -168,6 +176,14 @@ impl Client {
             .any(|(k, _)| k == "STATA_MCP_STRUCTURED_CONTENT")
         {
             cmd.env("STATA_MCP_STRUCTURED_CONTENT", "always");
+        }
+        // A home of its own: nothing the server or Stata keeps there (~/ado) reaches the real one.
+        let home = tempfile::Builder::new()
+            .prefix("stata-mcp-home")
+            .tempdir()
+            .expect("home");
+        if !cmd.get_envs().any(|(k, _)| k == "HOME") {
+            cmd.env("HOME", home.path());
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -196,6 +212,7 @@ impl Client {
             rx,
             seen: Vec::new(),
             next_id: 1,
+            _home: home,
         }
     }
 
@@ -393,6 +410,7 @@ impl Client {
             .arg(fake.work())
             .args(extra)
             .env_remove("STATA_PATH")
+            .env("HOME", fake.home())
             .env("RUST_LOG", "warn");
         for (k, v) in env {
             cmd.env(k, v);

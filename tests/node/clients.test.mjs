@@ -29,7 +29,7 @@ function fakeInstall() {
 }
 
 test("the TypeScript SDK lists the tools without a warning and gets every frame before the result", async () => {
-  const { args } = fakeInstall();
+  const { tmp, args } = fakeInstall();
   // With structuredContent and outputSchema, as programs get them: the SDK compiles every
   // output schema and validates every result against it.
   args.push("--structured-content", "always");
@@ -42,7 +42,8 @@ test("the TypeScript SDK lists the tools without a warning and gets every frame 
   const transport = new StdioClientTransport({
     command: BIN,
     args,
-    env: { PATH: process.env.PATH ?? "", RUST_LOG: "warn" },
+    // HOME: nothing the server or Stata keeps there (~/ado) goes to the real one.
+    env: { PATH: process.env.PATH ?? "", RUST_LOG: "warn", HOME: tmp },
     stderr: "ignore",
   });
   try {
@@ -75,17 +76,17 @@ test("the TypeScript SDK lists the tools without a warning and gets every frame 
   assert.deepEqual(errors.filter((e) => /unknown token/.test(e)), [], "no frame for an unknown token");
 });
 
-function inspector(args, server) {
+function inspector(args, server, home) {
   const cli = join(HERE, "node_modules", ".bin", "mcp-inspector");
-  return spawnSync(cli, ["--cli", ...args, "-e", "RUST_LOG=warn", BIN, ...server], {
+  return spawnSync(cli, ["--cli", ...args, "-e", "RUST_LOG=warn", "-e", `HOME=${home}`, BIN, ...server], {
     encoding: "utf8",
     timeout: 60_000,
   });
 }
 
 test("the Inspector's strict check finds no portability problem, and a call works", () => {
-  const { args } = fakeInstall();
-  const listed = inspector(["--strict", "--method", "tools/list"], args);
+  const { tmp, args } = fakeInstall();
+  const listed = inspector(["--strict", "--method", "tools/list"], args, tmp);
   assert.equal(listed.status, 0, listed.stderr);
   assert.equal(listed.stderr.trim(), "", "no problems reported");
   const tools = JSON.parse(listed.stdout).tools;
@@ -94,6 +95,7 @@ test("the Inspector's strict check finds no portability problem, and a call work
   const called = inspector(
     ["--method", "tools/call", "--tool-name", "stata_run_code", "--tool-arg", "code=display 6*7"],
     args,
+    tmp,
   );
   assert.equal(called.status, 0, called.stderr);
   const result = JSON.parse(called.stdout);

@@ -486,7 +486,13 @@ impl SessionRunner {
         let mut breaking: Option<(tokio::time::Instant, bool)> = None;
 
         let end = loop {
-            if let Some(stop) = follow.wait(breaking.is_none()).await {
+            // Stata's exit (it writes nothing) wakes the loop too, not only the log.
+            let stop = tokio::select! {
+                biased;
+                stop = follow.wait(breaking.is_none()) => stop,
+                _ = session.proc.wait() => None,
+            };
+            if let Some(stop) = stop {
                 let timed_out = stop.timed_out();
                 // Stata's break key: the running command stops, the data stays.
                 session.proc.interrupt();
