@@ -190,19 +190,23 @@ const DRAWING_WORDS: &[&str] = &[
     "histo",
     "kdensity",
     "lowess",
-    "marginsplot",
-    "coefplot",
+    "qnorm",
+    "pnorm",
     "binscatter",
+    "tsline",
+    "xtline",
+    "grc1leg",
     "do",
     "run",
     "include",
     "ru",
 ];
 
-/// Whether `code` may draw a graph: it names a graph command (or runs a do-file) somewhere.
+/// Whether `code` may draw a graph: it names a graph command (or runs a do-file) somewhere;
+/// so do the `...plot` commands (`marginsplot`, `coefplot`, `rvfplot`, `avplot`).
 pub fn may_draw(code: &str) -> bool {
     code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|w| DRAWING_WORDS.contains(&w))
+        .any(|w| DRAWING_WORDS.contains(&w) || (w.len() > 4 && w.ends_with("plot")))
 }
 
 /// Exports the graph in memory called `name` as SVG to `path` (every edition can).
@@ -225,6 +229,32 @@ pub fn graph_names(output: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_that_may_draw_is_told_from_code_that_cannot() {
+        for draws in [
+            "sysuse auto\nscatter price mpg",
+            "tw (lfit y x)",
+            "marginsplot",
+            "tsline gdp",
+            "xtline y",
+            "graph bar mpg, over(rep78)",
+            "hist price",
+            "do analysis.do",
+            "grc1leg a b",
+        ] {
+            assert!(may_draw(draws), "{draws:?}");
+        }
+        for not in [
+            "summarize price",
+            "regress y x",
+            "display 1",
+            "gen group = 1",
+            "egen g = group(x)",
+        ] {
+            assert!(!may_draw(not), "{not:?}");
+        }
+    }
 
     #[test]
     fn a_list_with_a_condition_keeps_and_restores() {
