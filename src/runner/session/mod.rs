@@ -114,19 +114,19 @@ impl SessionRunner {
         Ok(())
     }
 
-    /// Ends the session, if one runs; `why`, if given, is told to the next call.
-    pub async fn stop(&self, why: Option<String>) {
+    /// Ends the session's Stata, if one runs (the server is exiting, or the session closes).
+    pub async fn stop(&self) {
         let mut slot = self.session.lock().await;
         if let Some(mut s) = slot.live.take() {
             let _ = s.proc.kill().await;
-            self.facts.ended(why);
+            self.facts.ended(None);
         }
     }
 
     /// Closes the session for good: stops what runs or waits in it, then its Stata.
     pub async fn close(&self) {
         self.closing.cancel();
-        self.stop(None).await;
+        self.stop().await;
     }
 
     /// Ends the session if it has had nothing to do for `idle` (nothing holds it, no call

@@ -167,7 +167,7 @@ impl SessionPool {
     pub async fn stop_all(&self) {
         let all: Vec<Arc<SessionRunner>> = self.sessions().values().cloned().collect();
         for r in all {
-            r.stop(None).await;
+            r.stop().await;
         }
     }
 
