@@ -104,9 +104,20 @@ pub enum Mode {
     Batch,
     /// One console Stata kept alive across calls: data, macros and estimates persist.
     Session,
+    /// Each run is a SLURM batch job (`sbatch`) on a cluster; the log is followed on shared storage.
+    Slurm,
 }
 
 impl Mode {
+    /// The mode as `--mode` spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mode::Batch => "batch",
+            Mode::Session => "session",
+            Mode::Slurm => "slurm",
+        }
+    }
+
     /// Session where a console Stata exists (Linux, macOS), batch on Windows.
     pub const fn platform_default() -> Mode {
         if cfg!(windows) {
@@ -131,9 +142,18 @@ pub struct ServerOptions {
     #[arg(long, env = "STATA_MCP_WARM", value_parser = BoolishValueParser::new(), global = true)]
     pub warm: bool,
 
-    /// Batch mode: at most this many Stata processes at once [default: the number of cores].
-    #[arg(long, env = "STATA_MCP_MAX_PARALLEL", global = true)]
-    pub max_parallel: Option<usize>,
+    /// At most this many batch Stata processes (or a sweep's cluster jobs) at once: each Stata MP uses several cores, and licences limit seats; at least 1.
+    #[arg(
+        long,
+        env = "STATA_MCP_MAX_PARALLEL",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u64).range(1..=1024),
+        global = true
+    )]
+    pub max_parallel: u64,
+
+    #[command(flatten)]
+    pub slurm: SlurmOptions,
 
     /// Session mode: seconds Stata gets to return to its prompt after a break before it is killed.
     #[arg(
@@ -304,6 +324,52 @@ pub struct ServerOptions {
         global = true
     )]
     pub log_level: String,
+}
+
+/// `--mode slurm`: how jobs are submitted. Each option also comes from the environment.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SlurmOptions {
+    /// SLURM partition (`sbatch --partition`) [default: the cluster's].
+    #[arg(long, env = "STATA_MCP_SLURM_PARTITION", global = true)]
+    pub slurm_partition: Option<String>,
+
+    /// SLURM account to charge (`sbatch --account`).
+    #[arg(long, env = "STATA_MCP_SLURM_ACCOUNT", global = true)]
+    pub slurm_account: Option<String>,
+
+    /// The cluster's time limit per job (`sbatch --time`, e.g. 2:00:00) [default: the partition's].
+    #[arg(long, env = "STATA_MCP_SLURM_TIME", global = true)]
+    pub slurm_time: Option<String>,
+
+    /// Cores per job (`sbatch --cpus-per-task`): the cores of the Stata MP licence.
+    #[arg(long, env = "STATA_MCP_SLURM_CPUS", global = true)]
+    pub slurm_cpus: Option<u32>,
+
+    /// Memory per job (`sbatch --mem`, e.g. 16G).
+    #[arg(long, env = "STATA_MCP_SLURM_MEM", global = true)]
+    pub slurm_mem: Option<String>,
+
+    /// A shell line the job script runs before Stata, e.g. `module load stata/18` (repeatable).
+    #[arg(
+        long = "slurm-setup",
+        env = "STATA_MCP_SLURM_SETUP",
+        value_name = "LINE",
+        global = true
+    )]
+    pub slurm_setup: Vec<String>,
+
+    /// Stata as the compute nodes see it (e.g. stata-mp after `module load`) [default: the discovered one].
+    #[arg(long, env = "STATA_MCP_SLURM_STATA_PATH", global = true)]
+    pub slurm_stata_path: Option<PathBuf>,
+
+    /// A further `sbatch` argument, passed as given (repeatable), e.g. --slurm-sbatch-arg=--qos=short.
+    #[arg(
+        long = "slurm-sbatch-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        global = true
+    )]
+    pub slurm_sbatch_arg: Vec<String>,
 }
 
 /// Parses the command line, or exits with clap's message; a bad value that came from an

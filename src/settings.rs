@@ -22,8 +22,10 @@ pub struct Settings {
     pub mode_is_default: bool,
     /// `--warm`: start the session as the server starts.
     pub warm: bool,
-    /// Batch runs at once (`--max-parallel`, default: the cores).
+    /// Batch runs (and a sweep's tasks) at once (`--max-parallel`).
     pub max_parallel: usize,
+    /// `--mode slurm`: how jobs are submitted.
+    pub slurm: SlurmSettings,
     /// How long a session gets to come back after a break before it is killed.
     pub break_grace: Duration,
     /// Session mode: named sessions running at once (`--max-sessions`).
@@ -73,9 +75,8 @@ impl Settings {
             mode,
             mode_is_default,
             warm: opts.warm,
-            max_parallel: opts
-                .max_parallel
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            max_parallel: usize::try_from(opts.max_parallel).unwrap_or(usize::MAX),
+            slurm: SlurmSettings::from(&opts.slurm),
             break_grace: Duration::from_secs(opts.break_grace_secs),
             max_sessions: usize::try_from(opts.max_sessions).unwrap_or(usize::MAX),
             session_idle: (opts.session_idle_secs > 0)
@@ -108,6 +109,37 @@ impl Settings {
                 .collect::<io::Result<_>>()?,
             allow_network: opts.allow_network,
         })
+    }
+}
+
+/// `--mode slurm`'s options as the runner uses them.
+#[derive(Debug, Clone, Default)]
+pub struct SlurmSettings {
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub time: Option<String>,
+    pub cpus: Option<u32>,
+    pub mem: Option<String>,
+    /// Shell lines run before Stata in every job script.
+    pub setup: Vec<String>,
+    /// Stata on the compute nodes; none: the discovered one.
+    pub stata_path: Option<PathBuf>,
+    pub sbatch_args: Vec<String>,
+}
+
+impl From<&crate::cli::SlurmOptions> for SlurmSettings {
+    fn from(o: &crate::cli::SlurmOptions) -> Self {
+        let given = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+        Self {
+            partition: given(&o.slurm_partition),
+            account: given(&o.slurm_account),
+            time: given(&o.slurm_time),
+            cpus: o.slurm_cpus,
+            mem: given(&o.slurm_mem),
+            setup: o.slurm_setup.clone(),
+            stata_path: o.slurm_stata_path.clone(),
+            sbatch_args: o.slurm_sbatch_arg.clone(),
+        }
     }
 }
 

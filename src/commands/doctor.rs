@@ -284,7 +284,7 @@ async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
     // A session starts on its own first, so its start-up time can be told apart from the call.
     let warmed = match runner {
         Runner::Session(session) => Some(session.warm(stata, workdir, None).await),
-        Runner::Batch(_) => None,
+        Runner::Batch(_) | Runner::Slurm(_) => None,
     };
     let startup = started.elapsed();
     if let Some(Err(msg)) = warmed {
@@ -306,6 +306,7 @@ async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
         session: Default::default(),
         label: "stata-mcp doctor".to_owned(),
         sandbox: None,
+        detach: Default::default(),
         notes: Vec::new(),
     };
     let live = Arc::new(LiveOutput::new(64 * 1024));
@@ -379,6 +380,13 @@ async fn check_run(
             let _ = writeln!(
                 out,
                 "  started, answered and exited in {} (each batch call pays this start-up)",
+                human_duration(answer.startup)
+            );
+        }
+        Mode::Slurm => {
+            let _ = writeln!(
+                out,
+                "  submitted, queued, run and read back in {} (each call pays this)",
                 human_duration(answer.startup)
             );
         }
@@ -460,6 +468,8 @@ async fn suggest_other_mode(
     let other = match settings.mode {
         Mode::Batch => Mode::Session,
         Mode::Session => Mode::Batch,
+        // The cluster's own checks say what is wrong there.
+        Mode::Slurm => return,
     };
     settings.mode = other;
     let runner = runner(&settings);

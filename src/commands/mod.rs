@@ -15,10 +15,7 @@ use crate::service::retention::{Policy, Retention};
 use crate::settings::Settings;
 
 pub fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Batch => "batch",
-        Mode::Session => "session",
-    }
+    mode.name()
 }
 
 /// The runner the server would build from `settings`.

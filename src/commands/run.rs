@@ -144,6 +144,7 @@ fn request(settings: &Settings, args: &RunArgs) -> Result<RunRequest, String> {
         session: Default::default(),
         label: "stata-mcp run".to_owned(),
         sandbox: None,
+        detach: Default::default(),
         notes: Vec::new(),
     })
 }

@@ -19,6 +19,8 @@ pub struct LiveOutput {
     max_bytes: usize,
     inner: Mutex<Pending>,
     notify: Notify,
+    /// A sweep's task: every line also goes to the sweep's output, after this label.
+    parent: Option<(std::sync::Arc<LiveOutput>, String)>,
 }
 
 #[derive(Default)]
@@ -74,6 +76,17 @@ impl LiveOutput {
             max_bytes: max_bytes.max(256),
             inner: Mutex::new(Pending::default()),
             notify: Notify::new(),
+            parent: None,
+        }
+    }
+
+    /// The output of one part of a larger run (a sweep's task): each line and status also
+    /// goes to `parent`, opened by `label` (`[task 3] `), so a reader of the whole can tell
+    /// who printed it. Its own text is kept only up to the minimum (nobody reads it).
+    pub fn part_of(parent: std::sync::Arc<LiveOutput>, label: String) -> Self {
+        Self {
+            parent: Some((parent, label)),
+            ..Self::new(0)
         }
     }
 
@@ -87,6 +100,14 @@ impl LiveOutput {
     pub fn push_lines(&self, text: &str) {
         if text.is_empty() {
             return;
+        }
+        if let Some((parent, label)) = &self.parent {
+            let mut labelled = String::with_capacity(text.len() + label.len() * 4);
+            for line in text.split_inclusive('\n') {
+                labelled.push_str(label);
+                labelled.push_str(line);
+            }
+            parent.push_lines(&labelled);
         }
         {
             let mut p = self.lock();
@@ -114,7 +135,11 @@ impl LiveOutput {
 
     /// A note about the run itself rather than Stata output (e.g. "queued behind another run").
     pub fn push_status(&self, status: impl Into<String>) {
-        self.lock().status = Some(status.into());
+        let status = status.into();
+        if let Some((parent, label)) = &self.parent {
+            parent.push_status(format!("{label}{status}"));
+        }
+        self.lock().status = Some(status);
         self.notify.notify_one();
     }
 

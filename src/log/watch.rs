@@ -99,6 +99,21 @@ impl Wake {
         }
     }
 
+    /// Wake-ups every `period`, for a log another machine writes (a cluster job's, on
+    /// shared storage): only reading sees such writes, and a job's log need not be read
+    /// every few milliseconds.
+    pub fn every(period: Duration, why: &str) -> Wake {
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Wake {
+            ticker,
+            strategy: Strategy::Poll(why.to_owned()),
+            news: Arc::new(tokio::sync::Notify::new()),
+            #[cfg(any(target_os = "linux", windows))]
+            _watcher: None,
+        }
+    }
+
     pub fn strategy(&self) -> &Strategy {
         &self.strategy
     }

@@ -54,6 +54,8 @@ pub struct JobJson {
     pub next: String,
     /// Messages about this call (e.g. wait_s was capped).
     pub job_notes: Vec<String>,
+    /// A sweep (stata_sweep): its tasks, each with its status, rc, error and run id.
+    pub sweep: Option<super::sweep::SweepJson>,
 }
 
 /// One line of the job list.
@@ -133,6 +135,9 @@ pub fn job_view(
         if snap.cancel_requested {
             let _ = writeln!(text, "cancellation requested; the run is stopping");
         }
+        if let Some(sweep) = &job.sweep {
+            text.push_str(&super::sweep::progress_text(sweep));
+        }
         for note in &json.job_notes {
             let _ = writeln!(text, "note: {note}");
         }
@@ -162,7 +167,13 @@ pub fn job_view(
         excerpt.skipped_bytes,
         Some(&run_id_text(outcome)),
     );
-    let outcome = Some(if excerpt.seen_lines > 0 {
+    let outcome = Some(if let Some(sweep) = &job.sweep {
+        // A sweep's result is its tasks: every line they printed went out as it came, and
+        // each task's whole log is a stata_read_log away.
+        let mut shown = (**outcome).clone();
+        shown.output = super::sweep::final_output(sweep, max_chars);
+        Arc::new(shown)
+    } else if excerpt.seen_lines > 0 {
         Arc::new(unseen_only(outcome, &excerpt, max_chars))
     } else {
         outcome.clone()
@@ -203,7 +214,16 @@ fn job_json(
     job_notes: Vec<String>,
 ) -> JobJson {
     let done = snap.status.is_done();
-    let next = if done {
+    let next = if let Some(sweep) = job.sweep.as_deref().filter(|_| done) {
+        format!(
+            "The sweep has ended; each task's full log: stata_read_log {{\"run_id\": \"{}\"}} \
+             with the task's run id from the table.",
+            sweep
+                .tasks
+                .first()
+                .map_or_else(|| "-".to_owned(), |t| t.run_dir.id.to_string())
+        )
+    } else if done {
         format!(
             "The job has ended; its full log: stata_read_log {{\"run_id\": \"{}\"}}.",
             snap.outcome
@@ -242,6 +262,7 @@ fn job_json(
         runs_dir: runs_dir.to_string_lossy().into_owned(),
         next,
         job_notes,
+        sweep: job.sweep.as_deref().map(super::sweep::sweep_json),
     }
 }
 

@@ -5,3 +5,4 @@ pub mod job;
 pub mod log_page;
 pub mod outcome;
 pub mod query;
+pub mod sweep;

@@ -28,6 +28,17 @@ pub fn start_log_pid(file_name: &str) -> Option<u32> {
         .ok()
 }
 
+/// A cluster run's record of its SLURM job (JSON), so a later server can follow it.
+pub const SLURM_JOB_FILE: &str = "slurm-job.json";
+/// Written once a cluster run's job is over and its result was made: nothing to re-attach.
+pub const SLURM_ENDED_FILE: &str = "slurm-ended";
+
+/// Marks a cluster run's folder as a background job's (JSON: tool, summary, job id), so a
+/// later server re-attaches it; a sweep's own folder holds [`SWEEP_FILE`] instead.
+pub const BACKGROUND_FILE: &str = "background.json";
+/// A sweep's record in its own folder (JSON): its tasks' run ids and arguments.
+pub const SWEEP_FILE: &str = "sweep.json";
+
 /// Where in [`WRAPPER_LOG`] the user's output lies: `START END` (byte offsets), one line.
 pub const REGION_FILE: &str = "region";
 

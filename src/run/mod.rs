@@ -18,7 +18,8 @@ use image::Image;
 use output::CappedOutput;
 
 /// What the user asked Stata to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RunSource {
     /// Stata code, any number of lines.
     Code(String),

@@ -150,7 +150,7 @@ impl BatchRunner {
 }
 
 /// Writes the user's code (for `stata_run_code`) and the wrapper into the run directory.
-fn prepare(dir: &RunDir, req: &RunRequest) -> Result<(), String> {
+pub(super) fn prepare(dir: &RunDir, req: &RunRequest) -> Result<(), String> {
     let (do_file, args): (PathBuf, &[String]) = match &req.source {
         RunSource::Code(code) => (dir.write_code(code).map_err(|e| e.to_string())?, &[]),
         RunSource::File { path, args } => (path.clone(), args.as_slice()),

@@ -55,6 +55,29 @@ impl Follower {
         }
     }
 
+    /// Follows the log at `path` by reading it every `period` (a log written on another
+    /// machine), due to stop at `deadline` or when `cancel` fires.
+    pub fn every(
+        path: &Path,
+        period: std::time::Duration,
+        why: &str,
+        deadline: Instant,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            tail: LogTail::new(path),
+            wake: Wake::every(period, why),
+            deadline,
+            cancel,
+            read_error: None,
+        }
+    }
+
+    /// Moves the time limit (a cluster job's starts when the job does, not in the queue).
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+
     /// Waits until the next read is due, or the run must stop. Once a stop is being dealt
     /// with (`watching` false), only the next read is waited for.
     pub async fn wait(&mut self, watching: bool) -> Option<Stop> {

@@ -10,6 +10,7 @@ pub mod request;
 pub mod rundir;
 pub mod session;
 pub mod signals;
+pub mod slurm;
 pub mod turns;
 pub mod wrapper;
 
@@ -28,6 +29,7 @@ use rundir::RunDirs;
 pub enum Runner {
     Batch(batch::BatchRunner),
     Session(Arc<session::pool::SessionPool>),
+    Slurm(Arc<slurm::SlurmRunner>),
 }
 
 impl Runner {
@@ -51,6 +53,12 @@ impl Runner {
                 settings.max_sessions,
                 settings.session_idle,
             ))),
+            Mode::Slurm => Runner::Slurm(Arc::new(slurm::SlurmRunner::new(
+                dirs,
+                settings.slurm.clone(),
+                settings.max_output_chars,
+                settings.break_grace,
+            ))),
         }
     }
 
@@ -63,6 +71,7 @@ impl Runner {
         let (source, cwd) = (req.source.clone(), req.cwd.clone());
         let mut outcome = match self {
             Runner::Batch(r) => r.run(req, live, cancel).await,
+            Runner::Slurm(r) => r.run(req, live, cancel).await,
             Runner::Session(pool) => match pool.admit(&req.session) {
                 Ok(session) => session.run(req, live, cancel).await,
                 Err(e) => {

@@ -39,6 +39,9 @@ pub fn it_said(stderr: &str) -> String {
 /// How the wait for Stata ended.
 pub enum BatchEnd {
     Exited(ExitStatus),
+    /// A cluster job's script ended; its exit says nothing of the run (Stata's own exit is 0
+    /// even when the do-file fails), so the log alone is read.
+    JobEnded,
     Cancelled,
     TimedOut,
     WaitFailed(io::Error),
@@ -87,8 +90,12 @@ pub fn batch_outcome(
             outcome.error = Some(ErrorInfo::uncoded(format!("lost track of Stata: {e}")));
             return outcome;
         }
-        BatchEnd::Exited(status) => status,
+        BatchEnd::Exited(status) => Some(status),
+        BatchEnd::JobEnded => None,
     };
+    let ended = status
+        .as_ref()
+        .map_or_else(|| "the end of its cluster job".to_owned(), describe_exit);
 
     let license = scan.license.or_else(|| {
         pre_start
@@ -124,16 +131,15 @@ pub fn batch_outcome(
         outcome.error = Some(ErrorInfo::with_code(
             stata_rc,
             format!(
-                "Stata ({}) ended with {} before running the code; {what}",
+                "Stata ({}) ended with {ended} before running the code; {what}",
                 req.stata.display(),
-                describe_exit(&status)
             ),
         ));
         return outcome;
     }
     if let Some(err) = scan.error {
         take_error(&mut outcome, err, scan.interrupted);
-    } else if !status.success()
+    } else if status.as_ref().is_some_and(|s| !s.success())
         && let Some(why) = shutting_down()
     {
         // The server killed it: not a crash, and not the user's code.
@@ -141,12 +147,11 @@ pub fn batch_outcome(
         outcome
             .notes
             .push(format!("The run was stopped: {}.", why.explain()));
-    } else if !status.success() {
+    } else if status.as_ref().is_some_and(|s| !s.success()) {
         let said = it_said(stderr);
         outcome.status = RunStatus::Error;
         outcome.error = Some(ErrorInfo::uncoded(format!(
-            "Stata ended unexpectedly ({}) before finishing; the output so far is below.{said}",
-            describe_exit(&status)
+            "Stata ended unexpectedly ({ended}) before finishing; the output so far is below.{said}"
         )));
     }
     outcome
@@ -187,6 +192,7 @@ pub(crate) mod tests {
             session: Default::default(),
             label: String::new(),
             sandbox: None,
+            detach: Default::default(),
             notes: Vec::new(),
         }
     }

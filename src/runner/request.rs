@@ -32,6 +32,24 @@ pub struct RunRequest {
     pub label: String,
     /// The sandbox Stata runs in; none: not confined.
     pub sandbox: Option<crate::sandbox::Plan>,
+    /// Set once the run belongs to a background job: a cluster job then outlives the
+    /// server (a foreground one is cancelled when the client goes).
+    pub detach: Detach,
     /// Lines the result starts its notes with (e.g. which folder relative paths came from).
     pub notes: Vec<String>,
+}
+
+/// Whether a run has become a background job; shared, so a run promoted while it runs is
+/// seen as such by the runner following it.
+#[derive(Debug, Clone, Default)]
+pub struct Detach(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Detach {
+    pub fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }

@@ -96,6 +96,12 @@ impl RunDirs {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The run `id`, made by an earlier server, is followed by this one until it ends
+    /// (a cluster job re-attached): retention keeps it meanwhile.
+    pub fn adopt(&self, id: RunId) {
+        self.live_runs().insert(id);
+    }
+
     /// The run `id` has ended: its directory is now like any other for retention.
     pub fn finished(&self, id: RunId) {
         self.live_runs().remove(&id);

@@ -10,6 +10,7 @@ pub mod run_tools;
 pub mod schema;
 pub mod session_tools;
 pub mod state;
+pub mod sweep_tools;
 pub mod tools;
 pub mod transport;
 
@@ -33,6 +34,10 @@ pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
     let settings = Settings::resolve(&options).context("could not set up the server")?;
     let service = Arc::new(Service::new(settings));
     let turns = Turns::new();
+    let reattached = service.reattach();
+    if reattached > 0 {
+        tracing::info!("re-attached {reattached} background cluster jobs of earlier servers");
+    }
     let server = state::StataServer::new(service.clone(), turns.clone());
     spawn_signal_handler();
     if service.settings.warm {
@@ -49,6 +54,7 @@ pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
                 _ = stdin_closed.cancelled() => {
                     // The client is gone: stop Stata now rather than letting runs finish,
                     // then give the handlers a moment to wind down.
+                    service.release_cluster().await;
                     kill_all_groups(Shutdown::ClientGone);
                     let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut waiting).await;
                 }
@@ -56,6 +62,7 @@ pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
         }
         Err(e) => tracing::info!("MCP session ended before it began: {e}"),
     }
+    service.release_cluster().await;
     kill_all_groups(Shutdown::ClientGone);
     Ok(())
 }

@@ -10,7 +10,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use super::schema::portable_tool;
 use super::state::StataServer;
-use super::{handshake, job_tools, log_tools, run_tools, session_tools};
+use super::{handshake, job_tools, log_tools, run_tools, session_tools, sweep_tools};
 use crate::runner::turns::Arrival;
 
 /// Every tool this server has.
@@ -18,6 +18,7 @@ use crate::runner::turns::Arrival;
 enum ToolName {
     RunCode,
     RunFile,
+    Sweep,
     Job,
     ReadLog,
     Inspect,
@@ -27,9 +28,10 @@ enum ToolName {
 }
 
 impl ToolName {
-    const ALL: [ToolName; 8] = [
+    const ALL: [ToolName; 9] = [
         ToolName::RunCode,
         ToolName::RunFile,
+        ToolName::Sweep,
         ToolName::Job,
         ToolName::ReadLog,
         ToolName::Inspect,
@@ -42,6 +44,7 @@ impl ToolName {
         match self {
             ToolName::RunCode => "stata_run_code",
             ToolName::RunFile => "stata_run_file",
+            ToolName::Sweep => "stata_sweep",
             ToolName::Job => "stata_job",
             ToolName::ReadLog => "stata_read_log",
             ToolName::Inspect => "stata_inspect_data",
@@ -67,6 +70,7 @@ fn all_tools() -> Vec<rmcp::model::Tool> {
         .into_iter()
         .chain(session_tools::tools())
         .chain(log_tools::tools())
+        .chain(sweep_tools::tools())
         .chain(job_tools::tools())
         .map(portable_tool)
         .collect()
@@ -85,7 +89,8 @@ impl ServerHandler for StataServer {
                 "Runs Stata. Use stata_run_code for code and stata_run_file for do-files. Output \
                  streams as progress notifications while Stata runs; the final result holds the \
                  status, any error (r(N) and message) and the output. For long runs pass \
-                 background: true and follow the job with stata_job. In session mode every call \
+                 background: true and follow the job with stata_job. To run one do-file over \
+                 many argument lists in parallel, use stata_sweep. In session mode every call \
                  may name a session (default main), each a separate Stata with its own data: \
                  while a long job runs in one, explore or run other work in another (e.g. \
                  session: \"explore\"), and see them with stata_session {\"action\": \"list\"}.",
@@ -156,6 +161,7 @@ impl ServerHandler for StataServer {
             ToolName::RunCode | ToolName::RunFile => {
                 run_tools::call(self, tool.as_str(), args, &context, turn).await
             }
+            ToolName::Sweep => sweep_tools::call(self, args).await,
             ToolName::Job => job_tools::call(self, args, &context).await,
             ToolName::ReadLog => log_tools::call(service, args).await,
             ToolName::Inspect | ToolName::Results | ToolName::Help | ToolName::Session => {

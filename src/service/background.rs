@@ -52,7 +52,11 @@ impl Service {
         req.run_dir = Some(self.dirs.for_run(None)?);
         let id = self.jobs.next_id();
         req.label = format!("background job {id}: {summary}");
+        req.detach.set();
         let (run_dir, session) = (req.run_dir.clone(), self.job_session(&req));
+        if let Some(dir) = &run_dir {
+            self.keep_for_later(dir, tool, &summary, &id);
+        }
         Ok(self.jobs.add(Job {
             id,
             tool: tool.to_owned(),
@@ -60,6 +64,7 @@ impl Service {
             run: self.spawn_run(req),
             run_dir,
             session,
+            sweep: None,
         }))
     }
 
@@ -76,6 +81,12 @@ impl Service {
     ) -> Answer {
         let summary = summary(&req);
         let session = self.job_session(&req);
+        let mut req = req;
+        if matches!(self.runner, Runner::Slurm(_)) && req.run_dir.is_none() {
+            // Named now, so that if the run becomes a job its folder can be marked as one.
+            req.run_dir = self.dirs.for_run(None).ok();
+        }
+        let (detach, run_dir) = (req.detach.clone(), req.run_dir.clone());
         let run = self.spawn_run(req);
         let ended = run.follow(frames, Instant::now() + after, stop).await;
         if !ended && stop.is_cancelled() {
@@ -86,14 +97,22 @@ impl Service {
         }
         match run.snapshot().outcome {
             Some(outcome) => Answer::Finished(outcome),
-            None => Answer::Promoted(self.jobs.add(Job {
-                id: self.jobs.next_id(),
-                tool: tool.to_owned(),
-                summary,
-                run,
-                run_dir: None,
-                session,
-            })),
+            None => {
+                let id = self.jobs.next_id();
+                detach.set();
+                if let Some(dir) = &run_dir {
+                    self.keep_for_later(dir, tool, &summary, &id);
+                }
+                Answer::Promoted(self.jobs.add(Job {
+                    id,
+                    tool: tool.to_owned(),
+                    summary,
+                    run,
+                    run_dir,
+                    session,
+                    sweep: None,
+                }))
+            }
         }
     }
 
@@ -191,6 +210,7 @@ mod tests {
             session: Default::default(),
             label: String::new(),
             sandbox: None,
+            detach: Default::default(),
             notes: Vec::new(),
         }
     }

@@ -75,10 +75,10 @@ pub enum StartError {
     BadSession(#[from] BadSessionName),
     #[error(
         "the `session` argument names one of the server's Stata sessions, but this server runs \
-         in batch mode (a fresh Stata per call, no sessions); leave it out, or start the server \
+         in {0} mode (a fresh Stata per call, no sessions); leave it out, or start the server \
          with --mode session (Linux and macOS) to keep named sessions"
     )]
-    NoSessionsInBatch,
+    NoSessions(&'static str),
     /// Discovery's own explanation of where it looked.
     #[error(transparent)]
     StataNotFound(#[from] DiscoveryError),
@@ -89,7 +89,7 @@ impl StartError {
     pub fn is_argument(&self) -> bool {
         matches!(
             self,
-            StartError::BadTimeout(_) | StartError::BadSession(_) | StartError::NoSessionsInBatch
+            StartError::BadTimeout(_) | StartError::BadSession(_) | StartError::NoSessions(_)
         )
     }
 
@@ -177,6 +177,7 @@ impl Service {
             session,
             label,
             sandbox,
+            detach: Default::default(),
             notes,
         })
     }
@@ -185,8 +186,8 @@ impl Service {
     pub fn session_name(&self, given: Option<&str>) -> Result<SessionName, StartError> {
         match given {
             None => Ok(SessionName::main()),
-            Some(_) if self.settings.mode == crate::cli::Mode::Batch => {
-                Err(StartError::NoSessionsInBatch)
+            Some(_) if self.settings.mode != crate::cli::Mode::Session => {
+                Err(StartError::NoSessions(self.settings.mode.name()))
             }
             Some(name) => Ok(SessionName::parse(name)?),
         }

@@ -26,6 +26,8 @@ pub struct Job {
     pub run_dir: Option<RunDir>,
     /// Session mode: the session it runs in.
     pub session: Option<SessionName>,
+    /// A sweep: its tasks.
+    pub sweep: Option<Arc<super::tasks::Sweep>>,
 }
 
 /// What a job id refers to.
@@ -131,6 +133,7 @@ mod tests {
                 run,
                 run_dir: None,
                 session: None,
+                sweep: None,
             });
         }
         assert!(matches!(jobs.find("job-1"), Lookup::Forgotten));

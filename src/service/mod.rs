@@ -3,16 +3,20 @@
 
 pub mod background;
 pub mod calls;
+pub mod finish;
 pub mod folders;
 pub mod graphs;
 pub mod images;
 pub mod jobs;
 pub mod live_run;
 pub mod queries;
+pub mod reattach;
 pub mod retention;
 pub mod sandbox;
 pub mod sessions;
 pub mod shell_guard;
+pub mod sweep;
+pub mod tasks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +38,9 @@ use retention::{Policy, Retention};
 pub struct Service {
     pub settings: Settings,
     pub runner: Runner,
+    /// Session mode: the batch runner sweeps use (a session is one process); otherwise the
+    /// runner itself runs them.
+    pub sweep_runner: Option<Runner>,
     pub dirs: Arc<RunDirs>,
     /// Removes old run directories (`--keep-runs`, `--keep-mb`) and knows which are in use.
     pub retention: Arc<Retention>,
@@ -69,10 +76,18 @@ impl Service {
         if let Runner::Session(pool) = &runner {
             pool.spawn_idle_closer();
         }
+        let sweep_runner = matches!(runner, Runner::Session(_)).then(|| {
+            let batch = Settings {
+                mode: crate::cli::Mode::Batch,
+                ..settings.clone()
+            };
+            Runner::new(&batch, dirs.clone())
+        });
         Self {
             client: Connection::new(settings.client),
             settings,
             runner,
+            sweep_runner,
             dirs,
             retention,
             jobs: Jobs::default(),
@@ -83,32 +98,49 @@ impl Service {
     /// Finds Stata on every call, so installing it or fixing STATA_PATH in the client's
     /// config does not need a server restart.
     pub fn locate_stata(&self) -> Result<PathBuf, DiscoveryError> {
+        // Stata as the compute nodes see it need not exist here (a login node).
+        if self.settings.mode == crate::cli::Mode::Slurm
+            && let Some(path) = &self.settings.slurm.stata_path
+        {
+            return Ok(path.clone());
+        }
         crate::discovery::locate(self.settings.stata_path.as_deref())
+    }
+
+    /// Slurm mode, as the server stops: the jobs of foreground runs are cancelled;
+    /// background jobs stay on the cluster for a later server.
+    pub async fn release_cluster(&self) {
+        if let Runner::Slurm(slurm) = &self.runner {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), slurm.cancel_foreground())
+                    .await;
+        }
     }
 
     /// Runs `req`: its output goes to `live`, `cancel` stops it. The outcome's graphs are
     /// resolved and loaded as images; old runs are trimmed afterwards.
     pub async fn run(
         &self,
+        req: RunRequest,
+        live: Arc<LiveOutput>,
+        cancel: CancellationToken,
+    ) -> RunOutcome {
+        self.run_on(&self.runner, req, live, cancel).await
+    }
+
+    /// Runs `req` with `runner` (the service's, or the batch runner of a session-mode sweep).
+    pub async fn run_on(
+        &self,
+        runner: &Runner,
         mut req: RunRequest,
         live: Arc<LiveOutput>,
         cancel: CancellationToken,
     ) -> RunOutcome {
         let cwd = req.cwd.clone();
-        let mut notes = std::mem::take(&mut req.notes);
+        let notes = std::mem::take(&mut req.notes);
         let plan = req.sandbox.clone();
-        let mut outcome = self.runner.run(req, live, cancel).await;
-        self.sandbox_notes(plan.as_ref(), &mut outcome);
-        notes.append(&mut outcome.notes);
-        outcome.notes = notes;
-        seal_run_dir(&outcome);
-        graphs::attach(&self.settings, &mut outcome, &cwd).await;
-        // The run has ended: retention may count its folder like any other now.
-        if let Some(id) = outcome.run_id {
-            self.dirs.finished(id);
-        }
-        self.retention.spawn_sweep();
-        outcome
+        let outcome = runner.run(req, live, cancel).await;
+        self.finish_run(outcome, &cwd, plan.as_ref(), notes).await
     }
 
     /// `--warm`: starts the session in the background as the server starts, so the first
@@ -134,23 +166,4 @@ impl Service {
             }
         });
     }
-}
-
-/// Closes a run's folder: notes beside its log where the user's output lies in it (so
-/// `stata_read_log` can show that part alone) and makes its files the user's only.
-fn seal_run_dir(outcome: &RunOutcome) {
-    let Some(dir) = outcome
-        .log_path
-        .as_deref()
-        .and_then(std::path::Path::parent)
-    else {
-        return;
-    };
-    if let Some(region) = &outcome.user_region {
-        let path = dir.join(crate::run::files::REGION_FILE);
-        if let Err(e) = std::fs::write(&path, crate::run::files::region_text(region)) {
-            tracing::warn!("could not write {}: {e}", path.display());
-        }
-    }
-    crate::runner::rundir::make_files_private(dir);
 }

@@ -129,6 +129,7 @@ impl Service {
             session: Default::default(),
             label: String::new(),
             sandbox: None,
+            detach: Default::default(),
             notes: Vec::new(),
         };
         let outcome = session

@@ -20,7 +20,11 @@ impl Service {
         stata: &Path,
     ) -> Option<Plan> {
         let s = &self.settings;
-        if s.sandbox == SandboxMode::Off || landlock_abi().is_err() {
+        // A cluster job runs on a compute node, out of this machine's reach.
+        if s.sandbox == SandboxMode::Off
+            || s.mode == crate::cli::Mode::Slurm
+            || landlock_abi().is_err()
+        {
             return None;
         }
         let mut write: Vec<PathBuf> = Vec::new();
@@ -87,7 +91,15 @@ impl Service {
                 }
             }
             None if self.settings.sandbox != SandboxMode::Off => {
-                if let Err(why) = landlock_abi()
+                if self.settings.mode == crate::cli::Mode::Slurm {
+                    if !self.told_unsandboxed.swap(true, Ordering::SeqCst) {
+                        outcome.notes.push(
+                            "Stata runs without this server's sandbox: a cluster job runs on a \
+                             compute node, confined only by the cluster's own rules"
+                                .into(),
+                        );
+                    }
+                } else if let Err(why) = landlock_abi()
                     && !self.told_unsandboxed.swap(true, Ordering::SeqCst)
                 {
                     outcome

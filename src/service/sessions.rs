@@ -120,7 +120,7 @@ impl Service {
     pub fn pool(&self) -> Option<&SessionPool> {
         match &self.runner {
             Runner::Session(pool) => Some(pool),
-            Runner::Batch(_) => None,
+            Runner::Batch(_) | Runner::Slurm(_) => None,
         }
     }
 

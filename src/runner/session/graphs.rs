@@ -52,6 +52,7 @@ impl Probe {
             session: self.session.clone(),
             label: "looking for graphs in memory".to_owned(),
             sandbox: None,
+            detach: Default::default(),
             notes: Vec::new(),
         }
     }

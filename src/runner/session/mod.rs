@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use super::follow::Follower;
-use super::process::describe_exit;
+use super::process::{describe_exit, shutting_down};
 use super::request::RunRequest;
 use super::rundir::{RunDirs, ensure_private_dir, make_files_private};
 use super::turns::Ticket;
@@ -280,7 +280,7 @@ impl SessionRunner {
                     slot.live = Some(s);
                 }
                 // Stopped on purpose while Stata was starting (a cancel, a close): no failure.
-                Err(_) if cancel.is_cancelled() => {
+                Err(_) if cancel.is_cancelled() || shutting_down().is_some() => {
                     return cancelled_before(started, "while the Stata session was starting");
                 }
                 // Nothing is kept: the next call tries a fresh start.

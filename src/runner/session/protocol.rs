@@ -198,6 +198,7 @@ mod tests {
             session: Default::default(),
             label: String::new(),
             sandbox: None,
+            detach: Default::default(),
             notes: Vec::new(),
         }
     }

@@ -1,0 +1,137 @@
+//! The `stata_sweep` tool: one do-file run once per argument list, in parallel, as a
+//! background job (the work is `service::sweep`, the text `render::sweep`).
+
+use std::sync::Arc;
+
+use rmcp::model::{CallToolResult, JsonObject, Tool, ToolAnnotations};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::arguments::{bad_arguments, parse_args};
+use super::job_tools::job_answer;
+use super::reply::tool_error;
+use super::state::StataServer;
+use crate::render::job::JobToolJson;
+use crate::service::calls::{CallSource, RunCall};
+use crate::service::sweep::MAX_TASKS;
+
+/// A correct call, shown with a bad one.
+const SWEEP_EXAMPLE: &str =
+    r#"{"path": "robustness.do", "args": [["2019"], ["2020"], ["2021"]], "max_parallel": 2}"#;
+
+/// Arguments of `stata_sweep`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepArgs {
+    /// Path of the do-file (absolute, or relative to the project folder).
+    pub path: String,
+    /// One argument list per task: the do-file runs once with each (its `args` / `1'...).
+    pub args: Vec<Vec<String>>,
+    /// Working directory of every task. Default: the do-file's own folder.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Time limit of each task in seconds. Default: the server's --timeout.
+    #[serde(default)]
+    pub timeout_s: Option<f64>,
+    /// At most this many tasks at once (also capped by the server's --max-parallel).
+    #[serde(default)]
+    pub max_parallel: Option<u64>,
+}
+
+pub fn tools() -> Vec<Tool> {
+    vec![
+        Tool::new(
+            "stata_sweep",
+            "Run one do-file once per argument list (robustness tables, placebo runs, \
+             bootstraps by seed), in parallel, each task as a separate batch Stata with its own \
+             log (even in session mode: a session is one process, so sweeps never use or change \
+             the session's data). Answers at once with a job id; stata_job on it reports each \
+             task's status, one line per finished task (args, status, rc, error), the failed \
+             tasks' output and, at the end, a summary table; stata_read_log reads any task's \
+             log by its run id; cancel stops every task. In slurm mode the sweep is one job array.",
+            Arc::new(JsonObject::new()),
+        )
+        .with_input_schema::<SweepArgs>()
+        .with_output_schema::<JobToolJson>()
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(false)
+                .destructive(false)
+                .idempotent(false)
+                .open_world(false),
+        ),
+    ]
+}
+
+/// Runs `stata_sweep`.
+pub async fn call(server: &StataServer, args: JsonObject) -> CallToolResult {
+    const TOOL: &str = "stata_sweep";
+    let a: SweepArgs = match parse_args(TOOL, args, SWEEP_EXAMPLE) {
+        Ok(a) => a,
+        Err(e) => return tool_error(e),
+    };
+    let bad = |what: &str| tool_error(bad_arguments(TOOL, what, SWEEP_EXAMPLE));
+    if a.args.is_empty() {
+        return bad(
+            "args must hold at least one argument list (one per task), e.g. [[\"2019\"], [\"2020\"]]",
+        );
+    }
+    if a.args.len() > MAX_TASKS {
+        return bad(&format!(
+            "args holds {} argument lists; a sweep has at most {MAX_TASKS} tasks: split it",
+            a.args.len()
+        ));
+    }
+    let service = server.service();
+    let cap = service.settings.max_parallel;
+    let mut notes = Vec::new();
+    let max_parallel = match a.max_parallel {
+        Some(0) => return bad("max_parallel must be at least 1"),
+        Some(n) => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if n > cap {
+                notes.push(format!(
+                    "max_parallel {n} is more than the server's --max-parallel {cap}: at most \
+                     {cap} tasks run at once (each Stata MP uses several cores and a licence seat)"
+                ));
+            }
+            n.min(cap)
+        }
+        None => cap,
+    };
+    let mut reqs = Vec::with_capacity(a.args.len());
+    for args in &a.args {
+        let call = RunCall {
+            source: CallSource::File {
+                path: a.path.clone(),
+                args: args.clone(),
+            },
+            cwd: a.cwd.clone(),
+            timeout_s: a.timeout_s,
+            session: None,
+        };
+        match service.request(call, None).await {
+            Ok(req) => reqs.push(req),
+            Err(e) if e.is_argument() => return bad(&e.to_string()),
+            Err(e) => return tool_error(format!("the sweep did not start: {e}")),
+        }
+    }
+    let n = reqs.len();
+    let summary = format!(
+        "{} × {n} argument list{}",
+        a.path,
+        if n == 1 { "" } else { "s" }
+    );
+    match service.start_sweep(reqs, max_parallel, summary) {
+        Ok(job) => {
+            let intro = format!(
+                "Started sweep {}: {n} task{} of {}, at most {max_parallel} at once.",
+                job.id,
+                if n == 1 { "" } else { "s" },
+                a.path
+            );
+            job_answer(server, &job, Some(intro), notes)
+        }
+        Err(e) => tool_error(e.to_string()),
+    }
+}
