@@ -2,8 +2,21 @@
 # Runs the whole test suite, installing what it needs: formatting and lint checks, the Rust
 # unit and integration tests (which build the Stata double), then the official Python MCP
 # SDK, the TypeScript SDK and the MCP Inspector CLI driving the real server binary.
+#
+#   bash tests/run.sh               the suite (the slurm-mode tests say they were not run)
+#   bash tests/run.sh --with-slurm  also starts a one-node SLURM cluster on this machine (needs
+#                                   root and the Debian package index) and runs the slurm-mode
+#                                   tests against it; every daemon it started is stopped
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+with_slurm=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-slurm) with_slurm=1 ;;
+    *) echo "usage: bash tests/run.sh [--with-slurm]" >&2; exit 2 ;;
+  esac
+done
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
@@ -25,3 +38,16 @@ npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 STATA_MCP_BIN="$PWD/target/debug/stata-mcp" \
 STATA_DOUBLE="$PWD/target/debug/examples/stata-double" \
   node --test tests/node/
+
+if [ "$with_slurm" = 1 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "--with-slurm starts SLURM's daemons and needs root" >&2
+    exit 1
+  fi
+  bash tests/slurm/cluster.sh install
+  cluster=$(mktemp -d /tmp/stata-mcp-slurm.XXXXXX)
+  trap 'bash tests/slurm/cluster.sh stop "$cluster"; rm -rf "$cluster"' EXIT
+  bash tests/slurm/cluster.sh start "$cluster"
+  SLURM_CONF="$cluster/slurm.conf" STATA_MCP_TEST_SLURM=1 \
+    cargo test --test slurm_e2e -- --test-threads 4
+fi

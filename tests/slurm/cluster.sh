@@ -24,7 +24,7 @@ start)
   mem=$(slurmd -C | head -1 | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
   cat >"$dir/slurm.conf" <<CONF
 ClusterName=stata-mcp-test
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -59,13 +59,19 @@ CONF
   chown munge:munge /run/munge 2>/dev/null || true
   [ -f /etc/munge/munge.key ] || mungekey --create
   if ! munge -n </dev/null >/dev/null 2>&1; then
-    su -s /bin/sh munge -c "munged --pid-file=$dir/munged.pid" 2>/dev/null \
-      || runuser -u munge -- munged
-    echo started >"$dir/munged.ours"
+    # munged cannot write a pid file in a root-owned folder: its pid is taken after it starts.
+    runuser -u munge -- munged
+    pgrep -n -x munged >"$dir/munged.pid"
+    for _ in $(seq 1 50); do
+      munge -n </dev/null >/dev/null 2>&1 && break
+      sleep 0.1
+    done
   fi
   export SLURM_CONF="$dir/slurm.conf"
-  slurmctld -f "$SLURM_CONF"
-  # tini reaps what a job leaves behind, so a cancelled job does not linger in COMPLETING.
+  # Each daemon in the foreground under tini, which reaps what it leaves behind: a cancelled
+  # job does not linger in COMPLETING, and no exited daemon stays a zombie.
+  setsid tini -s -- slurmctld -D -f "$SLURM_CONF" >"$dir/log/slurmctld.out" 2>&1 &
+  echo $! >"$dir/tini-ctld.pid"
   setsid tini -s -- slurmd -D -f "$SLURM_CONF" >"$dir/log/slurmd.out" 2>&1 &
   echo $! >"$dir/tini.pid"
   for _ in $(seq 1 60); do
@@ -82,16 +88,14 @@ CONF
   ;;
 stop)
   dir=$(realpath -m "${2:?stop needs a folder}")
-  for f in slurmctld.pid slurmd.pid tini.pid; do
+  for f in slurmctld.pid slurmd.pid tini.pid tini-ctld.pid; do
     [ -f "$dir/$f" ] && kill "$(cat "$dir/$f")" 2>/dev/null || true
   done
-  if [ -f "$dir/munged.ours" ] && [ -f "$dir/munged.pid" ]; then
-    kill "$(cat "$dir/munged.pid")" 2>/dev/null || true
-  fi
+  [ -f "$dir/munged.pid" ] && kill "$(cat "$dir/munged.pid")" 2>/dev/null || true
   # Wait for them to go, so the next start finds the ports free.
   for _ in $(seq 1 50); do
     alive=0
-    for f in slurmctld.pid slurmd.pid tini.pid; do
+    for f in slurmctld.pid slurmd.pid tini.pid tini-ctld.pid munged.pid; do
       [ -f "$dir/$f" ] && kill -0 "$(cat "$dir/$f")" 2>/dev/null && alive=1
     done
     [ "$alive" = 0 ] && break
