@@ -425,3 +425,52 @@ fn a_background_job_outlives_its_server_and_the_next_server_reads_it() {
     let list = third.call("stata_job", json!({}), LONG);
     assert_eq!(structured(&list)["jobs"], json!([]), "{list}");
 }
+
+#[test]
+fn doctor_checks_the_cluster_and_runs_one_job() {
+    if !cluster() {
+        return;
+    }
+    let fake = FakeStata::new();
+    let _clean = Leftovers(fake.dir.path());
+    let out = Command::new(common::server_path())
+        .args(["doctor", "--mode", "slurm", "--stata-path"])
+        .arg(fake.stata())
+        .arg("--log-dir")
+        .arg(fake.log_dir())
+        .arg("--workdir")
+        .arg(fake.work())
+        .env("HOME", fake.home())
+        .output()
+        .expect("doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for tool in ["sbatch", "squeue", "scancel", "scontrol"] {
+        assert!(text.contains(&format!("  {tool} ")), "{tool}: {text}");
+    }
+    assert!(text.contains("(the default)"), "the partition: {text}");
+    assert!(text.contains("ran on the cluster as SLURM job"), "{text}");
+    assert!(text.contains("Stata says its version is 18"), "{text}");
+
+    let out = Command::new(common::server_path())
+        .args([
+            "doctor",
+            "--mode",
+            "slurm",
+            "--slurm-partition",
+            "nosuch",
+            "--stata-path",
+        ])
+        .arg(fake.stata())
+        .arg("--log-dir")
+        .arg(fake.log_dir())
+        .env("HOME", fake.home())
+        .output()
+        .expect("doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("\"nosuch\" (--slurm-partition) does not exist"),
+        "{text}"
+    );
+}

@@ -52,7 +52,7 @@ pub async fn doctor(opts: &ServerOptions) -> u8 {
 
 /// The report, printed line by line as the checks go, so a slow Stata start shows where it is.
 #[derive(Default)]
-struct Report {
+pub(super) struct Report {
     /// The first problem found, for the one line on stderr.
     first_failure: Option<String>,
 }
@@ -67,7 +67,7 @@ impl std::fmt::Write for Report {
 }
 
 /// Reports a problem, with its fix, in the report (once: stderr only points at it).
-fn fail(out: &mut Report, what: &str, detail: &str) {
+pub(super) fn fail(out: &mut Report, what: &str, detail: &str) {
     let _ = writeln!(out, "  FAILED: {what}");
     for line in detail.lines() {
         let _ = writeln!(out, "    {line}");
@@ -111,11 +111,18 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
             }
         );
     }
-    let _ = writeln!(
-        out,
-        "  sandbox:  {}",
-        crate::sandbox::describe(opts.sandbox)
-    );
+    if mode == Mode::Slurm {
+        let _ = writeln!(
+            out,
+            "  sandbox:  none for cluster jobs: they run on compute nodes, under the cluster's own rules"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  sandbox:  {}",
+            crate::sandbox::describe(opts.sandbox)
+        );
+    }
     for extra in &opts.sandbox_allow_write {
         let _ = writeln!(out, "            also writable: {}", extra.display());
     }
@@ -124,11 +131,23 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
         return false;
     };
     // Run folders are made under the log dir: its file system decides.
-    let wake = Wake::new(&log_dir, opts.follow);
-    let _ = writeln!(out, "  follow:   {}", wake.strategy());
+    if mode == Mode::Slurm {
+        let _ = writeln!(
+            out,
+            "  follow:   reading each job's log every {} ms (other machines' writes raise no \
+             change events here)",
+            crate::runner::slurm::LOG_POLL.as_millis()
+        );
+    } else {
+        let wake = Wake::new(&log_dir, opts.follow);
+        let _ = writeln!(out, "  follow:   {}", wake.strategy());
+    }
     let Some(workdir) = check_workdir(opts, out) else {
         return false;
     };
+    if mode == Mode::Slurm {
+        return super::doctor_slurm::checks(opts, &log_dir, &workdir, out).await;
+    }
 
     let _ = writeln!(out, "\nFinding Stata");
     let Some(found) = find(opts, out) else {
@@ -236,7 +255,7 @@ fn check_workdir(opts: &ServerOptions, out: &mut Report) -> Option<PathBuf> {
 }
 
 /// Runs discovery and reports everything it did: searched, skipped, chosen, passed over.
-fn find(opts: &ServerOptions, out: &mut Report) -> Option<Found> {
+pub(super) fn find(opts: &ServerOptions, out: &mut Report) -> Option<Found> {
     if std::env::var_os(INSTALL_ROOTS_VAR).is_some() {
         let _ = writeln!(
             out,
@@ -271,15 +290,15 @@ fn list(out: &mut Report, title: &str, items: &[String]) {
 }
 
 /// What the version check found out.
-struct Answer {
-    outcome: RunOutcome,
+pub(super) struct Answer {
+    pub outcome: RunOutcome,
     /// The version as Stata printed it.
-    version: Option<String>,
+    pub version: Option<String>,
     /// How long starting Stata took (session mode: the start alone; batch: the whole run).
-    startup: Duration,
+    pub startup: Duration,
 }
 
-async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
+pub(super) async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
     let started = Instant::now();
     // A session starts on its own first, so its start-up time can be told apart from the call.
     let warmed = match runner {
@@ -407,7 +426,7 @@ async fn check_run(
 }
 
 /// Why the check failed, and what to do, from the outcome's status and error.
-fn run_failure(outcome: &RunOutcome, stata: &Path) -> String {
+pub(super) fn run_failure(outcome: &RunOutcome, stata: &Path) -> String {
     let said = outcome.error.as_ref().map_or("", |e| e.message.trim_end());
     // A start failure's message says so itself; the status line would repeat it.
     let mut text = if said.starts_with("Stata did not start") {
