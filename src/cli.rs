@@ -81,6 +81,15 @@ pub struct ConfigArgs {
     /// Claude Code: print the JSON entry instead of the `claude mcp add` command line.
     #[arg(long, env = "STATA_MCP_CONFIG_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
+
+    /// Run the server on this host over ssh (`ssh -T HOST stata-mcp --mode slurm ...`), e.g. a
+    /// cluster's login node where `sbatch` works; the options given here go to that server.
+    #[arg(long, value_name = "HOST")]
+    pub ssh: Option<String>,
+
+    /// With --ssh: the stata-mcp binary on that host [default: stata-mcp on its PATH].
+    #[arg(long, value_name = "PATH", requires = "ssh")]
+    pub remote_binary: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -185,6 +185,50 @@ fn config_prints_json_naming_the_absolute_binary_and_chosen_options() {
 }
 
 #[test]
+fn config_over_ssh_runs_the_server_on_the_login_node_in_slurm_mode() {
+    let fake = FakeStata::new();
+    let mut c = cmd(&fake);
+    c.args([
+        "config",
+        "claude-desktop",
+        "--ssh",
+        "me@login.hpc.example",
+        "--remote-binary",
+        "/home/me/.cargo/bin/stata-mcp",
+        "--slurm-partition",
+        "short",
+        "--slurm-setup",
+        "module load stata/18",
+    ])
+    .env_remove("STATA_MCP_LOG_DIR");
+    let (out, stdout, stderr) = run(c);
+    assert!(out.status.success(), "{stderr}");
+    let server = &parse(&stdout)["mcpServers"]["stata"];
+    assert_eq!(server["command"], "ssh", "{server}");
+    assert_eq!(
+        server["args"],
+        json!([
+            "-T",
+            "-o",
+            "BatchMode=yes",
+            "me@login.hpc.example",
+            "/home/me/.cargo/bin/stata-mcp --mode slurm --slurm-partition short --slurm-setup \
+             'module load stata/18'"
+        ]),
+        "{server}"
+    );
+    assert!(
+        !stderr.contains("no Stata was found"),
+        "Stata is the host's: {stderr}"
+    );
+    let mut c = cmd(&fake);
+    c.args(["config", "cursor", "--ssh", "two words"]);
+    let (out, _, stderr) = run(c);
+    assert!(!out.status.success());
+    assert!(stderr.contains("is not a host name"), "{stderr}");
+}
+
+#[test]
 fn config_makes_a_relative_stata_path_absolute() {
     let fake = FakeStata::new();
     let mut c = cmd(&fake);

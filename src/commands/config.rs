@@ -34,11 +34,15 @@ fn try_config(opts: &ServerOptions, args: &ConfigArgs, matches: &ArgMatches) -> 
     if args.name.trim().is_empty() {
         return Err("--name must not be empty: it is the server's name in the client".into());
     }
-    let exe = this_binary()?;
-    let launch = Launch {
-        command: exe,
-        options: chosen_options(matches)?,
+    let options = chosen_options(matches)?;
+    let launch = match &args.ssh {
+        Some(host) => over_ssh(host, args.remote_binary.as_deref(), &options)?,
+        None => Launch {
+            command: this_binary()?,
+            options,
+        },
     };
+    let remote = args.ssh.is_some();
     let entry = launch.entry(args.client);
     if args.write {
         let path = match &args.config_file {
@@ -49,7 +53,9 @@ fn try_config(opts: &ServerOptions, args: &ConfigArgs, matches: &ArgMatches) -> 
         };
         let report = merge_into_file(&path, &args.name, entry)?;
         eprintln!("{report}");
-        warn_about_stata(opts);
+        if !remote {
+            warn_about_stata(opts);
+        }
         eprintln!("{}", after_write(args.client));
         return Ok(());
     }
@@ -83,8 +89,53 @@ fn try_config(opts: &ServerOptions, args: &ConfigArgs, matches: &ArgMatches) -> 
         ),
     };
     eprintln!("{hint}");
-    warn_about_stata(opts);
+    if !remote {
+        warn_about_stata(opts);
+    }
     Ok(())
+}
+
+/// The client starts `ssh -T -o BatchMode=yes HOST 'stata-mcp --mode slurm ...'`: the
+/// server runs on `host` (a login node), its stdio carried by ssh. Every option becomes a
+/// flag (ssh does not carry the environment), each quoted for the remote POSIX shell, which
+/// reads the command as one line.
+fn over_ssh(host: &str, binary: Option<&str>, options: &ChosenOptions) -> Result<Launch, String> {
+    if host.trim().is_empty() || host.starts_with('-') || host.contains(char::is_whitespace) {
+        return Err(format!(
+            "--ssh {host:?} is not a host name: give the host as ssh knows it (user@host, or a \
+             Host alias from ~/.ssh/config)"
+        ));
+    }
+    let mut words = vec![posix_quote(binary.unwrap_or("stata-mcp"))];
+    if !options.flags.iter().any(|f| f == "--mode") {
+        words.extend(["--mode".to_owned(), "slurm".to_owned()]);
+    }
+    words.extend(options.flags.iter().map(|f| posix_quote(f)));
+    Ok(Launch {
+        command: PathBuf::from("ssh"),
+        options: ChosenOptions {
+            env: Vec::new(),
+            // BatchMode: fail at once rather than wait for a password nobody can type.
+            args: vec![
+                "-T".into(),
+                "-o".into(),
+                "BatchMode=yes".into(),
+                host.to_owned(),
+                words.join(" "),
+            ],
+            flags: Vec::new(),
+        },
+    })
+}
+
+/// `word` for a POSIX shell, quoted only when needed: inside single quotes nothing is
+/// special; a quote itself is closed, escaped, reopened.
+fn posix_quote(word: &str) -> String {
+    if is_plain(word) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 fn client_arg(client: Client) -> &'static str {
@@ -120,6 +171,8 @@ struct ChosenOptions {
     env: Vec<(String, String)>,
     /// Options without one, passed on the command line.
     args: Vec<String>,
+    /// Every option as command-line flags (for a server started over ssh).
+    flags: Vec<String>,
 }
 
 impl Launch {
@@ -172,19 +225,19 @@ impl Launch {
 
 /// Quotes a word for the user's shell: POSIX single quotes, or double quotes on Windows.
 fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        return word.to_owned();
-    }
-    if cfg!(windows) {
+    if cfg!(windows) && !is_plain(word) {
         format!("\"{}\"", word.replace('"', "\\\""))
     } else {
-        // Inside single quotes nothing is special; a quote itself is closed, escaped, reopened.
-        format!("'{}'", word.replace('\'', r"'\''"))
+        posix_quote(word)
     }
+}
+
+/// Whether `word` means the same to a shell unquoted.
+fn is_plain(word: &str) -> bool {
+    !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
 }
 
 /// Every server option whose value did not come from its default: given on this command
@@ -225,6 +278,11 @@ fn chosen_options(matches: &ArgMatches) -> Result<ChosenOptions, String> {
                 .collect::<Vec<_>>()
                 .join(",")
         };
+        let long = arg.get_long().unwrap_or(id);
+        chosen.flags.push(format!("--{long}"));
+        if value != "true" {
+            chosen.flags.push(value.clone());
+        }
         match arg.get_env() {
             Some(var) => chosen.env.push((var.to_string_lossy().into_owned(), value)),
             None => {
@@ -290,6 +348,42 @@ fn home_dir() -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ssh_entry_runs_the_server_on_the_host_with_every_option_as_a_flag() {
+        let options = ChosenOptions {
+            env: vec![("STATA_MCP_LOG_DIR".into(), "/home/me/stata logs".into())],
+            args: Vec::new(),
+            flags: vec![
+                "--log-dir".into(),
+                "/home/me/stata logs".into(),
+                "--slurm-setup".into(),
+                "module load stata/18".into(),
+            ],
+        };
+        let launch =
+            over_ssh("me@login.hpc.edu", Some("/home/me/bin/stata-mcp"), &options).expect("a host");
+        let entry = launch.entry(Client::ClaudeDesktop);
+        assert_eq!(entry["command"], "ssh");
+        assert_eq!(
+            entry["args"],
+            json!([
+                "-T",
+                "-o",
+                "BatchMode=yes",
+                "me@login.hpc.edu",
+                "/home/me/bin/stata-mcp --mode slurm --log-dir '/home/me/stata logs' \
+                 --slurm-setup 'module load stata/18'"
+            ])
+        );
+        assert!(
+            entry.get("env").is_none(),
+            "ssh carries no environment: {entry}"
+        );
+        for bad in ["", "-oProxyCommand=x", "two words"] {
+            assert!(over_ssh(bad, None, &options).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn shell_words_are_quoted_only_when_needed() {
