@@ -380,9 +380,23 @@ fn a_background_job_outlives_its_server_and_the_next_server_reads_it() {
         "display \"first half\"\nsleep 4000\ndisplay \"second half\"",
         json!({}),
     );
-    assert!(eventually(Duration::from_secs(30), || !fake
+    fake.write(
+        "task.do",
+        "args n\ndisplay \"task `n' begins\"\nsleep 4000\ndisplay \"task `n' ends\"\n",
+    );
+    let sweep = first.call(
+        "stata_sweep",
+        json!({"path": "task.do", "args": [["1"], ["2"]]}),
+        LONG,
+    );
+    let sweep = structured(&sweep)["job_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert!(eventually(Duration::from_secs(30), || fake
         .live_processes()
-        .is_empty()));
+        .len()
+        >= 3));
     // A foreground run at the same time is cancelled when the client goes.
     let fg = first.call_tool(
         "stata_run_code",
@@ -392,32 +406,49 @@ fn a_background_job_outlives_its_server_and_the_next_server_reads_it() {
     assert!(eventually(Duration::from_secs(30), || fake
         .live_processes()
         .len()
-        >= 2));
+        >= 4));
     first.close_stdin();
     let _ = first.wait_response(fg, Duration::from_secs(15));
     assert!(
         first.wait_exit(Duration::from_secs(15)).is_some(),
         "the server exited"
     );
-    // The background job is the cluster's: still there once its server has gone.
+    // The background job and the sweep are the cluster's: still there once their server
+    // has gone; the foreground run is not.
     let left = jobs_in(fake.dir.path());
-    assert_eq!(left.len(), 1, "only the background job is left: {left:?}");
+    assert_eq!(
+        left.len(),
+        3,
+        "the background job and the sweep's two tasks are left: {left:?}"
+    );
 
     let mut second = start(&fake, &[]);
     let list = second.call("stata_job", json!({}), LONG);
     let jobs = structured(&list)["jobs"].as_array().cloned().expect("jobs");
-    assert_eq!(jobs.len(), 1, "{list}");
-    assert!(
-        jobs[0]["summary"]
-            .as_str()
-            .is_some_and(|s| s.contains(&format!("re-attached: {job}"))),
-        "{list}"
-    );
-    let id = jobs[0]["job_id"].as_str().expect("id").to_owned();
+    assert_eq!(jobs.len(), 2, "{list}");
+    let find = |old: &str| {
+        jobs.iter()
+            .find(|j| {
+                j["summary"]
+                    .as_str()
+                    .is_some_and(|s| s.contains(&format!("re-attached: {old} ")))
+            })
+            .and_then(|j| j["job_id"].as_str())
+            .unwrap_or_else(|| panic!("{old} re-attached: {list}"))
+            .to_owned()
+    };
+    let (id, sweep_id) = (find(&job), find(&sweep));
     let resp = wait_done(&mut second, &id, LONG);
     let text = result_text(&resp);
     assert_eq!(structured(&resp)["status"], "ok", "{text}");
     assert!(text.contains("second half"), "{text}");
+    let resp = wait_done(&mut second, &sweep_id, LONG);
+    let text = result_text(&resp);
+    assert_eq!(structured(&resp)["status"], "ok", "{text}");
+    assert!(
+        text.contains("task 0 [1]: ok") && text.contains("task 1 [2]: ok"),
+        "{text}"
+    );
     assert!(nothing_left(&fake));
     // A third server has nothing to re-attach: the job was followed to its end.
     drop(second);

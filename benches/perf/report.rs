@@ -102,19 +102,19 @@ impl Machine {
 
 /// Replaces the generated part of the document, keeping the hand-written text around it;
 /// a document without the markers gets the generated part appended.
-pub(crate) fn write_doc(path: &Path, generated: &str) -> Result<()> {
+pub(crate) fn write_doc(path: &Path, generated: &str, begin: &str, end: &str) -> Result<()> {
     let old = match fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "# Performance\n\n".to_owned(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let new = match (old.find(BEGIN), old.find(END)) {
+    let new = match (old.find(begin), old.find(end)) {
         (Some(b), Some(e)) if b < e => {
             format!(
                 "{}{}{}",
                 &old[..b],
                 generated.trim_end(),
-                &old[e + END.len()..]
+                &old[e + end.len()..]
             )
         }
         _ => format!("{}\n{}", old.trim_end(), generated),

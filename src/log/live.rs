@@ -197,6 +197,20 @@ impl LiveOutput {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_part_labels_its_lines_in_the_whole() {
+        let whole = std::sync::Arc::new(LiveOutput::new(4096));
+        let part = LiveOutput::part_of(whole.clone(), "[task 3] ".into());
+        part.push_lines("a\nb\n");
+        part.push_status("queued on the cluster (Priority), 5 s");
+        let chunk = whole.take().expect("news");
+        assert_eq!(
+            chunk.message,
+            "[task 3] queued on the cluster (Priority), 5 s\n[task 3] a\n[task 3] b\n"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -140,7 +140,7 @@ impl Service {
                 output: rec.output.clone(),
             };
             let o = slurm
-                .follow(&sub, &run_dir, &req, live, cancel, Instant::now())
+                .follow(&sub, &run_dir, &req, live, cancel, Instant::now(), &|| {})
                 .await;
             service.finish_run(o, &rec.cwd, None, Vec::new()).await
         });

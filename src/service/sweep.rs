@@ -169,10 +169,11 @@ impl Service {
         let started = Instant::now();
         let outcome = match (&self.runner, submitted) {
             (Runner::Slurm(slurm), Some(sub)) => {
-                sweep.began(task);
                 let cwd = req.cwd.clone();
                 let o = slurm
-                    .follow(&sub, &task.run_dir, &req, part, cancel, started)
+                    .follow(&sub, &task.run_dir, &req, part, cancel, started, &|| {
+                        sweep.began(task)
+                    })
                     .await;
                 self.finish_run(o, &cwd, None, Vec::new()).await
             }

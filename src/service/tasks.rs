@@ -108,7 +108,10 @@ impl Sweep {
     }
 
     pub(super) fn ended(&self, task: &Task, outcome: RunOutcome) {
-        self.running.fetch_sub(1, Ordering::SeqCst);
-        task.set(TaskState::Done(Arc::new(outcome)));
+        let was = std::mem::replace(&mut *task.state_lock(), TaskState::Done(Arc::new(outcome)));
+        // A task that never started (cancelled in the queue) was not counted as running.
+        if matches!(was, TaskState::Running) {
+            self.running.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }

@@ -107,7 +107,7 @@ impl SlurmRunner {
             submitted.key,
             dir.path.join(WRAPPER_LOG).display()
         ));
-        self.follow(&submitted, &dir, &req, live, cancel, started)
+        self.follow(&submitted, &dir, &req, live, cancel, started, &|| {})
             .await
     }
 
@@ -183,6 +183,8 @@ impl SlurmRunner {
 
     /// Follows the submitted job of the run in `dir` to its end: its log streamed to `live`,
     /// the queue's word on it as notes, a cancel or the time limit turned into `scancel`.
+    /// `on_start` is called when the cluster starts the job.
+    #[allow(clippy::too_many_arguments)]
     pub async fn follow(
         &self,
         job: &Submitted,
@@ -191,14 +193,18 @@ impl SlurmRunner {
         live: Arc<LiveOutput>,
         cancel: CancellationToken,
         started: Instant,
+        on_start: &(dyn Fn() + Sync),
     ) -> RunOutcome {
         self.following().insert(job.key.clone(), req.detach.clone());
-        let outcome = self.follow_job(job, dir, req, live, cancel, started).await;
+        let outcome = self
+            .follow_job(job, dir, req, live, cancel, started, on_start)
+            .await;
         self.following().remove(&job.key);
         record::mark_ended(&dir.path);
         outcome
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn follow_job(
         &self,
         job: &Submitted,
@@ -207,6 +213,7 @@ impl SlurmRunner {
         live: Arc<LiveOutput>,
         cancel: CancellationToken,
         started: Instant,
+        on_start: &(dyn Fn() + Sync),
     ) -> RunOutcome {
         let log_path = dir.path.join(WRAPPER_LOG);
         let mut state = if record::has_ended(&dir.path) {
@@ -255,6 +262,7 @@ impl SlurmRunner {
             }
             if queue.just_started() {
                 follow.set_deadline(tokio::time::Instant::now() + req.timeout);
+                on_start();
             }
             match now {
                 JobState::Ended(end) => break verdict::Ended::Cluster(Some(end)),
