@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::doctor::{Report, ask_version, fail, find, run_failure};
+use super::probe::{CHECK_CODE, Report, ask_version, fail, find, run_failure};
 use super::{runner, shut_down};
 use crate::cli::ServerOptions;
 use crate::log::remote::remote_file_system;
@@ -96,11 +96,7 @@ pub(super) async fn checks(
         let _ = writeln!(out, "  setup:    {line}");
     }
 
-    let _ = writeln!(
-        out,
-        "\nSubmitting one job that runs `{}`",
-        super::doctor::CHECK_CODE
-    );
+    let _ = writeln!(out, "\nSubmitting one job that runs `{}`", CHECK_CODE);
     let Ok(settings) = Settings::resolve(opts) else {
         return false;
     };

@@ -4,6 +4,7 @@ pub mod config;
 pub mod config_file;
 pub mod doctor;
 pub mod doctor_slurm;
+pub mod probe;
 pub mod run;
 
 use std::path::PathBuf;
