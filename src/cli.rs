@@ -371,9 +371,11 @@ pub struct SlurmOptions {
     #[arg(long, env = "STATA_MCP_SLURM_STATA_PATH", global = true)]
     pub slurm_stata_path: Option<PathBuf>,
 
-    /// A further `sbatch` argument, passed as given (repeatable), e.g. --slurm-sbatch-arg=--qos=short.
+    /// A further `sbatch` argument, passed as given (repeatable; several in one value are split at spaces), e.g. --slurm-sbatch-arg=--qos=short.
     #[arg(
         long = "slurm-sbatch-arg",
+        env = "STATA_MCP_SLURM_SBATCH_ARGS",
+        value_delimiter = ' ',
         value_name = "ARG",
         allow_hyphen_values = true,
         global = true

@@ -112,6 +112,20 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The Stata runs use, found anew on each call (so installing it or fixing STATA_PATH
+    /// needs no restart). In slurm mode `--slurm-stata-path` is Stata as the compute nodes
+    /// see it, which need not exist here (a login node).
+    pub fn stata(&self) -> Result<PathBuf, crate::discovery::DiscoveryError> {
+        if self.mode == Mode::Slurm
+            && let Some(path) = &self.slurm.stata_path
+        {
+            return Ok(path.clone());
+        }
+        crate::discovery::locate(self.stata_path.as_deref())
+    }
+}
+
 /// `--mode slurm`'s options as the runner uses them.
 #[derive(Debug, Clone, Default)]
 pub struct SlurmSettings {

@@ -199,6 +199,8 @@ fn config_over_ssh_runs_the_server_on_the_login_node_in_slurm_mode() {
         "short",
         "--slurm-setup",
         "module load stata/18",
+        "--slurm-setup",
+        "export STATATMP=$TMPDIR",
     ])
     .env_remove("STATA_MCP_LOG_DIR");
     let (out, stdout, stderr) = run(c);
@@ -213,7 +215,7 @@ fn config_over_ssh_runs_the_server_on_the_login_node_in_slurm_mode() {
             "BatchMode=yes",
             "me@login.hpc.example",
             "/home/me/.cargo/bin/stata-mcp --mode slurm --slurm-partition short --slurm-setup \
-             'module load stata/18'"
+             'module load stata/18' --slurm-setup 'export STATATMP=$TMPDIR'"
         ]),
         "{server}"
     );

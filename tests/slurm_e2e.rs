@@ -505,3 +505,33 @@ fn doctor_checks_the_cluster_and_runs_one_job() {
         "{text}"
     );
 }
+
+#[test]
+fn stata_mcp_run_is_a_cluster_job_too() {
+    if !cluster() {
+        return;
+    }
+    let fake = FakeStata::new();
+    let _clean = Leftovers(fake.dir.path());
+    let file = fake.write("hello.do", "args who\ndisplay \"hello `who'\"\nerror 198\n");
+    let out = Command::new(common::server_path())
+        .args(["run", "--mode", "slurm", "--stata-path"])
+        .arg(fake.stata())
+        .arg("--log-dir")
+        .arg(fake.log_dir())
+        .arg(&file)
+        .arg("cluster")
+        .env("HOME", fake.home())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a Stata error: {stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("hello cluster"), "{stdout}");
+    assert!(stderr.contains("r(198)"), "{stderr}");
+    assert!(nothing_left(&fake));
+}

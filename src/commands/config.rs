@@ -5,7 +5,6 @@
 //! the old one (so a crash leaves the old file or the new, never half of one), and a file
 //! that is not valid JSON is refused rather than overwritten.
 
-use std::ffi::OsString;
 use std::io::{self, Write as _};
 use std::path::PathBuf;
 
@@ -257,41 +256,42 @@ fn chosen_options(matches: &ArgMatches) -> Result<ChosenOptions, String> {
             Some(ValueSource::CommandLine | ValueSource::EnvVariable) => {}
             _ => continue,
         }
-        let value: String = if let Ok(Some(flag)) = matches.try_get_one::<bool>(id) {
+        let values: Vec<String> = if let Ok(Some(flag)) = matches.try_get_one::<bool>(id) {
             if !*flag {
                 continue;
             }
-            "true".to_owned()
+            vec!["true".to_owned()]
         } else if let Ok(Some(path)) = matches.try_get_one::<PathBuf>(id) {
             // The client starts the server in a folder of its own: relative paths would break.
-            absolute(path)
-                .map_err(|e| format!("could not make {} absolute: {e}", path.display()))?
-                .to_string_lossy()
-                .into_owned()
+            vec![
+                absolute(path)
+                    .map_err(|e| format!("could not make {} absolute: {e}", path.display()))?
+                    .to_string_lossy()
+                    .into_owned(),
+            ]
         } else {
-            let raw: Vec<OsString> = matches
+            matches
                 .get_raw(id)
-                .map(|vals| vals.map(|v| v.to_os_string()).collect())
-                .unwrap_or_default();
-            raw.iter()
-                .map(|v| v.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(",")
+                .map(|vals| vals.map(|v| v.to_string_lossy().into_owned()).collect())
+                .unwrap_or_default()
         };
         let long = arg.get_long().unwrap_or(id);
-        chosen.flags.push(format!("--{long}"));
-        if value != "true" {
-            chosen.flags.push(value.clone());
-        }
+        // On a command line a repeatable option is repeated, once per value.
+        let as_flags = values.iter().flat_map(|v| {
+            std::iter::once(format!("--{long}")).chain((v != "true").then(|| v.clone()))
+        });
+        let as_flags: Vec<String> = as_flags.collect();
+        chosen.flags.extend(as_flags.iter().cloned());
+        // A variable holds one value, or several where the option splits its value.
+        let delimiter = arg.get_value_delimiter();
         match arg.get_env() {
-            Some(var) => chosen.env.push((var.to_string_lossy().into_owned(), value)),
-            None => {
-                let long = arg.get_long().unwrap_or(id);
-                chosen.args.push(format!("--{long}"));
-                if value != "true" {
-                    chosen.args.push(value);
-                }
+            Some(var) if values.len() == 1 || delimiter.is_some() => {
+                let joint = delimiter.map_or_else(String::new, String::from);
+                chosen
+                    .env
+                    .push((var.to_string_lossy().into_owned(), values.join(&joint)));
             }
+            _ => chosen.args.extend(as_flags),
         }
     }
     Ok(chosen)

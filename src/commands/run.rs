@@ -128,8 +128,7 @@ fn request(settings: &Settings, args: &RunArgs) -> Result<RunRequest, String> {
             cwd.display()
         ));
     }
-    let stata: PathBuf =
-        crate::discovery::locate(settings.stata_path.as_deref()).map_err(|e| e.to_string())?;
+    let stata: PathBuf = settings.stata().map_err(|e| e.to_string())?;
     Ok(RunRequest {
         stata,
         source: RunSource::File {

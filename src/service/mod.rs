@@ -98,13 +98,7 @@ impl Service {
     /// Finds Stata on every call, so installing it or fixing STATA_PATH in the client's
     /// config does not need a server restart.
     pub fn locate_stata(&self) -> Result<PathBuf, DiscoveryError> {
-        // Stata as the compute nodes see it need not exist here (a login node).
-        if self.settings.mode == crate::cli::Mode::Slurm
-            && let Some(path) = &self.settings.slurm.stata_path
-        {
-            return Ok(path.clone());
-        }
-        crate::discovery::locate(self.settings.stata_path.as_deref())
+        self.settings.stata()
     }
 
     /// Slurm mode, as the server stops: the jobs of foreground runs are cancelled;

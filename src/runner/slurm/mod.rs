@@ -358,9 +358,16 @@ async fn wait_over(
 }
 
 fn submit_error(e: &commands::ClusterError) -> String {
+    let said = e.to_string();
+    let what = if said.contains("configuration source") {
+        "SLURM's configuration was not found on this machine (/etc/slurm/slurm.conf, or the \
+         file SLURM_CONF names): run the server on a machine of the cluster (a login node)"
+    } else {
+        "Check --slurm-partition, --slurm-account and the other --slurm-* options"
+    };
     format!(
-        "the job was not submitted to SLURM: {e}. Check --slurm-partition, --slurm-account and \
-         the other --slurm-* options (`stata-mcp doctor --mode slurm` submits a test job)"
+        "the job was not submitted to SLURM: {said}. {what} (`stata-mcp doctor --mode slurm` \
+         checks the cluster and submits a test job)"
     )
 }
 
