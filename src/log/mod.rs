@@ -18,3 +18,5 @@ pub mod smcl;
 pub mod stack;
 pub mod tail;
 pub mod watch;
+#[cfg(any(target_os = "linux", windows))]
+pub mod watcher;

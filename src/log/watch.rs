@@ -67,7 +67,7 @@ pub struct Wake {
     /// Set by the OS watcher's thread on every change in the log's folder.
     news: Arc<tokio::sync::Notify>,
     #[cfg(any(target_os = "linux", windows))]
-    _watcher: Option<notify::RecommendedWatcher>,
+    _watcher: Option<super::watcher::Subscription>,
 }
 
 impl Wake {
@@ -132,8 +132,7 @@ impl Wake {
 fn watch(
     dir: &Path,
     news: &Arc<tokio::sync::Notify>,
-) -> Result<notify::RecommendedWatcher, String> {
-    use notify::Watcher as _;
+) -> Result<super::watcher::Subscription, String> {
     if let Some(fs) = super::remote::remote_file_system(dir) {
         // Writes by another machine (a compute node) raise no event here.
         return Err(format!(
@@ -141,16 +140,7 @@ fn watch(
             dir.display()
         ));
     }
-    let news = news.clone();
-    let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
-        // `notify_one` keeps a permit when no one waits, so no event is lost between reads.
-        news.notify_one();
-    })
-    .map_err(|e| format!("change notifications are not available: {e}"))?;
-    watcher
-        .watch(dir, notify::RecursiveMode::NonRecursive)
-        .map_err(|e| format!("could not watch {}: {e}", dir.display()))?;
-    Ok(watcher)
+    super::watcher::subscribe(dir, news)
 }
 
 #[cfg(not(any(target_os = "linux", windows)))]
@@ -186,6 +176,34 @@ mod tests {
             waited < Duration::from_millis(200),
             "woken after {waited:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn more_logs_than_inotify_instances_are_all_followed_by_notifications() {
+        // inotify allows 128 instances per user by default; a sweep follows hundreds of logs.
+        let dirs: Vec<tempfile::TempDir> = (0..300)
+            .map(|_| tempfile::tempdir().expect("tmp"))
+            .collect();
+        let mut wakes: Vec<Wake> = dirs
+            .iter()
+            .map(|d| Wake::new(d.path(), FollowMode::Auto))
+            .collect();
+        for w in &wakes {
+            assert_eq!(w.strategy(), &Strategy::Notify);
+        }
+        let last = wakes.last_mut().expect("wakes");
+        last.next().await; // the interval's first tick is immediate
+        std::fs::write(dirs[299].path().join("run.log"), "x\n").expect("write");
+        let started = std::time::Instant::now();
+        last.next().await;
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        // Dropping a follower stops only its own wake-ups.
+        drop(wakes.remove(0));
+        assert_eq!(wakes[0].strategy(), &Strategy::Notify);
     }
 
     #[tokio::test]
