@@ -15,7 +15,7 @@ pub(crate) fn follow_section(bins: &Binaries, md: &mut String) -> Result<()> {
     let _ = writeln!(md, "### 5. Following the log: notifications and polling\n");
     let _ = writeln!(
         md,
-        "The same measurements with `--follow auto` (inotify, with a read every second in case an \
+        "The same measurements with `--follow auto` (inotify, with a read every 5 s in case an \
          event is missed) and `--follow poll` (a read every 2 ms), one after the other in this \
          run. Latency: isolated lines as in section 1 (200 × 120 ms). Silent run: server CPU \
          during `sleep {}000` in batch mode. Flood: as in section 4. Targets with \

@@ -11,10 +11,11 @@ use tokio::time::{Interval, MissedTickBehavior};
 /// How often the log is read when polling: a line reaches the client within a few
 /// milliseconds; an idle poll is one `read` returning 0.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
-/// With notifications, a read this often anyway, so a missed or coalesced event never
-/// delays text for long. A second: at 250 ms the safety reads alone cost a silent hour-long
-/// run about twice the CPU (measured: 40 ms against 20 ms per silent minute).
-pub const SAFETY_POLL: Duration = Duration::from_millis(1000);
+/// With notifications, a read this often anyway, so a missed event (an overflowed event
+/// queue) never delays text for long. Five seconds: each read wakes the run's task, and a
+/// sweep follows hundreds of logs at once (at one second, 200 tasks printing a line a second
+/// woke twice as often as their lines asked; docs/performance.md).
+pub const SAFETY_POLL: Duration = Duration::from_secs(5);
 
 /// `--follow`: how a running log is followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

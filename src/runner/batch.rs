@@ -123,10 +123,12 @@ impl BatchRunner {
             };
             follow.poll(|l| pipe.push_raw(l));
             pipe.flush_live();
-            match exited.map_or_else(|| proc.try_wait(), |s| s.map(Some)) {
-                Ok(Some(status)) => break BatchEnd::Exited(status),
-                Ok(None) => {}
-                Err(e) => {
+            // Its exit is the `wait` above (no `try_wait` per read: a sweep's hundreds of
+            // runs would pay a syscall for every line they print).
+            match exited {
+                Some(Ok(status)) => break BatchEnd::Exited(status),
+                None => {}
+                Some(Err(e)) => {
                     let _ = proc.kill().await;
                     break BatchEnd::WaitFailed(e);
                 }

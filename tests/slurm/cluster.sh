@@ -19,7 +19,7 @@ install)
 start)
   dir=$(realpath -m "${2:?start needs a folder}")
   mkdir -p "$dir"/{state,spool,log}
-  host=$(hostname -s)
+  host=$(hostname -s 2>/dev/null || cut -d. -f1 /proc/sys/kernel/hostname)
   layout="CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1"
   mem=$(slurmd -C | head -1 | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
   cat >"$dir/slurm.conf" <<CONF
@@ -59,13 +59,13 @@ CONF
   chown munge:munge /run/munge 2>/dev/null || true
   [ -f /etc/munge/munge.key ] || mungekey --create
   if ! munge -n </dev/null >/dev/null 2>&1; then
-    # munged cannot write a pid file in a root-owned folder: its pid is taken after it starts.
-    runuser -u munge -- munged
-    pgrep -n -x munged >"$dir/munged.pid"
+    # munged runs as munge, which cannot write in $dir: its pid file goes in its own folder.
+    runuser -u munge -- munged --pid-file=/run/munge/stata-mcp-test.pid
     for _ in $(seq 1 50); do
       munge -n </dev/null >/dev/null 2>&1 && break
       sleep 0.1
     done
+    cp /run/munge/stata-mcp-test.pid "$dir/munged.pid"
   fi
   export SLURM_CONF="$dir/slurm.conf"
   # Each daemon in the foreground under tini, which reaps what it leaves behind: a cancelled

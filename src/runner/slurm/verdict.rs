@@ -154,20 +154,19 @@ mod tests {
             mem: Some("20M".into()),
             ..Default::default()
         };
-        let fresh = || RunOutcome::from_log(Vec::new(), 0, CappedOutput::new(100), Vec::new());
-        let mut o = fresh();
-        apply(
-            &mut o,
-            &end(EndKind::Failed, "FAILED", "JobLaunchFailure"),
-            &out,
-            &settings,
-        );
+        // The outcome and its error message once the cluster ended the job so.
+        let judged = |kind, state: &str, reason: &str| {
+            let mut o = RunOutcome::from_log(Vec::new(), 0, CappedOutput::new(100), Vec::new());
+            apply(&mut o, &end(kind, state, reason), &out, &settings);
+            let msg = o
+                .error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_default();
+            (o, msg)
+        };
+        let (o, msg) = judged(EndKind::Failed, "FAILED", "JobLaunchFailure");
         assert_eq!(o.status, RunStatus::Error);
-        let msg = o
-            .error
-            .as_ref()
-            .map(|e| e.message.clone())
-            .unwrap_or_default();
         assert!(
             msg.contains("ran out of memory") && msg.contains("--slurm-mem 20M"),
             "{msg}"
@@ -175,42 +174,17 @@ mod tests {
         assert!(msg.contains("exceeded memory limit"), "{msg}");
 
         std::fs::write(&out, "/bin/sh: 3: stata-mp: not found\n").expect("write");
-        let mut o = fresh();
-        apply(
-            &mut o,
-            &end(EndKind::Failed, "FAILED", "NonZeroExitCode"),
-            &out,
-            &settings,
-        );
-        let msg = o
-            .error
-            .as_ref()
-            .map(|e| e.message.clone())
-            .unwrap_or_default();
+        let (_, msg) = judged(EndKind::Failed, "FAILED", "NonZeroExitCode");
         assert!(
             msg.contains("FAILED (NonZeroExitCode)") && msg.contains("stata-mp: not found"),
             "{msg}"
         );
-
-        let mut o = fresh();
-        apply(
-            &mut o,
-            &end(EndKind::Timeout, "TIMEOUT", "None"),
-            &out,
-            &settings,
-        );
+        let (o, _) = judged(EndKind::Timeout, "TIMEOUT", "None");
         assert_eq!(o.status, RunStatus::Timeout);
-
-        let mut o = fresh();
-        apply(
-            &mut o,
-            &end(EndKind::Completed, "COMPLETED", "None"),
-            &out,
-            &settings,
-        );
+        let (o, msg) = judged(EndKind::Completed, "COMPLETED", "None");
         assert_eq!(
-            (o.status, o.error.is_none()),
-            (RunStatus::Ok, true),
+            (o.status, msg.as_str()),
+            (RunStatus::Ok, ""),
             "the log decides"
         );
     }
