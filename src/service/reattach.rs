@@ -182,6 +182,7 @@ impl Service {
         }
         let sweep = Arc::new(Sweep::new(rec.path.clone(), tasks, rec.max_parallel));
         let id = self.jobs.next_id();
+        self.dirs.adopt(sweep_dir.id);
         let (service, of_run, dir) = (self.clone(), sweep.clone(), sweep_dir.clone());
         let run = LiveRun::spawn(move |live, cancel| async move {
             let subs = reqs
@@ -196,6 +197,7 @@ impl Service {
                 .collect();
             let o = service.follow_sweep(&of_run, subs, live, cancel).await;
             mark_ended(&dir.path);
+            service.dirs.finished(dir.id);
             o
         });
         self.jobs.add(Job {

@@ -69,7 +69,9 @@ pub fn sweep(
         if report.kept_runs <= policy.keep_runs && report.kept_bytes <= policy.keep_bytes {
             break;
         }
-        if protected(id) {
+        // A cluster job that may still run belongs to the cluster: a later server
+        // re-attaches it from this folder.
+        if protected(id) || crate::runner::slurm::record::may_still_run(path) {
             continue;
         }
         match std::fs::remove_dir_all(path) {
@@ -352,6 +354,33 @@ mod tests {
             keep_bytes: 0,
         };
         let report = sweep(root, policy, &|r| *r == oldest).expect("sweep");
+        assert_eq!(report.removed.len(), 2);
+        assert_eq!(names(root), vec![id("000001", 0)]);
+    }
+
+    #[test]
+    fn a_cluster_job_not_followed_to_its_end_is_kept() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        for t in ["000001", "000002", "000003"] {
+            run(root, &id(t, 0), 10);
+        }
+        // The oldest is a background cluster job an earlier server left running; the second
+        // was one, followed to its end.
+        std::fs::write(
+            root.join(id("000001", 0))
+                .join(crate::run::files::SLURM_JOB_FILE),
+            "{}",
+        )
+        .expect("record");
+        let ended = root.join(id("000002", 0));
+        std::fs::write(ended.join(crate::run::files::SLURM_JOB_FILE), "{}").expect("record");
+        std::fs::write(ended.join(crate::run::files::SLURM_ENDED_FILE), "").expect("ended");
+        let policy = Policy {
+            keep_runs: 0,
+            keep_bytes: 0,
+        };
+        let report = sweep(root, policy, &|_| false).expect("sweep");
         assert_eq!(report.removed.len(), 2);
         assert_eq!(names(root), vec![id("000001", 0)]);
     }

@@ -70,6 +70,13 @@ pub fn mark_ended(dir: &Path) {
     }
 }
 
+/// Whether `dir` is a cluster run (or a sweep's folder) that was not followed to its end:
+/// its job may still be on the cluster, so its folder must stay.
+pub fn may_still_run(dir: &Path) -> bool {
+    (dir.join(SLURM_JOB_FILE).exists() || dir.join(crate::run::files::SWEEP_FILE).exists())
+        && !has_ended(dir)
+}
+
 /// Whether the run in `dir` is over (its result was made).
 pub fn has_ended(dir: &Path) -> bool {
     dir.join(SLURM_ENDED_FILE).exists()
@@ -94,10 +101,13 @@ mod tests {
             timeout_s: 60,
             submitted: 1,
         };
+        assert!(!may_still_run(dir.path()), "not a cluster run");
         rec.save(dir.path());
         assert_eq!(JobRecord::load(dir.path()), Some(rec));
         assert!(!has_ended(dir.path()));
+        assert!(may_still_run(dir.path()));
         mark_ended(dir.path());
         assert!(has_ended(dir.path()));
+        assert!(!may_still_run(dir.path()));
     }
 }
