@@ -27,6 +27,16 @@ pub enum RunSource {
     File { path: PathBuf, args: Vec<String> },
 }
 
+impl RunSource {
+    /// The arguments a do-file is run with (none for code).
+    pub fn args(&self) -> &[String] {
+        match self {
+            RunSource::File { args, .. } => args,
+            RunSource::Code(_) => &[],
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -172,13 +172,9 @@ impl Service {
             let Some(job) = JobRecord::load(&dir.path) else {
                 return false;
             };
-            let args = match &job.source {
-                crate::run::RunSource::File { args, .. } => args.clone(),
-                crate::run::RunSource::Code(_) => Vec::new(),
-            };
             self.dirs.adopt(id);
+            tasks.push(Task::new(index, job.source.args().to_vec(), dir.clone()));
             reqs.push((request_of(&job, &dir), job));
-            tasks.push(Task::new(index, args, dir));
         }
         let sweep = Arc::new(Sweep::new(rec.path.clone(), tasks, rec.max_parallel));
         let id = self.jobs.next_id();

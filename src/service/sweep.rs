@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::Service;
 use super::jobs::Job;
 use super::live_run::{JobStatus, LiveRun};
-use super::tasks::{Sweep, Task, TaskState};
+use super::tasks::{Sweep, Task};
 use crate::log::live::LiveOutput;
 use crate::run::error::ErrorInfo;
 use crate::run::output::CappedOutput;
@@ -20,6 +20,7 @@ use crate::run::{RunOutcome, RunStatus};
 use crate::runner::Runner;
 use crate::runner::request::RunRequest;
 use crate::runner::rundir::{RunDir, RunDirError};
+use crate::runner::session::outcome::cancelled_before;
 use crate::runner::slurm::Submitted;
 
 /// The most tasks one sweep may have: each is a Stata run with its own folder.
@@ -39,13 +40,9 @@ impl Service {
         let mut planned = Vec::with_capacity(reqs.len());
         for (index, mut req) in reqs.into_iter().enumerate() {
             let dir = self.dirs.for_run(None)?;
-            let args = match &req.source {
-                crate::run::RunSource::File { args, .. } => args.clone(),
-                crate::run::RunSource::Code(_) => Vec::new(),
-            };
             req.run_dir = Some(dir.clone());
             req.detach.set();
-            tasks.push(Task::new(index, args, dir));
+            tasks.push(Task::new(index, req.source.args().to_vec(), dir));
             planned.push(req);
         }
         let path = match planned.first().map(|r| &r.source) {
@@ -84,14 +81,8 @@ impl Service {
         let started = Instant::now();
         let submitted = match &self.runner {
             Runner::Slurm(slurm) => {
-                let tasks: Vec<(RunDir, &RunRequest)> = sweep
-                    .tasks
-                    .iter()
-                    .zip(&reqs)
-                    .map(|(t, r)| (t.run_dir.clone(), r))
-                    .collect();
                 match slurm
-                    .submit_array(&sweep_dir.path, &tasks, sweep.max_parallel)
+                    .submit_array(&sweep_dir.path, &reqs, sweep.max_parallel)
                     .await
                 {
                     Ok(subs) => Some(subs),
@@ -103,8 +94,11 @@ impl Service {
                                 None,
                                 msg.clone(),
                             );
-                            task.set(TaskState::Done(Arc::new(o)));
+                            self.dirs.finished(task.run_dir.id);
+                            sweep.ended(task, o);
                         }
+                        crate::runner::slurm::record::mark_ended(&sweep_dir.path);
+                        self.dirs.finished(sweep_dir.id);
                         return sweep_outcome(&sweep, started, Some(msg));
                     }
                 }
@@ -181,12 +175,10 @@ impl Service {
                 let _permit = tokio::select! {
                     p = slots.acquire_owned() => p.ok(),
                     _ = cancel.cancelled() => {
-                        let mut o = RunOutcome::not_started(Some(task.run_dir.id), started, None, String::new());
-                        o.status = RunStatus::Cancelled;
-                        o.error = None;
-                        o.notes.push("cancelled before it started".into());
+                        let mut o = cancelled_before(started, "before its turn");
+                        o.run_id = Some(task.run_dir.id);
                         self.dirs.finished(task.run_dir.id);
-                        task.set(TaskState::Done(Arc::new(o)));
+                        sweep.ended(task, o);
                         return;
                     }
                 };

@@ -4,7 +4,7 @@
 mod console;
 pub mod facts;
 mod graphs;
-mod outcome;
+pub mod outcome;
 pub mod pool;
 mod protocol;
 mod queue;

@@ -131,20 +131,25 @@ impl SlurmRunner {
     }
 
     /// Submits a sweep's tasks as one job array (at most `parallel` at once), each task in
-    /// its own run folder; the jobs of the tasks, in order.
+    /// the run folder its request names; the jobs of the tasks, in order.
     pub async fn submit_array(
         &self,
         sweep_dir: &Path,
-        tasks: &[(RunDir, &RunRequest)],
+        tasks: &[RunRequest],
         parallel: usize,
     ) -> Result<Vec<Submitted>, String> {
-        let Some((_, first)) = tasks.first() else {
+        let Some(first) = tasks.first() else {
             return Ok(Vec::new());
         };
-        for (dir, req) in tasks {
+        let mut dirs = Vec::with_capacity(tasks.len());
+        for req in tasks {
+            let dir = req
+                .run_dir
+                .as_ref()
+                .ok_or_else(|| "a sweep task has no run folder".to_owned())?;
             prepare(dir, req).map_err(|e| format!("task folder {}: {e}", dir.path.display()))?;
+            dirs.push(dir.path.clone());
         }
-        let dirs: Vec<PathBuf> = tasks.iter().map(|(d, _)| d.path.clone()).collect();
         self.write_script(sweep_dir, &first.stata, &dirs)?;
         let name = sweep_dir
             .file_name()
@@ -161,13 +166,14 @@ impl SlurmRunner {
         let id = sbatch(&args).await.map_err(|e| submit_error(&e))?;
         Ok(tasks
             .iter()
+            .zip(&dirs)
             .enumerate()
-            .map(|(i, (dir, req))| {
+            .map(|(i, (req, dir))| {
                 let sub = Submitted {
                     key: format!("{id}_{i}"),
                     output: array_output(sweep_dir, i),
                 };
-                JobRecord::new(sub.key.clone(), sub.output.clone(), req).save(&dir.path);
+                JobRecord::new(sub.key.clone(), sub.output.clone(), req).save(dir);
                 sub
             })
             .collect())
@@ -196,25 +202,6 @@ impl SlurmRunner {
         on_start: &(dyn Fn() + Sync),
     ) -> RunOutcome {
         self.following().insert(job.key.clone(), req.detach.clone());
-        let outcome = self
-            .follow_job(job, dir, req, live, cancel, started, on_start)
-            .await;
-        self.following().remove(&job.key);
-        record::mark_ended(&dir.path);
-        outcome
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn follow_job(
-        &self,
-        job: &Submitted,
-        dir: &RunDir,
-        req: &RunRequest,
-        live: Arc<LiveOutput>,
-        cancel: CancellationToken,
-        started: Instant,
-        on_start: &(dyn Fn() + Sync),
-    ) -> RunOutcome {
         let log_path = dir.path.join(WRAPPER_LOG);
         let mut state = if record::has_ended(&dir.path) {
             // Followed to its end before (a sweep re-attached): only its log is read again.
@@ -284,6 +271,8 @@ impl SlurmRunner {
         outcome.run_id = Some(dir.id);
         outcome.log_path = Some(log_path);
         outcome.duration = started.elapsed();
+        self.following().remove(&job.key);
+        record::mark_ended(&dir.path);
         outcome
     }
 
