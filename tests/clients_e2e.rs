@@ -260,7 +260,7 @@ fn relative_paths_follow_the_clients_project_root() {
 }
 
 #[test]
-fn with_no_roots_a_server_started_in_the_root_folder_refuses_relative_paths() {
+fn with_no_roots_a_server_started_in_the_root_folder_refuses_every_path() {
     let fake = FakeStata::new();
     let mut c = start_in(&fake, std::path::Path::new("/"));
     c.initialize_as("claude-ai", json!({}));
@@ -268,10 +268,15 @@ fn with_no_roots_a_server_started_in_the_root_folder_refuses_relative_paths() {
     let text = result_text(&resp);
     assert!(text.contains("no folder to be taken from"), "{text}");
     assert!(text.contains("--workdir"), "it says how to fix it: {text}");
+    // With no folder of the user's, an absolute path is no way out: the call is refused,
+    // saying how to name the project.
     let path = fake.work().join("ok.do");
     std::fs::write(&path, "display \"absolute is fine\"\n").expect("do");
     let resp = c.call("stata_run_file", json!({"path": path}), LONG);
-    assert!(result_text(&resp).contains("absolute is fine"));
+    let text = result_text(&resp);
+    assert!(!text.contains("absolute is fine"), "{text}");
+    assert!(text.contains("this server has none"), "{text}");
+    assert!(text.contains("--workdir"), "{text}");
 }
 
 #[test]

@@ -419,6 +419,8 @@ fn every_file_and_folder_of_the_log_dir_is_the_users_only() {
         .collect();
     assert!(!start_logs.is_empty());
     for entry in start_logs {
-        assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+        // Files the user's only; a session's temporary folder too.
+        let want = if entry.path().is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&entry.path()), want, "{}", entry.path().display());
     }
 }

@@ -84,6 +84,16 @@ pub fn find_log(
     Ok((real, run_id))
 }
 
+/// Opens `path` (found by [`find_log`], so inside the log dir) again from the log dir down,
+/// following no link on the way: a file swapped for a link after the check is refused.
+pub fn open_found(log_dir: &Path, path: &Path) -> std::io::Result<std::fs::File> {
+    let root = log_dir.canonicalize()?;
+    let rel = path
+        .strip_prefix(&root)
+        .map_err(|_| std::io::Error::other("outside the log dir"))?;
+    super::beneath::open_beneath(&root, rel)
+}
+
 /// A name with no path in it: letters, digits, `-`, `_`, `.`, not starting with a dot.
 fn is_plain_name(s: &str) -> bool {
     !s.is_empty()

@@ -1,6 +1,7 @@
 //! Reading Stata's log while it is written: tailing, decoding, filtering the runner's lines,
 //! one pass that feeds the live output, the error scan and graph detection.
 
+pub mod beneath;
 pub mod captured;
 pub mod decode;
 pub mod filter;

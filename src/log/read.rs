@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::decode::{decode_line, trim_eol};
-use super::find::find_log;
+use super::find::{find_log, open_found};
 use super::grep::{LineMatch, grep};
 use super::read_error::ReadError;
 use crate::run::files::{REGION_FILE, WRAPPER_LOG, parse_region};
@@ -143,12 +143,13 @@ pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, ReadError> {
         let path = path.clone();
         move |source| ReadError::Io { what, path, source }
     };
-    let mut file = File::open(&path).map_err(io_err("open the log"))?;
+    // Opened again without following any link: the file checked is the file read.
+    let mut file = open_found(log_dir, &path).map_err(io_err("open the log"))?;
     let total = file.metadata().map_err(io_err("read the size of"))?.len();
     let region = if args.raw {
         None
     } else {
-        user_region(&path, total)
+        user_region(log_dir, &path, total)
     };
     let (lo, hi) = region.as_ref().map_or((0, total), |r| (r.start, r.end));
     let mut json = LogPage {
@@ -219,11 +220,16 @@ pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, ReadError> {
 
 /// The user's region of a run's log (from its region file), within the file's `total` bytes;
 /// none for any other file, or a run that recorded none.
-fn user_region(path: &Path, total: u64) -> Option<std::ops::Range<u64>> {
+fn user_region(log_dir: &Path, path: &Path, total: u64) -> Option<std::ops::Range<u64>> {
     if path.file_name()? != WRAPPER_LOG {
         return None;
     }
-    let text = std::fs::read_to_string(path.with_file_name(REGION_FILE)).ok()?;
+    let mut text = String::new();
+    open_found(log_dir, &path.with_file_name(REGION_FILE))
+        .ok()?
+        .take(4096)
+        .read_to_string(&mut text)
+        .ok()?;
     let r = parse_region(&text)?;
     Some(r.start.min(total)..r.end.min(total))
 }

@@ -6,6 +6,8 @@ pub const WRAPPER_FILE: &str = "run.do";
 pub const WRAPPER_LOG: &str = "run.log";
 /// Where `stata_run_code` puts the user's code.
 pub const CODE_FILE: &str = "code.do";
+/// A sandboxed Stata's temporary folder (`STATATMP`), in the folder it may write.
+pub const RUN_TEMP: &str = "tmp";
 /// The folder of session start-up logs, beside `runs/` in the log dir.
 pub const SESSIONS_DIR: &str = "sessions";
 

@@ -19,7 +19,7 @@ use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;
 use crate::log::pipeline::LogPipeline;
 use crate::log::watch::FollowMode;
-use crate::run::files::{WRAPPER_FILE, WRAPPER_LOG};
+use crate::run::files::{RUN_TEMP, WRAPPER_FILE, WRAPPER_LOG};
 use crate::run::{RunOutcome, RunSource, RunStatus};
 
 /// stdout and stderr of a batch run are normally empty; keep at most this much of each.
@@ -75,13 +75,17 @@ impl BatchRunner {
         };
         let deadline = tokio::time::Instant::now() + req.timeout.saturating_sub(started.elapsed());
 
+        // Confined, the run writes in its own folder, its temporary files included.
+        let plan = req.sandbox.as_ref().map(|p| p.with_run_folder(&dir.path));
+        let temp = plan.as_ref().map(|_| dir.path.join(RUN_TEMP));
         let mut proc = match StataProcess::spawn(
             &req.stata,
             ["-q", "-b", "do", WRAPPER_FILE],
             &dir.path,
             Launch {
                 stdin: false,
-                sandbox: req.sandbox.as_ref(),
+                sandbox: plan.as_ref(),
+                temp: temp.as_deref(),
             },
         ) {
             Ok(p) => p,
@@ -157,7 +161,8 @@ pub(super) fn prepare(dir: &RunDir, req: &RunRequest) -> Result<(), String> {
         RunSource::Code(code) => (dir.write_code(code).map_err(|e| e.to_string())?, &[]),
         RunSource::File { path, args } => (path.clone(), args.as_slice()),
     };
-    let wrapper = batch_wrapper(&req.cwd, &do_file, args).map_err(|e| e.to_string())?;
+    let packages = req.sandbox.as_ref().and_then(|p| p.packages.as_deref());
+    let wrapper = batch_wrapper(&req.cwd, &do_file, args, packages).map_err(|e| e.to_string())?;
     dir.write_private(WRAPPER_FILE, &wrapper)
         .map(drop)
         .map_err(|e| e.to_string())

@@ -1,4 +1,7 @@
 //! Spawns Stata in its own process group, signals and kills the whole group, and reaps it.
+//! On Linux the group's leader is this binary's launcher, which supervises Stata's tree: a
+//! stop is a SIGTERM to it (it kills every descendant, and ends as Stata did), a break a
+//! SIGINT it passes on.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -78,7 +81,7 @@ pub fn kill_all_groups(why: Shutdown) {
     );
     let pgids: Vec<u32> = groups().drain().collect();
     for pgid in pgids {
-        signal_group(pgid, Signal::Kill);
+        signal_group(pgid, Signal::Stop);
     }
 }
 
@@ -86,8 +89,16 @@ pub fn kill_all_groups(why: Shutdown) {
 pub enum Signal {
     /// Stata's break: interrupts the running command.
     Interrupt,
+    /// Ends Stata and everything it started.
+    Stop,
+    /// The last resort, for a supervisor that does not end on `Stop`.
     Kill,
 }
+
+/// Whether Stata runs under this binary's supervising launcher.
+const SUPERVISED: bool = cfg!(target_os = "linux");
+/// How long the supervisor gets to stop Stata's tree before it is killed itself.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[cfg(unix)]
 fn signal_group(pgid: u32, sig: Signal) {
@@ -95,7 +106,10 @@ fn signal_group(pgid: u32, sig: Signal) {
     use nix::unistd::Pid;
     let s = match sig {
         Signal::Interrupt => NixSignal::SIGINT,
-        Signal::Kill => NixSignal::SIGKILL,
+        // The supervisor stops the tree on SIGTERM; killing it instead would leave Stata's
+        // descendants to init.
+        Signal::Stop if SUPERVISED => NixSignal::SIGTERM,
+        Signal::Stop | Signal::Kill => NixSignal::SIGKILL,
     };
     let Ok(raw) = i32::try_from(pgid) else {
         return;
@@ -113,7 +127,7 @@ fn signal_group(pgid: u32, sig: Signal) {
 fn signal_group(pid: u32, sig: Signal) {
     // Windows has no process groups to signal and no console Stata to interrupt:
     // end the process tree.
-    if sig == Signal::Kill {
+    if sig != Signal::Interrupt {
         let _ = std::process::Command::new("taskkill")
             .args(["/F", "/T", "/PID", &pid.to_string()])
             .stdout(Stdio::null())
@@ -126,9 +140,11 @@ fn signal_group(pid: u32, sig: Signal) {
 #[derive(Debug, Clone, Copy)]
 pub struct Launch<'a> {
     pub stdin: bool,
-    /// Started through this binary's sandbox launcher, which confines itself then execs
-    /// Stata (same process, so the group and the signals are Stata's).
+    /// The confinement this binary's launcher applies before it starts Stata.
     pub sandbox: Option<&'a crate::sandbox::Plan>,
+    /// A private temporary folder (created if missing) for Stata and all it starts
+    /// (`STATATMP`, `TMPDIR`), instead of the system's shared one.
+    pub temp: Option<&'a Path>,
 }
 
 /// A running Stata process, leader of its own process group.
@@ -153,18 +169,24 @@ impl StataProcess {
             .into_iter()
             .map(|a| a.as_ref().to_os_string())
             .collect();
-        let mut cmd = match pipes.sandbox {
-            Some(plan) => {
-                let mut c = Command::new(std::env::current_exe()?);
-                c.args(plan.launcher_args(program, &args));
-                c
-            }
-            None => {
-                let mut c = Command::new(program);
-                c.args(&args);
-                c
-            }
+        let mut cmd = if SUPERVISED || pipes.sandbox.is_some() {
+            let mut c = Command::new(std::env::current_exe()?);
+            c.args(crate::sandbox::launcher_args(
+                pipes.sandbox,
+                std::process::id(),
+                program,
+                &args,
+            ));
+            c
+        } else {
+            let mut c = Command::new(program);
+            c.args(&args);
+            c
         };
+        if let Some(temp) = pipes.temp {
+            crate::runner::rundir::ensure_private_dir(temp)?;
+            cmd.env("STATATMP", temp).env("TMPDIR", temp);
+        }
         cmd.current_dir(cwd)
             .stdin(if pipes.stdin {
                 Stdio::piped()
@@ -173,8 +195,9 @@ impl StataProcess {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // Belt and braces: if this handle is leaked somehow, tokio still kills the leader.
-            .kill_on_drop(true);
+            // Belt and braces: if this handle is leaked somehow, tokio still kills the leader
+            // (not the supervisor: killed, it could not stop the tree; `Drop` stops it).
+            .kill_on_drop(!SUPERVISED);
         #[cfg(unix)]
         cmd.process_group(0);
         // Hold the registry while spawning so a shutdown cannot slip in between.
@@ -209,12 +232,18 @@ impl StataProcess {
         }
     }
 
-    /// Kills the whole group and reaps the leader.
+    /// Stops Stata and everything it started, and reaps the leader.
     pub async fn kill(&mut self) -> io::Result<ExitStatus> {
         if let Some(status) = self.exited {
             return Ok(status);
         }
-        signal_group(self.pgid, Signal::Kill);
+        signal_group(self.pgid, Signal::Stop);
+        if SUPERVISED {
+            match tokio::time::timeout(STOP_GRACE, self.wait()).await {
+                Ok(status) => return status,
+                Err(_) => signal_group(self.pgid, Signal::Kill),
+            }
+        }
         self.wait().await
     }
 
@@ -226,7 +255,7 @@ impl StataProcess {
         let status = self.child.wait().await?;
         self.exited = Some(status);
         // Stata-MP may leave helper processes behind in the group.
-        signal_group(self.pgid, Signal::Kill);
+        signal_group(self.pgid, Signal::Stop);
         groups().remove(&self.pgid);
         Ok(status)
     }
@@ -239,7 +268,7 @@ impl StataProcess {
         let status = self.child.try_wait()?;
         if let Some(s) = status {
             self.exited = Some(s);
-            signal_group(self.pgid, Signal::Kill);
+            signal_group(self.pgid, Signal::Stop);
             groups().remove(&self.pgid);
         }
         Ok(status)
@@ -249,7 +278,7 @@ impl StataProcess {
 impl Drop for StataProcess {
     fn drop(&mut self) {
         if self.exited.is_none() {
-            signal_group(self.pgid, Signal::Kill);
+            signal_group(self.pgid, Signal::Stop);
             groups().remove(&self.pgid);
             // tokio reaps a dropped child in the background once it has exited.
         }
@@ -271,20 +300,31 @@ pub fn describe_exit(status: &ExitStatus) -> String {
     }
 }
 
-/// The resident memory of process `pid`, in bytes, where the system tells (Linux).
+/// The resident memory of process `pid` and all it started (Stata under its supervisor), in
+/// bytes, where the system tells (Linux).
 pub fn process_memory(pid: u32) -> Option<u64> {
     #[cfg(target_os = "linux")]
     {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let kb = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .trim()
-            .strip_suffix("kB")?
-            .trim()
-            .parse::<u64>()
-            .ok()?;
-        Some(kb * 1024)
+        let rss = |pid: i32| -> Option<u64> {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let kb = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse::<u64>()
+                .ok()?;
+            Some(kb * 1024)
+        };
+        let root = i32::try_from(pid).ok()?;
+        let own = rss(root)?;
+        Some(
+            own + crate::sandbox::descendants(root)
+                .into_iter()
+                .filter_map(rss)
+                .sum::<u64>(),
+        )
     }
     #[cfg(not(target_os = "linux"))]
     {

@@ -20,18 +20,40 @@ fn path_text(p: &Path) -> String {
     }
 }
 
-/// The wrapper's text: `cd` to `cwd`, then `do` the user's file with its arguments.
-pub fn batch_wrapper(cwd: &Path, do_file: &Path, args: &[String]) -> Result<String, Unquotable> {
+/// The lines that make `packages` Stata's PLUS folder (where `ssc install` and `net install`
+/// put packages, searched first), keeping the user's own PLUS on the ado-path to read from.
+pub fn packages_lines(packages: Option<&Path>) -> Result<String, Unquotable> {
+    let Some(dir) = packages else {
+        return Ok(String::new());
+    };
+    Ok(format!(
+        "local STATA_MCP_plus `\"`c(sysdir_plus)'\"'\n\
+         quietly capture sysdir set PLUS {dir}\n\
+         quietly capture adopath + `\"`STATA_MCP_plus'\"'\n",
+        dir = stata_quote(&format!("{}/", path_text(dir)))?,
+    ))
+}
+
+/// The wrapper's text: the project's package folder, `cd` to `cwd`, then `do` the user's
+/// file with its arguments.
+pub fn batch_wrapper(
+    cwd: &Path,
+    do_file: &Path,
+    args: &[String],
+    packages: Option<&Path>,
+) -> Result<String, Unquotable> {
     let quoted_args = args
         .iter()
         .map(|a| stata_quote(a))
         .collect::<Result<Vec<_>, _>>()?
         .join(" ");
     Ok(format!(
-        "quietly cd {cwd}\n\
+        "{packages}\
+         quietly cd {cwd}\n\
          local STATA_MCP_do {file}\n\
          local STATA_MCP_args `\" {quoted_args} \"'\n\
          {do_line}\n",
+        packages = packages_lines(packages)?,
         cwd = stata_quote(&path_text(cwd))?,
         file = stata_quote(&path_text(do_file))?,
         do_line = &START_ECHO[2..],
@@ -44,8 +66,13 @@ mod tests {
 
     #[test]
     fn wrapper_ends_with_the_start_echo_command() {
-        let w = batch_wrapper(Path::new("/w d"), Path::new("/r/code.do"), &["x y".into()])
-            .expect("quotable");
+        let w = batch_wrapper(
+            Path::new("/w d"),
+            Path::new("/r/code.do"),
+            &["x y".into()],
+            None,
+        )
+        .expect("quotable");
         let last = w.lines().last().expect("lines");
         assert_eq!(format!(". {last}"), START_ECHO);
         assert!(w.starts_with("quietly cd `\"/w d\"'\n"));

@@ -1,79 +1,96 @@
-//! `stata-mcp __sandbox [--strict] [--network] [--write DIR].. [--read DIR].. -- PROGRAM ARGS`:
-//! confines itself to the plan, then becomes PROGRAM (same process, same process group).
+//! `stata-mcp __sandbox [--server-pid N] [--confine [--strict] [--network] [--allow-exec]
+//! [--exec P].. [--write DIR].. [--read DIR]..] -- PROGRAM ARGS`: on Linux, supervises PROGRAM
+//! (see `supervise.rs`) confined to the plan; elsewhere, runs it confined to nothing.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::plan::{LAUNCHER, Plan};
 
-/// Runs the launcher with its arguments (after `__sandbox`); returns only on failure, with
-/// the exit code to end with.
+/// What the launcher was asked to do.
+#[derive(Debug, PartialEq, Eq)]
+struct Launch {
+    /// The server whose death stops the run.
+    server: Option<i32>,
+    plan: Option<Plan>,
+    program: Vec<OsString>,
+}
+
+/// Runs the launcher with its arguments (after `__sandbox`); returns the exit code to end with.
 pub fn launch(args: Vec<OsString>) -> i32 {
-    let (plan, program) = match parse(args) {
+    let launch = match parse(args) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("stata-mcp {}: {e}", LAUNCHER);
+            eprintln!("stata-mcp {LAUNCHER}: {e}");
             return 2;
         }
     };
-    let Some((program, rest)) = program.split_first() else {
-        eprintln!("stata-mcp {}: no program to run after --", LAUNCHER);
+    let Some((program, rest)) = launch.program.split_first() else {
+        eprintln!("stata-mcp {LAUNCHER}: no program to run after --");
         return 2;
     };
     #[cfg(target_os = "linux")]
-    if let Err(e) = super::landlock::apply(&plan) {
-        eprintln!("stata-mcp: {e}");
-        return 126;
+    {
+        super::supervise::supervise(launch.plan.as_ref(), launch.server, program, rest)
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = &plan;
-    exec(program, rest)
-}
-
-#[cfg(unix)]
-fn exec(program: &OsString, args: &[OsString]) -> i32 {
-    use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(program).args(args).exec();
-    eprintln!(
-        "stata-mcp: could not start {}: {err}",
-        PathBuf::from(program).display()
-    );
-    127
-}
-
-#[cfg(not(unix))]
-fn exec(program: &OsString, args: &[OsString]) -> i32 {
-    match std::process::Command::new(program).args(args).status() {
-        Ok(s) => s.code().unwrap_or(1),
-        Err(e) => {
-            eprintln!(
-                "stata-mcp: could not start {}: {e}",
-                PathBuf::from(program).display()
-            );
-            127
+    {
+        let _ = (&launch.plan, launch.server);
+        match std::process::Command::new(program).args(rest).status() {
+            Ok(s) => s.code().unwrap_or(1),
+            Err(e) => {
+                eprintln!(
+                    "stata-mcp: could not start {}: {e}",
+                    PathBuf::from(program).display()
+                );
+                127
+            }
         }
     }
 }
 
-fn parse(args: Vec<OsString>) -> Result<(Plan, Vec<OsString>), String> {
+fn parse(args: Vec<OsString>) -> Result<Launch, String> {
     let mut plan = Plan {
         strict: false,
         network: false,
         write: Vec::new(),
         read: Vec::new(),
+        exec: Some(Vec::new()),
+        packages: None,
     };
+    let mut confine = false;
+    let mut server = None;
     let mut it = args.into_iter();
+    let path = |it: &mut std::vec::IntoIter<OsString>, what: &str| -> Result<PathBuf, String> {
+        it.next()
+            .map(PathBuf::from)
+            .ok_or(format!("{what} needs a path"))
+    };
     while let Some(a) = it.next() {
         match a.to_str() {
+            Some("--server-pid") => {
+                let pid = it.next().and_then(|p| p.to_str()?.parse::<i32>().ok());
+                server = Some(pid.ok_or("--server-pid needs a process id")?);
+            }
+            Some("--confine") => confine = true,
             Some("--strict") => plan.strict = true,
             Some("--network") => plan.network = true,
-            Some("--write") => plan
-                .write
-                .push(it.next().ok_or("--write needs a folder")?.into()),
-            Some("--read") => plan
-                .read
-                .push(it.next().ok_or("--read needs a folder")?.into()),
-            Some("--") => return Ok((plan, it.collect())),
+            Some("--allow-exec") => plan.exec = None,
+            Some("--exec") => {
+                let p = path(&mut it, "--exec")?;
+                if let Some(exec) = plan.exec.as_mut() {
+                    exec.push(p);
+                }
+            }
+            Some("--write") => plan.write.push(path(&mut it, "--write")?),
+            Some("--read") => plan.read.push(path(&mut it, "--read")?),
+            Some("--") => {
+                return Ok(Launch {
+                    server,
+                    plan: confine.then_some(plan),
+                    program: it.collect(),
+                });
+            }
             _ => return Err(format!("unknown argument {a:?}")),
         }
     }
@@ -83,6 +100,7 @@ fn parse(args: Vec<OsString>) -> Result<(Plan, Vec<OsString>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::plan::launcher_args;
 
     #[test]
     fn the_launcher_reads_back_the_plan_it_was_given() {
@@ -91,22 +109,28 @@ mod tests {
             network: false,
             write: vec![PathBuf::from("/w/a b"), PathBuf::from("/tmp")],
             read: vec![PathBuf::from("/usr")],
+            exec: Some(vec![PathBuf::from("/opt/stata")]),
+            packages: None,
         };
-        let args = plan.launcher_args(
-            std::path::Path::new("/opt/stata/stata-mp"),
-            &["-q".into(), "-b".into()],
-        );
+        let program = std::path::Path::new("/opt/stata/stata-mp");
+        let args = launcher_args(Some(&plan), 42, program, &["-q".into(), "-b".into()]);
         assert_eq!(args[0], LAUNCHER);
-        let (back, program) = parse(args[1..].to_vec()).expect("parses");
-        assert_eq!(back, plan);
+        let back = parse(args[1..].to_vec()).expect("parses");
+        assert_eq!(back.plan.as_ref(), Some(&plan));
+        assert_eq!(back.server, Some(42));
         assert_eq!(
-            program,
+            back.program,
             vec![
                 OsString::from("/opt/stata/stata-mp"),
                 "-q".into(),
                 "-b".into()
             ]
         );
+        let shell = Plan { exec: None, ..plan };
+        let args = launcher_args(Some(&shell), 42, program, &[]);
+        assert_eq!(parse(args[1..].to_vec()).expect("parses").plan, Some(shell));
+        let bare = launcher_args(None, 7, program, &[]);
+        assert_eq!(parse(bare[1..].to_vec()).expect("parses").plan, None);
         assert!(parse(vec!["--write".into()]).is_err());
         assert!(parse(vec!["--bogus".into(), "--".into()]).is_err());
     }

@@ -1,16 +1,29 @@
-//! Stata in a sandbox: on Linux the kernel (Landlock) lets Stata, and everything it starts,
-//! write only in the folders of the user's work, and in `strict` mode read only those and
-//! what Stata needs, with no TCP connections. Applied by this binary's own launcher
-//! (`stata-mcp __sandbox ... -- stata ...`), which confines itself and then becomes Stata.
+//! Stata in a sandbox: on Linux the kernel (Landlock, seccomp) lets Stata, and everything it
+//! starts, write only in the user's folders, start no program but Stata, signal and connect
+//! to nothing outside, and in `strict` mode read only those folders and what Stata needs,
+//! with no network. Applied by this binary's own launcher (`stata-mcp __sandbox ... -- stata
+//! ...`), which also supervises Stata's whole tree so that nothing outlives its run.
 
+#[cfg(target_os = "linux")]
+mod confine;
+mod executables;
 #[cfg(target_os = "linux")]
 mod landlock;
 pub mod launch;
 mod plan;
+#[cfg(target_os = "linux")]
+mod proctree;
+#[cfg(target_os = "linux")]
+mod seccomp;
+#[cfg(target_os = "linux")]
+mod supervise;
 
 use std::path::{Path, PathBuf};
 
-pub use plan::{LAUNCHER, Plan};
+pub use executables::{started_by_script, stata_executables};
+pub use plan::{LAUNCHER, Plan, launcher_args};
+#[cfg(target_os = "linux")]
+pub use proctree::descendants;
 
 /// `--sandbox`: how far Stata is confined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -42,17 +55,40 @@ pub fn describe(mode: SandboxMode) -> String {
             "off (--sandbox off): Stata may write wherever the user can".to_owned()
         }
         (m, Ok(abi)) => format!(
-            "{} (Landlock ABI {abi}): Stata writes only in the call's folder, the client's \
-             roots, --workdir, the log dir, its temp folder and ~/ado/plus, ~/ado/personal{}",
+            "{} (Landlock ABI {abi}{}): Stata writes only in the client's roots, --workdir, \
+             --sandbox-allow-write folders and its own run folder; it starts no program but \
+             Stata unless --allow-shell, opens no terminal, and signals no process outside{}",
             m.as_str(),
+            missing_parts(abi),
             if m == SandboxMode::Strict {
-                "; it reads only those, its install and the system's libraries, and opens no \
-                 TCP connection"
+                "; it reads only those folders, its install and the system's libraries, and \
+                 has no network unless --allow-network"
             } else {
-                ""
+                "; Unix sockets are refused"
             }
         ),
         (m, Err(why)) => format!("none, though --sandbox {} was asked: {why}", m.as_str()),
+    }
+}
+
+/// What an older kernel's Landlock leaves out, as a clause (empty when nothing is missing).
+pub fn missing_parts(abi: u8) -> String {
+    let mut missing = Vec::new();
+    if abi < 4 {
+        missing.push("TCP limits (ABI 4)");
+    }
+    if abi < 5 {
+        missing.push("device ioctl limits, so a terminal may take keystrokes (ABI 5)");
+    }
+    if abi < 6 {
+        missing.push(
+            "signal and abstract-socket scoping, so Stata may signal other processes (ABI 6)",
+        );
+    }
+    if missing.is_empty() {
+        String::new()
+    } else {
+        format!("; this kernel lacks {}", missing.join(", "))
     }
 }
 
@@ -79,7 +115,6 @@ pub fn system_reads(stata: &Path) -> Vec<PathBuf> {
         "/bin",
         "/sbin",
         "/etc",
-        "/dev",
         "/proc",
         "/sys",
         "/opt/homebrew",

@@ -71,6 +71,9 @@ pub enum StartError {
     },
     #[error("{0}")]
     ShellEscape(ShellEscape),
+    /// A folder or file outside the user's folders.
+    #[error(transparent)]
+    Outside(#[from] super::folders::Outside),
     #[error(transparent)]
     BadSession(#[from] BadSessionName),
     #[error(
@@ -143,6 +146,22 @@ impl Service {
             }
         };
         let timeout = self.timeout(call.timeout_s)?;
+        // The user's folders bound what a call may name: resolved, links and all, before
+        // Stata starts (and Stata is then given the resolved paths, which no link can move).
+        let folders = self.user_folders().await;
+        let (source, cwd) = if self.settings.sandbox == crate::cli::SandboxMode::Off {
+            (source, cwd)
+        } else {
+            let cwd = folders.admit(&cwd, "working folder")?;
+            let source = match source {
+                RunSource::File { path, args } => RunSource::File {
+                    path: folders.admit(&path, "do-file")?,
+                    args,
+                },
+                code => code,
+            };
+            (source, cwd)
+        };
         if !self.settings.allow_shell {
             self.guard(&source, &cwd)?;
         }
@@ -161,11 +180,7 @@ impl Service {
             },
             crate::service::background::summary_of(&source)
         );
-        let file = match &source {
-            RunSource::File { path, .. } => Some(path.as_path()),
-            RunSource::Code(_) => None,
-        };
-        let sandbox = self.sandbox_plan(&cwd, file, &stata).await;
+        let sandbox = self.sandbox_plan(&folders, &stata).await;
         Ok(RunRequest {
             stata,
             source,

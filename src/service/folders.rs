@@ -1,6 +1,7 @@
-//! The folder relative paths in a call are taken from: `--workdir`, else the client's first
-//! root, else where the client started the server (unless that is `/` or the home folder,
-//! which no user means as their project).
+//! The user's folders: where relative paths in a call are taken from (`--workdir`, else the
+//! client's first root, else where the client started the server, unless that is `/` or the
+//! home folder, which no user means as their project), and the only folders a call's paths
+//! may point into (the client's roots, `--workdir`, `--sandbox-allow-write`).
 
 use std::path::{Path, PathBuf};
 
@@ -50,7 +51,91 @@ pub fn is_no_project(dir: &Path) -> bool {
     dir.parent().is_none() || dirs::home_dir().is_some_and(|home| home == dir)
 }
 
+/// The folders the user chose for this server's work, symlinks resolved: a call's folder and
+/// do-file must lie in one of them, and (with a sandbox) Stata writes nowhere else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFolders {
+    pub dirs: Vec<PathBuf>,
+}
+
+/// A call's path outside the user's folders.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", outside_text(path, what, folders))]
+pub struct Outside {
+    pub path: PathBuf,
+    pub what: &'static str,
+    pub folders: UserFolders,
+}
+
+fn outside_text(path: &Path, what: &str, folders: &UserFolders) -> String {
+    if folders.dirs.is_empty() {
+        return format!(
+            "refused: the {what} {} is outside the user's folders, and this server has none: the \
+             client names no project folder (roots) and the server was started in / or the home \
+             folder. Add the project with --workdir /path/to/project (`stata-mcp config <client> \
+             --workdir /path/to/project --write`), or allow a folder with --sandbox-allow-write DIR",
+            path.display()
+        );
+    }
+    let list: Vec<String> = folders
+        .dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    format!(
+        "refused: the {what} {} is outside the folders this server may use ({}); the user \
+         chooses them (the client's roots, --workdir, --sandbox-allow-write), a call cannot. Use \
+         a path inside one of them, or ask the user to add the folder with \
+         --sandbox-allow-write DIR",
+        path.display(),
+        list.join(", ")
+    )
+}
+
+impl UserFolders {
+    /// `path` with symlinks resolved (`..`, `/proc/self/root` and the like included), if it
+    /// lies in one of the folders.
+    pub fn admit(&self, path: &Path, what: &'static str) -> Result<PathBuf, Outside> {
+        let outside = || Outside {
+            path: path.to_path_buf(),
+            what,
+            folders: self.clone(),
+        };
+        let real = std::fs::canonicalize(path).map_err(|_| outside())?;
+        if self.dirs.iter().any(|d| real.starts_with(d)) {
+            Ok(real)
+        } else {
+            Err(outside())
+        }
+    }
+}
+
 impl Service {
+    /// The user's folders: the client's roots, `--workdir`, `--sandbox-allow-write`; with
+    /// no roots and no `--workdir`, the server's own folder unless it is `/` or home.
+    pub async fn user_folders(&self) -> UserFolders {
+        let base = self.base().await;
+        let s = &self.settings;
+        let mut given: Vec<PathBuf> = self.client.roots.all();
+        if s.workdir_given {
+            given.push(s.workdir.clone());
+        }
+        if given.is_empty() && base.from != BaseFrom::Unknown {
+            given.push(base.dir.clone());
+        }
+        given.extend(s.sandbox_write.iter().cloned());
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for d in given {
+            if let Ok(real) = std::fs::canonicalize(&d)
+                && real.is_dir()
+                && !dirs.contains(&real)
+            {
+                dirs.push(real);
+            }
+        }
+        UserFolders { dirs }
+    }
+
     /// Where this call's relative paths are taken from (waiting briefly for the client's
     /// first answer to `roots/list` if it is on its way).
     pub async fn base(&self) -> Base {

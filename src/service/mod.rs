@@ -150,7 +150,8 @@ impl Service {
             let started = match service.locate_stata() {
                 Ok(stata) => {
                     let workdir = &service.settings.workdir;
-                    let plan = service.sandbox_plan(workdir, None, &stata).await;
+                    let folders = service.user_folders().await;
+                    let plan = service.sandbox_plan(&folders, &stata).await;
                     pool.warm(&stata, workdir, plan.as_ref()).await
                 }
                 Err(e) => Err(e.to_string()),

@@ -1,24 +1,22 @@
-//! Which folders the sandbox opens to Stata for a call, and what a result says about it:
-//! that a refusal may be the sandbox's, or (once) that there is no sandbox here.
+//! Which folders the sandbox opens to Stata, and what a result says about it: that a refusal
+//! may be the sandbox's, or (once) that there is no sandbox here.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use super::Service;
-use super::folders::{BaseFrom, is_no_project};
+use super::folders::{BaseFrom, UserFolders};
 use crate::cli::SandboxMode;
 use crate::run::RunOutcome;
-use crate::sandbox::{Plan, landlock_abi, system_reads};
+use crate::sandbox::{Plan, landlock_abi, stata_executables, system_reads};
+
+/// Where a sandboxed run's `ssc install` and `net install` put packages, in the project.
+pub const PROJECT_ADO: &str = "ado/plus";
 
 impl Service {
-    /// The sandbox of a run in `cwd` with Stata `stata` (and the do-file `file`, if any):
-    /// none when `--sandbox off` or where Landlock is missing.
-    pub async fn sandbox_plan(
-        &self,
-        cwd: &Path,
-        file: Option<&Path>,
-        stata: &Path,
-    ) -> Option<Plan> {
+    /// The sandbox of a run with Stata `stata` in the user's `folders`: none when `--sandbox
+    /// off`, in slurm mode, or where Landlock is missing. The runner adds the run's own folder.
+    pub async fn sandbox_plan(&self, folders: &UserFolders, stata: &Path) -> Option<Plan> {
         let s = &self.settings;
         // A cluster job runs on a compute node, out of this machine's reach.
         if s.sandbox == SandboxMode::Off
@@ -27,55 +25,30 @@ impl Service {
         {
             return None;
         }
-        let mut write: Vec<PathBuf> = Vec::new();
-        let mut add = |p: &Path| {
-            // Never the whole disk or the home folder: that would be no sandbox at all.
-            if !is_no_project(p) && !write.iter().any(|w| w == p) {
-                write.push(p.to_path_buf());
-            }
-        };
-        add(cwd);
-        if let Some(dir) = file.and_then(Path::parent) {
-            add(dir);
-        }
+        let write: Vec<PathBuf> = folders.dirs.clone();
         let base = self.base().await;
-        if base.from != BaseFrom::Unknown {
-            add(&base.dir);
-        }
-        for root in self.client.roots.all() {
-            add(&root);
-        }
-        if s.workdir_given {
-            add(&s.workdir);
-        }
-        add(&s.log_dir);
-        add(&stata_temp());
-        if let Some(home) = dirs::home_dir() {
-            // `ssc install` and `net install` write here; Stata makes them when missing.
-            for ado in ["ado/plus", "ado/personal"] {
-                let dir = home.join(ado);
-                let _ = std::fs::create_dir_all(&dir);
-                add(&dir);
-            }
-        }
-        for extra in &s.sandbox_write {
-            add(extra);
-        }
+        let packages = (base.from != BaseFrom::Unknown)
+            .then(|| base.dir.join(PROJECT_ADO))
+            .filter(|p| folders.dirs.iter().any(|d| p.starts_with(d)));
         let strict = s.sandbox == SandboxMode::Strict;
         let mut read = Vec::new();
         if strict {
             read.extend(write.iter().cloned());
             read.extend(system_reads(stata));
             if let Some(home) = dirs::home_dir() {
+                // The user's own packages stay readable (not writable).
                 read.push(home.join("ado"));
             }
             read.extend(s.sandbox_read.iter().cloned());
         }
+        let exec = (!s.allow_shell).then(|| stata_executables(stata));
         Some(Plan {
             strict,
             network: s.allow_network,
             write,
             read,
+            exec,
+            packages,
         })
     }
 
@@ -83,13 +56,13 @@ impl Service {
     /// first run only) that this system has no sandbox.
     pub fn sandbox_notes(&self, plan: Option<&Plan>, outcome: &mut RunOutcome) {
         match plan {
-            Some(plan) => {
-                let refused = outcome.reported_rc() == Some(603)
-                    || outcome.output.render("").contains("Permission denied");
-                if refused {
-                    outcome.notes.push(plan.refusal_note());
-                }
+            Some(plan)
+                if outcome.reported_rc() == Some(603)
+                    || looks_refused(&outcome.output.render("")) =>
+            {
+                outcome.notes.push(plan.refusal_note());
             }
+            Some(_) => {}
             None if self.settings.sandbox != SandboxMode::Off => {
                 if self.settings.mode == crate::cli::Mode::Slurm {
                     if !self.told_unsandboxed.swap(true, Ordering::SeqCst) {
@@ -112,10 +85,33 @@ impl Service {
     }
 }
 
-/// Stata's temporary folder: `STATATMP`, else the system's.
-fn stata_temp() -> PathBuf {
-    std::env::var_os("STATATMP")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .unwrap_or_else(std::env::temp_dir)
+/// Whether Stata's output shows a refusal the sandbox may have caused: permission denied
+/// (also where Stata's wrap split it over lines), or a move across folders (EXDEV).
+fn looks_refused(output: &str) -> bool {
+    let joined = output.replace("\n> ", "").replace('\n', " ").to_lowercase();
+    [
+        "permission denied",
+        "operation not permitted",
+        "cross-device link",
+    ]
+    .iter()
+    .any(|w| joined.contains(w) || joined.replace(' ', "").contains(&w.replace(' ', "")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_seen_however_stata_wrapped_it() {
+        assert!(looks_refused("sh: 1: /bin/ls: Permission denied"));
+        assert!(looks_refused("could not write: Permis\n> sion denied"));
+        assert!(looks_refused(
+            "mv: cannot move 'a' to 'b': Invalid cross-device link"
+        ));
+        assert!(looks_refused(
+            "rename failed: Invalid cross-\n> device link (os error 18)"
+        ));
+        assert!(!looks_refused("file results.dta saved"));
+    }
 }

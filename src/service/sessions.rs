@@ -218,7 +218,7 @@ impl Service {
         let workdir = &self.base().await.dir;
         if restart {
             let stata = self.locate_stata()?;
-            let plan = self.sandbox_plan(workdir, None, &stata).await;
+            let plan = self.sandbox_plan(&self.user_folders().await, &stata).await;
             runner
                 .restart(&stata, workdir, plan.as_ref(), cancel)
                 .await

@@ -107,6 +107,9 @@ pub fn dispatch(it: &mut Interp, line: &str, raw: &str, body: Option<&[String]>)
             if it.programs.contains_key(w) {
                 return it.call_program(w, rest);
             }
+            if let Some(r) = crate::packages::command(it, w, rest) {
+                return r;
+            }
             fail(199, unrecognized(it, w))
         }
     }
@@ -804,7 +807,8 @@ fn double(it: &mut Interp, rest: &str) -> R {
                 Err(e) => fail(677, format!("could not connect to {addr}: {e}")),
             }
         }
-        _ => fail(199, format!("command _double {sub} is unrecognized")),
+        _ => crate::system::probe(it, sub, tail)
+            .unwrap_or_else(|| fail(199, format!("command _double {sub} is unrecognized"))),
     }
 }
 

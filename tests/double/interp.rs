@@ -119,6 +119,8 @@ pub struct Interp {
     pub last_if: Option<bool>,
     pub preserved: Vec<Dataset>,
     pub temp_counter: usize,
+    /// Stata's folders for packages and the ado-path (`sysdir`, `adopath`).
+    pub ado: crate::packages::AdoPath,
 }
 
 /// How a do-file is run: `do` echoes, `run` is silent, `include` shares locals.
@@ -274,6 +276,7 @@ impl Interp {
             last_if: None,
             preserved: Vec::new(),
             temp_counter: 0,
+            ado: crate::packages::AdoPath::default(),
         }
     }
 
@@ -502,6 +505,8 @@ impl Interp {
             "username" => s(&std::env::var("USER").unwrap_or_default()),
             "filename" => s(self.data.source.as_deref().unwrap_or("")),
             "seed" => s("X075bcd151f123bb5159a55e50022865700043e55"),
+            "sysdir_plus" => s(&self.ado.plus()),
+            "sysdir_personal" => s(&self.ado.personal()),
             _ => Val::Num(MISSING),
         }
     }

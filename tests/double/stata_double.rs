@@ -20,10 +20,12 @@ mod interp;
 mod logcmd;
 mod numfmt;
 mod output;
+mod packages;
 mod reports;
 mod signals;
 mod source;
 mod stats;
+mod system;
 
 use std::fs::File;
 use std::path::Path;

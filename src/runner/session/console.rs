@@ -36,6 +36,28 @@ pub struct Session {
     drains: Vec<JoinHandle<()>>,
 }
 
+/// A session's confinement: `sandbox` with the folders of its calls' runs and of its start-up
+/// `log` writable, and its temporary folder beside that log.
+pub fn confined(
+    sandbox: Option<&crate::sandbox::Plan>,
+    runs: &Path,
+    log: &Path,
+) -> Result<(Option<crate::sandbox::Plan>, Option<PathBuf>), String> {
+    let Some(plan) = sandbox else {
+        return Ok((None, None));
+    };
+    crate::runner::rundir::ensure_private_dir(runs)
+        .map_err(|e| format!("could not create {}: {e}", runs.display()))?;
+    let mut plan = plan.with_run_folder(runs);
+    if let Some(dir) = log.parent() {
+        plan = plan.with_run_folder(dir);
+    }
+    Ok((
+        Some(plan),
+        Some(log.with_extension(crate::run::files::RUN_TEMP)),
+    ))
+}
+
 impl Session {
     /// Starts Stata and waits until it has run a first command, so that a start-up failure
     /// (licence, seats, a wrong binary) is reported as such, at once.
@@ -43,12 +65,14 @@ impl Session {
         stata: &Path,
         cwd: &Path,
         sandbox: Option<&crate::sandbox::Plan>,
+        temp: Option<&Path>,
         log: &Path,
         cancel: &CancellationToken,
     ) -> Result<Self, String> {
         let launch = Launch {
             stdin: true,
             sandbox,
+            temp,
         };
         let mut proc =
             StataProcess::spawn(stata, ["-q"], cwd, launch).map_err(|e| spawn_error(stata, &e))?;
@@ -74,8 +98,12 @@ impl Session {
         let _ = std::fs::remove_file(log);
         let ready = format!("STATA_MCP_READY_{:016x}", nonce());
         let log_q = stata_quote(&log.to_string_lossy()).map_err(|e| e.to_string())?;
+        let packages =
+            crate::runner::wrapper::packages_lines(sandbox.and_then(|p| p.packages.as_deref()))
+                .map_err(|e| e.to_string())?;
         let hello = format!(
             "set more off\n\
+             {packages}\
              capture log close {LOG_NAME}\n\
              log using {log_q}, text replace name({LOG_NAME})\n\
              display \"{ready}\"\n\

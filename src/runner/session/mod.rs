@@ -393,10 +393,11 @@ impl SessionRunner {
     ) -> Result<Session, String> {
         let dir = self.settings.dirs.root().with_file_name(SESSIONS_DIR);
         ensure_private_dir(&dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
-        // One start-up log per server process and session, replaced by each start;
-        // retention removes those of servers no longer running.
+        // One start-up log per server and session, replaced by each start (retention: later).
         let log = dir.join(start_log_name(std::process::id(), self.name.as_str()));
-        let started = Session::start(stata, cwd, sandbox, &log, cancel).await;
+        let (plan, temp) = console::confined(sandbox, self.settings.dirs.root(), &log)?;
+        let started = Session::start(stata, cwd, plan.as_ref(), temp.as_deref(), &log, cancel);
+        let started = started.await;
         make_files_private(&dir);
         if let Ok(s) = &started {
             self.facts.started(s.proc.pgid(), s.stata.clone());
