@@ -315,5 +315,26 @@ fn nothing_outlives_its_run_or_its_server() {
             "{mode}: left running: {:?}",
             fake.live_processes()
         );
+        // The next server on the same log dir says which run was cut off.
+        let mut next = Client::start(&fake, &["--mode", mode]);
+        next.initialize();
+        let r = next.call("stata_job", json!({}), LONG);
+        let text = result_text(&r);
+        assert!(text.contains("cut off"), "{mode}: {text}");
+        assert_eq!(
+            structured(&r)["cut_off"].as_array().map(Vec::len),
+            Some(1),
+            "{r}"
+        );
+        let run = structured(&r)["cut_off"][0]["run_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let log = next.call("stata_read_log", json!({"run_id": run}), LONG);
+        assert!(
+            result_text(&log).contains("_double daemon"),
+            "{mode}: {log}"
+        );
+        std::fs::remove_dir_all(fake.log_dir()).expect("clean");
     }
 }

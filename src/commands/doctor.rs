@@ -94,6 +94,10 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
     let Some(log_dir) = check_log_dir(opts, out) else {
         return false;
     };
+    let cut_off = crate::runner::cutoff::cut_off_runs(&log_dir.join("runs"));
+    for line in crate::render::job::cut_off_text(&cut_off).lines() {
+        let _ = writeln!(out, "  note:     {line}");
+    }
     // Run folders are made under the log dir: its file system decides.
     if mode == Mode::Slurm {
         let _ = writeln!(

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::runner::cutoff::CutOff;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 use tokio::time::Duration;
@@ -74,6 +76,16 @@ pub struct JobEntryJson {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct JobListJson {
     pub jobs: Vec<JobEntryJson>,
+    /// Runs whose server stopped before they ended (a crash, `kill -9`): their logs are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cut_off: Vec<CutOffJson>,
+}
+
+/// A run an earlier server left unfinished.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CutOffJson {
+    pub run_id: String,
+    pub server_pid: u32,
 }
 
 /// The structured result of `stata_run_code` / `stata_run_file`: a finished run, or the
@@ -304,7 +316,7 @@ fn write_new_output(text: &mut String, new: &str) {
 }
 
 /// `stata_job {}`: every job, newest first.
-pub fn job_list(jobs: &[Arc<Job>]) -> (String, JobListJson) {
+pub fn job_list(jobs: &[Arc<Job>], cut_off: &[CutOff]) -> (String, JobListJson) {
     let entries: Vec<JobEntryJson> = jobs
         .iter()
         .map(|job| {
@@ -347,7 +359,57 @@ pub fn job_list(jobs: &[Arc<Job>]) -> (String, JobListJson) {
             text.push('\n');
         }
     }
-    (text, JobListJson { jobs: entries })
+    text.push_str(&cut_off_text(cut_off));
+    let cut_off = cut_off
+        .iter()
+        .map(|c| CutOffJson {
+            run_id: c.run_id.clone(),
+            server_pid: c.server_pid,
+        })
+        .collect();
+    (
+        text,
+        JobListJson {
+            jobs: entries,
+            cut_off,
+        },
+    )
+}
+
+/// The runs a stopped server left, for `stata_job {}` and `doctor` (empty when none).
+pub fn cut_off_text(cut_off: &[CutOff]) -> String {
+    let mut text = String::new();
+    if cut_off.is_empty() {
+        return text;
+    }
+    let _ = writeln!(
+        text,
+        "{} run{} cut off because the server running {} stopped before {} ended (it crashed \
+         or was killed); nothing of {} is left running, and the logs are kept:",
+        cut_off.len(),
+        if cut_off.len() == 1 { " was" } else { "s were" },
+        if cut_off.len() == 1 { "it" } else { "them" },
+        if cut_off.len() == 1 { "it" } else { "they" },
+        if cut_off.len() == 1 { "it" } else { "them" },
+    );
+    for c in cut_off.iter().take(10) {
+        let _ = writeln!(
+            text,
+            "  run {} (server pid {}{}): stata_read_log {{\"run_id\": \"{}\"}}",
+            c.run_id,
+            c.server_pid,
+            if c.stopped {
+                ", its Stata was still running and has been stopped"
+            } else {
+                ""
+            },
+            c.run_id
+        );
+    }
+    if cut_off.len() > 10 {
+        let _ = writeln!(text, "  and {} more", cut_off.len() - 10);
+    }
+    text
 }
 
 /// Why `id` names no job of a server that started `started` jobs, and what to do instead.

@@ -2,6 +2,7 @@
 //! `LiveOutput`, a `RunOutcome` comes back.
 
 pub mod batch;
+pub mod cutoff;
 pub mod follow;
 pub mod locate;
 pub mod outcome;

@@ -105,6 +105,7 @@ impl RunDirs {
     /// The run `id` has ended: its directory is now like any other for retention.
     pub fn finished(&self, id: RunId) {
         self.live_runs().remove(&id);
+        super::cutoff::mark_ended(&self.root.join(id.to_string()));
     }
 
     /// Whether `id` is a run of this server that has not ended.
@@ -122,6 +123,7 @@ impl RunDirs {
             match create_private_dir(&path, false) {
                 Ok(()) => {
                     self.live_runs().insert(id);
+                    super::cutoff::mark_running(&path);
                     return Ok(RunDir { id, path });
                 }
                 // Another server with the same pid in the same second (pid reuse): next number.
@@ -130,6 +132,25 @@ impl RunDirs {
             }
         }
     }
+}
+
+/// Writes `bytes` to `path`, a file readable by the user only, replacing what it held; a
+/// symlink there (planted by code that could write in the folder) is refused, not followed.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(nix::libc::O_NOFOLLOW);
+    }
+    let mut file = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    io::Write::write_all(&mut file, bytes)
 }
 
 /// Makes sure `path` (and any missing parent) exists and is the user's only: created so, or
@@ -145,6 +166,30 @@ pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Makes the log dir the user's only (created so, or tightened, saying so on stderr when it
+/// was open to others); a failure is said, not fatal: each run folder is private anyway.
+pub fn tighten_log_dir(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                "the log dir {} was readable by others; it is now the user's only (0700), as \
+                 its runs hold the user's data",
+                dir.display()
+            );
+        }
+    }
+    if let Err(e) = ensure_private_dir(dir) {
+        tracing::warn!(
+            "could not make the log dir {} the user's only: {e}; each run's folder still is",
+            dir.display()
+        );
+    }
 }
 
 /// Makes the files directly in `dir` readable by the user only. Stata creates its logs with

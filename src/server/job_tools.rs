@@ -100,7 +100,8 @@ pub async fn call(
             );
             return tool_error(bad_arguments("stata_job", &what, JOB_EXAMPLE));
         }
-        let (text, json) = job_list(&service.jobs.newest_first());
+        let cut_off = crate::runner::cutoff::cut_off_runs(service.dirs.root());
+        let (text, json) = job_list(&service.jobs.newest_first(), &cut_off);
         return report(text, &json);
     };
     let id = id.trim();

@@ -39,7 +39,10 @@ fn seal_run_dir(outcome: &RunOutcome) {
     };
     if let Some(region) = &outcome.user_region {
         let path = dir.join(crate::run::files::REGION_FILE);
-        if let Err(e) = std::fs::write(&path, crate::run::files::region_text(region)) {
+        if let Err(e) = crate::runner::rundir::write_private_file(
+            &path,
+            crate::run::files::region_text(region).as_bytes(),
+        ) {
             tracing::warn!("could not write {}: {e}", path.display());
         }
     }

@@ -56,12 +56,9 @@ impl Service {
     /// The service `settings` describe; logs left by earlier servers are trimmed in the
     /// background.
     pub fn new(settings: Settings) -> Self {
-        if settings.log_dir == crate::settings::default_log_dir() {
-            // Our own folder: the user's only, even if an earlier version made it 0755.
-            if let Err(e) = crate::runner::rundir::ensure_private_dir(&settings.log_dir) {
-                tracing::warn!("could not set up {}: {e}", settings.log_dir.display());
-            }
-        }
+        // The user's only, even if an earlier version (or the user) left it open to others:
+        // its runs hold the user's data.
+        crate::runner::rundir::tighten_log_dir(&settings.log_dir);
         let dirs = Arc::new(RunDirs::new(&settings.log_dir));
         let runner = Runner::new(&settings, dirs.clone());
         let retention = Arc::new(Retention::new(

@@ -42,7 +42,7 @@ pub struct SweepRecord {
 fn write_json<T: Serialize>(path: &Path, value: &T) {
     let written = serde_json::to_vec_pretty(value)
         .map_err(std::io::Error::other)
-        .and_then(|b| std::fs::write(path, b));
+        .and_then(|b| crate::runner::rundir::write_private_file(path, &b));
     if let Err(e) = written {
         tracing::warn!("could not write {}: {e}", path.display());
     }

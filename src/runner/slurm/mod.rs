@@ -183,7 +183,7 @@ impl SlurmRunner {
         let stata = self.settings.stata_path.as_deref().unwrap_or(stata);
         let text = job_script(&self.settings.setup, stata, run_dirs);
         let path = dir.join(JOB_SCRIPT);
-        std::fs::write(&path, text)
+        crate::runner::rundir::write_private_file(&path, text.as_bytes())
             .map_err(|e| format!("could not write the job script {}: {e}", path.display()))
     }
 

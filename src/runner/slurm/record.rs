@@ -46,7 +46,7 @@ impl JobRecord {
         let path = dir.join(SLURM_JOB_FILE);
         let written = serde_json::to_vec_pretty(self)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(&path, bytes));
+            .and_then(|bytes| crate::runner::rundir::write_private_file(&path, &bytes));
         if let Err(e) = written {
             tracing::warn!("could not write {}: {e}", path.display());
         }
@@ -65,7 +65,7 @@ impl JobRecord {
 
 /// Marks the run in `dir` as over: a later server does not follow it again.
 pub fn mark_ended(dir: &Path) {
-    if let Err(e) = std::fs::write(dir.join(SLURM_ENDED_FILE), b"") {
+    if let Err(e) = crate::runner::rundir::write_private_file(&dir.join(SLURM_ENDED_FILE), b"") {
         tracing::warn!("could not mark {} as ended: {e}", dir.display());
     }
 }

@@ -1,0 +1,152 @@
+//! Runs a dead server left: each run folder holds its server's pid until the run ends; a
+//! later server finds those whose server is gone, stops any launcher of theirs still alive,
+//! marks them cut off, and lists them (`stata_job {}`, `doctor`).
+
+use std::path::Path;
+
+use crate::run::id::RunId;
+
+/// In a run folder while its run goes on: the pid of the server running it.
+pub const SERVER_FILE: &str = "server.pid";
+/// In a run folder whose server stopped before the run ended: that server's pid.
+pub const CUT_OFF_FILE: &str = "cut-off";
+
+/// A run whose server stopped before it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CutOff {
+    pub run_id: String,
+    pub server_pid: u32,
+    /// A process of the run (its supervisor) was still alive and has now been stopped.
+    pub stopped: bool,
+}
+
+/// Records in `dir` that this server runs it.
+pub fn mark_running(dir: &Path) {
+    let pid = std::process::id().to_string();
+    if let Err(e) = super::rundir::write_private_file(&dir.join(SERVER_FILE), pid.as_bytes()) {
+        tracing::debug!("could not mark {} as running: {e}", dir.display());
+    }
+}
+
+/// Records in `dir` that its run has ended.
+pub fn mark_ended(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(SERVER_FILE));
+}
+
+/// The runs under `runs_root` cut off by a server that stopped (newest first), those found
+/// now marked and any of their processes still alive stopped.
+pub fn cut_off_runs(runs_root: &Path) -> Vec<CutOff> {
+    let Ok(entries) = std::fs::read_dir(runs_root) else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if RunId::parse(&name).is_none() || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = entry.path();
+        // A cluster job outlives its server by design: a later server re-attaches it.
+        if super::slurm::record::may_still_run(&dir) {
+            continue;
+        }
+        let read_pid = |file: &str| {
+            std::fs::read_to_string(dir.join(file))
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+        };
+        if let Some(pid) = read_pid(CUT_OFF_FILE) {
+            out.push(CutOff {
+                run_id: name,
+                server_pid: pid,
+                stopped: false,
+            });
+            continue;
+        }
+        let Some(pid) = read_pid(SERVER_FILE) else {
+            continue;
+        };
+        if pid == me || server_alive(pid) {
+            continue;
+        }
+        let stopped = stop_launchers_of(pid);
+        let _ = std::fs::rename(dir.join(SERVER_FILE), dir.join(CUT_OFF_FILE));
+        out.push(CutOff {
+            run_id: name,
+            server_pid: pid,
+            stopped,
+        });
+    }
+    out.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+    out
+}
+
+/// Whether `pid` is a live stata-mcp process (not a reused pid).
+fn server_alive(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("stata-mcp"))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        false
+    }
+}
+
+/// Stops the launchers a dead server `pid` started that are still alive (each stops its
+/// Stata's tree on SIGTERM); whether there was one.
+fn stop_launchers_of(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let needle = format!("{}\0--server-pid\0{pid}\0", crate::sandbox::LAUNCHER);
+        let mut found = false;
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmd).contains(&needle) {
+                found = true;
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+        }
+        found
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_of_a_dead_server_is_found_once_marked_and_listed_after() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let live = tmp.path().join("20261207-120000-1-0");
+        let dead = tmp.path().join("20261207-120001-2-0");
+        let ended = tmp.path().join("20261207-120002-3-0");
+        for d in [&live, &dead, &ended] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        mark_running(&live);
+        // A pid no process has (beyond the kernel's limit).
+        std::fs::write(dead.join(SERVER_FILE), "4194304999").expect("write");
+        let found = cut_off_runs(tmp.path());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].run_id, "20261207-120001-2-0");
+        assert!(dead.join(CUT_OFF_FILE).exists() && !dead.join(SERVER_FILE).exists());
+        assert_eq!(cut_off_runs(tmp.path()), found, "still listed, once marked");
+        mark_ended(&live);
+        assert!(!live.join(SERVER_FILE).exists());
+    }
+}
