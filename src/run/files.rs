@@ -8,6 +8,10 @@ pub const WRAPPER_LOG: &str = "run.log";
 pub const CODE_FILE: &str = "code.do";
 /// A sandboxed Stata's temporary folder (`STATATMP`), in the folder it may write.
 pub const RUN_TEMP: &str = "tmp";
+/// In a run folder while its run goes on: the pid of the server running it.
+pub const SERVER_FILE: &str = "server.pid";
+/// In a run folder whose server stopped before the run ended: that server's pid.
+pub const CUT_OFF_FILE: &str = "cut-off";
 /// The folder of session start-up logs, beside `runs/` in the log dir.
 pub const SESSIONS_DIR: &str = "sessions";
 

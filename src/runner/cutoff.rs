@@ -4,12 +4,8 @@
 
 use std::path::Path;
 
+use crate::run::files::{CUT_OFF_FILE, SERVER_FILE};
 use crate::run::id::RunId;
-
-/// In a run folder while its run goes on: the pid of the server running it.
-pub const SERVER_FILE: &str = "server.pid";
-/// In a run folder whose server stopped before the run ended: that server's pid.
-pub const CUT_OFF_FILE: &str = "cut-off";
 
 /// A run whose server stopped before it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,19 +14,6 @@ pub struct CutOff {
     pub server_pid: u32,
     /// A process of the run (its supervisor) was still alive and has now been stopped.
     pub stopped: bool,
-}
-
-/// Records in `dir` that this server runs it.
-pub fn mark_running(dir: &Path) {
-    let pid = std::process::id().to_string();
-    if let Err(e) = super::rundir::write_private_file(&dir.join(SERVER_FILE), pid.as_bytes()) {
-        tracing::debug!("could not mark {} as running: {e}", dir.display());
-    }
-}
-
-/// Records in `dir` that its run has ended.
-pub fn mark_ended(dir: &Path) {
-    let _ = std::fs::remove_file(dir.join(SERVER_FILE));
 }
 
 /// The runs under `runs_root` cut off by a server that stopped (newest first), those found
@@ -128,6 +111,7 @@ fn stop_launchers_of(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::rundir::{mark_ended, mark_running};
 
     #[test]
     fn a_run_of_a_dead_server_is_found_once_marked_and_listed_after() {

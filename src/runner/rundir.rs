@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use crate::run::files::CODE_FILE;
+use crate::run::files::{CODE_FILE, SERVER_FILE};
 use crate::run::id::RunId;
 
 /// Why a run directory or a file in it could not be made; the text says what to do.
@@ -105,7 +105,7 @@ impl RunDirs {
     /// The run `id` has ended: its directory is now like any other for retention.
     pub fn finished(&self, id: RunId) {
         self.live_runs().remove(&id);
-        super::cutoff::mark_ended(&self.root.join(id.to_string()));
+        mark_ended(&self.root.join(id.to_string()));
     }
 
     /// Whether `id` is a run of this server that has not ended.
@@ -123,7 +123,7 @@ impl RunDirs {
             match create_private_dir(&path, false) {
                 Ok(()) => {
                     self.live_runs().insert(id);
-                    super::cutoff::mark_running(&path);
+                    mark_running(&path);
                     return Ok(RunDir { id, path });
                 }
                 // Another server with the same pid in the same second (pid reuse): next number.
@@ -166,6 +166,19 @@ pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Records in the run folder `dir` that this server runs it (see `cutoff.rs`).
+pub fn mark_running(dir: &Path) {
+    let pid = std::process::id().to_string();
+    if let Err(e) = write_private_file(&dir.join(SERVER_FILE), pid.as_bytes()) {
+        tracing::debug!("could not mark {} as running: {e}", dir.display());
+    }
+}
+
+/// Records in the run folder `dir` that its run has ended.
+pub fn mark_ended(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(SERVER_FILE));
 }
 
 /// Makes the log dir the user's only (created so, or tightened, saying so on stderr when it
