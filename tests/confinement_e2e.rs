@@ -255,6 +255,10 @@ fn packages_install_into_the_project_and_a_later_run_finds_them() {
         assert_eq!(structured(&r)["status"], "ok", "{mode}: {r}");
         let installed = fake.work().join("ado/plus/h/hello.ado");
         assert!(installed.is_file(), "{mode}: into the project: {r}");
+        assert!(
+            result_text(&r).contains("packages go into the project's own folder"),
+            "{r}"
+        );
         assert!(!fake.home().join("ado/plus/h/hello.ado").exists());
         drop(c);
         let mut later =

@@ -55,6 +55,15 @@ impl Service {
     /// Notes for a finished run: that the sandbox may be why something failed, or (on the
     /// first run only) that this system has no sandbox.
     pub fn sandbox_notes(&self, plan: Option<&Plan>, outcome: &mut RunOutcome) {
+        if let Some(dir) = plan.and_then(|p| p.packages.as_deref())
+            && outcome.output.render("").contains("installing into")
+        {
+            outcome.notes.push(format!(
+                "packages go into the project's own folder {} (Stata's PLUS here), which later \
+                 runs in this project find first; the sandbox keeps the user's ~/ado unwritable",
+                dir.display()
+            ));
+        }
         match plan {
             Some(plan)
                 if outcome.reported_rc() == Some(603)

@@ -741,14 +741,19 @@ fn shell(it: &mut Interp, cmd: &str) -> R {
         .output()
     {
         Ok(o) => {
-            let text = String::from_utf8_lossy(&o.stdout).into_owned()
-                + &String::from_utf8_lossy(&o.stderr);
-            for l in text.lines() {
-                it.out.line(l);
-            }
+            show_output(it, &o);
             Ok(())
         }
         Err(e) => fail(198, format!("shell failed: {e}")),
+    }
+}
+
+/// What a program printed (stdout, then stderr), as Stata shows a shell command's output.
+pub fn show_output(it: &mut Interp, o: &std::process::Output) {
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    for l in text.lines() {
+        it.out.line(l);
     }
 }
 

@@ -20,11 +20,7 @@ pub fn probe(it: &mut Interp, sub: &str, tail: &str) -> Option<R> {
             };
             match std::process::Command::new(prog).args(args).output() {
                 Ok(o) => {
-                    let text = String::from_utf8_lossy(&o.stdout).into_owned()
-                        + &String::from_utf8_lossy(&o.stderr);
-                    for l in text.lines() {
-                        it.out.line(l);
-                    }
+                    crate::commands::show_output(it, &o);
                     Ok(())
                 }
                 Err(e) => fail(693, format!("could not start {prog}: {e}")),
