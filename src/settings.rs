@@ -37,6 +37,8 @@ pub struct Settings {
     pub workdir: PathBuf,
     /// `--workdir` was given: it wins over the client's roots.
     pub workdir_given: bool,
+    /// The project folder the client named in the environment (`CLAUDE_PROJECT_DIR`).
+    pub client_project: Option<PathBuf>,
     /// Where every run's folder and log go.
     pub log_dir: PathBuf,
     /// A call's time limit unless it names one.
@@ -83,6 +85,7 @@ impl Settings {
                 .then(|| Duration::from_secs(opts.session_idle_secs)),
             workdir: workdir(opts)?,
             workdir_given: opts.workdir.is_some(),
+            client_project: client_project_dir(),
             log_dir: log_dir(opts)?,
             timeout: Duration::from_secs(opts.timeout_secs),
             client: overrides(opts),
@@ -171,7 +174,27 @@ pub fn overrides(opts: &ServerOptions) -> Overrides {
         client: opts.client_profile,
         structured_content: opts.structured_content,
         auto_background: AutoBackground::from_secs(opts.auto_background_secs),
+        client_limit: client_limit(),
     }
+}
+
+/// The client's own limit on a tool call, where the client put it in the server's
+/// environment: Claude Code's `MCP_TOOL_TIMEOUT` (milliseconds), when the user set it.
+pub fn client_limit() -> Option<Duration> {
+    let ms = std::env::var("MCP_TOOL_TIMEOUT")
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+/// The project folder the client names in the server's environment: Claude Code's
+/// `CLAUDE_PROJECT_DIR`, the only word of it in the 2026-07-28 revision, which has no roots
+/// request. An existing folder, made absolute.
+pub fn client_project_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("CLAUDE_PROJECT_DIR")?);
+    (dir.is_absolute() && dir.is_dir()).then_some(dir)
 }
 
 /// `--workdir` made absolute, or the current directory.

@@ -1,4 +1,5 @@
-//! The connected client as the server knows it: the policy chosen at `initialize`, and its roots.
+//! The connected client as the server knows it: the policy chosen when it said who it is
+//! (`initialize`, or a request's `_meta` in the 2026-07-28 revision), and its roots.
 
 use std::sync::{Arc, RwLock};
 
@@ -9,6 +10,8 @@ use super::roots::Roots;
 pub struct Connection {
     overrides: Overrides,
     policy: RwLock<Arc<Policy>>,
+    /// The client has said who it is (by `initialize`, or in a request's `_meta`).
+    introduced: std::sync::atomic::AtomicBool,
     pub roots: Roots,
 }
 
@@ -17,6 +20,7 @@ impl Connection {
         Self {
             overrides,
             policy: RwLock::new(Arc::new(Policy::before_initialize(&overrides))),
+            introduced: std::sync::atomic::AtomicBool::new(false),
             roots: Roots::default(),
         }
     }
@@ -33,6 +37,13 @@ impl Connection {
     pub fn initialized(&self, client_name: &str, has_roots: bool) -> Arc<Policy> {
         let policy = Arc::new(Policy::choose(client_name, has_roots, &self.overrides));
         *self.policy.write().unwrap_or_else(|p| p.into_inner()) = policy.clone();
+        self.introduced
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         policy
+    }
+
+    /// Whether the client has said who it is.
+    pub fn is_introduced(&self) -> bool {
+        self.introduced.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

@@ -37,6 +37,13 @@ impl AutoBackground {
     }
 }
 
+/// When a run becomes a job for a client that gives up after `limit`: early enough that the
+/// job's id reaches the model first (a quarter of the limit, between 5 s and a minute).
+pub fn margin_below(limit: Duration) -> Duration {
+    let margin = (limit / 4).clamp(Duration::from_secs(5), Duration::from_secs(60));
+    limit.saturating_sub(margin).max(Duration::from_secs(1))
+}
+
 /// What the user asked for, overriding the profile.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Overrides {
@@ -44,6 +51,8 @@ pub struct Overrides {
     pub client: Option<ClientKind>,
     pub structured_content: StructuredContent,
     pub auto_background: AutoBackground,
+    /// The client's own limit on a call, read from its setting in the server's environment.
+    pub client_limit: Option<Duration>,
 }
 
 /// The choices for one connected client.
@@ -56,12 +65,15 @@ pub struct Policy {
     pub structured: bool,
     /// When a foreground run becomes a background job.
     pub auto_background: Option<Duration>,
+    /// The client's limit came from its setting in the environment (`MCP_TOOL_TIMEOUT`).
+    pub limit_from_env: bool,
     /// One line for each choice, saying why it was made.
     pub reasons: Vec<String>,
 }
 
 impl Policy {
-    /// The policy for the client that sent `client_name` (with the roots capability or not).
+    /// The policy for the client that sent `client_name`, offering its project folder (the
+    /// roots capability, or `CLAUDE_PROJECT_DIR`) or not.
     pub fn choose(client_name: &str, has_roots: bool, overrides: &Overrides) -> Policy {
         let mut reasons = Vec::new();
         let kind = match overrides.client {
@@ -74,12 +86,27 @@ impl Policy {
                 reasons.push(format!(
                     "profile {} (clientInfo.name {client_name:?}{})",
                     kind.as_str(),
-                    if has_roots { ", roots offered" } else { "" }
+                    if has_roots {
+                        ", project folder offered"
+                    } else {
+                        ""
+                    }
                 ));
                 kind
             }
         };
-        let profile = kind.profile();
+        let mut profile = kind.profile();
+        // The user's own setting of the client's limit beats what is known of the client.
+        let limit_from_env = overrides.client_limit.is_some();
+        if let Some(limit) = overrides.client_limit {
+            profile.limit = Some(limit);
+            profile.auto_background = Some(margin_below(limit));
+            reasons.push(format!(
+                "the client gives up on a call after {} (MCP_TOOL_TIMEOUT in the server's \
+                 environment)",
+                human_duration(limit)
+            ));
+        }
         let structured = match overrides.structured_content {
             StructuredContent::Always => {
                 reasons.push("structuredContent sent (--structured-content always)".into());
@@ -146,6 +173,7 @@ impl Policy {
             client_name: client_name.to_owned(),
             structured,
             auto_background,
+            limit_from_env,
             reasons,
         }
     }
@@ -189,6 +217,7 @@ mod tests {
             client: Some(ClientKind::Vscode),
             structured_content: StructuredContent::Always,
             auto_background: AutoBackground::from_secs(Some(7)),
+            client_limit: None,
         };
         let p = choose("claude-ai", false, o);
         assert_eq!(p.profile.kind, ClientKind::Vscode);
@@ -213,5 +242,26 @@ mod tests {
         assert!(after("claude-code").is_some_and(|d| d < Duration::from_secs(120)));
         assert!(after("Zed").is_some_and(|d| d < Duration::from_secs(60)));
         assert_eq!(after("Visual Studio Code"), None);
+    }
+
+    #[test]
+    fn the_clients_own_limit_in_the_environment_sets_the_margin() {
+        let o = Overrides {
+            client_limit: Some(Duration::from_secs(20)),
+            ..Overrides::default()
+        };
+        let p = choose("claude-code", false, o);
+        assert_eq!(p.profile.limit, Some(Duration::from_secs(20)));
+        assert_eq!(p.auto_background, Some(Duration::from_secs(15)));
+        assert!(p.limit_from_env);
+        assert!(
+            p.reasons.iter().any(|r| r.contains("MCP_TOOL_TIMEOUT")),
+            "{:?}",
+            p.reasons
+        );
+        assert_eq!(
+            margin_below(Duration::from_secs(600)),
+            Duration::from_secs(540)
+        );
     }
 }

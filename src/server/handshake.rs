@@ -1,11 +1,12 @@
-//! The client introduces itself: its policy is chosen from its `initialize`, and its roots are
-//! asked for after it, and again whenever the client says they changed.
+//! The client introduces itself: its policy is chosen from its `initialize` (or, in the
+//! 2026-07-28 revision, from the `_meta` of its first request), and its roots are asked for
+//! after `initialize`, and again whenever the client says they changed.
 
 use std::time::Duration;
 
 use rmcp::RoleServer;
 use rmcp::model::InitializeRequestParams;
-use rmcp::service::Peer;
+use rmcp::service::{Peer, RequestContext};
 
 use super::state::StataServer;
 use crate::client::roots::{RootsState, path_of_uri};
@@ -22,6 +23,43 @@ pub fn introduce(server: &StataServer, request: &InitializeRequestParams) {
         connection.roots.set(RootsState::Asking);
     }
     let policy = connection.initialized(&request.client_info.name, has_roots);
+    for reason in &policy.reasons {
+        tracing::info!("client: {reason}");
+    }
+}
+
+/// A client of the 2026-07-28 revision sends no `initialize`: it is known from the first
+/// request whose `_meta` names it (`clientInfo`, `clientCapabilities`). It may not be sent
+/// `roots/list`: its project folder comes from a tool argument or its environment.
+pub fn introduce_from_request(server: &StataServer, context: &RequestContext<RoleServer>) {
+    let connection = &server.service().client;
+    if connection.is_introduced()
+        || context.peer.peer_info().is_some()
+        || context.meta.protocol_version().is_none()
+    {
+        return;
+    }
+    let name = context
+        .meta
+        .client_info()
+        .map(|i| i.name)
+        .unwrap_or_default();
+    // What tells Claude Code's CLI from its desktop app in this era: the CLI names its
+    // project folder (CLAUDE_PROJECT_DIR) or declares roots; the app does neither.
+    let offers_project = context
+        .meta
+        .client_capabilities()
+        .is_some_and(|c| c.roots.is_some())
+        || server.service().settings.client_project.is_some();
+    let policy = connection.initialized(&name, offers_project);
+    tracing::info!(
+        "client: {} speaks the 2026-07-28 revision (no initialize)",
+        if name.is_empty() {
+            "the client"
+        } else {
+            name.as_str()
+        }
+    );
     for reason in &policy.reasons {
         tracing::info!("client: {reason}");
     }

@@ -217,8 +217,13 @@ pub async fn call(
             let policy = service.client.policy();
             let why = match policy.profile.limit {
                 Some(limit) => format!(
-                    "before the client gives up on the call (after about {})",
-                    human_duration(limit)
+                    "before the client gives up on the call (after about {}{})",
+                    human_duration(limit),
+                    if policy.limit_from_env {
+                        ", as its MCP_TOOL_TIMEOUT says"
+                    } else {
+                        ""
+                    }
                 ),
                 None => "as --auto-background-secs asks".to_owned(),
             };

@@ -25,6 +25,7 @@ const INSPECT_EXAMPLE: &str = r#"{"what": "summarize", "vars": ["price", "mpg"]}
 const RESULTS_EXAMPLE: &str = r#"{"class": "e"}"#;
 const HELP_EXAMPLE: &str = r#"{"topic": "regress"}"#;
 const SESSION_EXAMPLE: &str = r#"{"action": "status", "session": "main"}"#;
+const INFO_EXAMPLE: &str = r#"{"action": "list"}"#;
 
 /// Arguments of `stata_inspect_data`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -88,12 +89,27 @@ pub struct SessionArgs {
     pub session: Option<String>,
 }
 
+/// What `stata_session_info` may do: only read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InfoAction {
+    List,
+    Status,
+}
+
+/// Arguments of `stata_session_info`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionInfoArgs {
+    /// `list`: every session and what it is doing; `status`: one session in detail.
+    pub action: InfoAction,
+    /// The session for status (a short name, default "main").
+    #[serde(default)]
+    pub session: Option<String>,
+}
+
 pub fn tools() -> Vec<Tool> {
-    let read_only = ToolAnnotations::new()
-        .read_only(true)
-        .destructive(false)
-        .idempotent(true)
-        .open_world(false);
+    let read_only = read_only();
     let empty = || Arc::new(JsonObject::new());
     vec![
         Tool::new(
@@ -123,7 +139,7 @@ pub fn tools() -> Vec<Tool> {
         )
         .with_input_schema::<HelpArgs>()
         .with_output_schema::<HelpJson>()
-        .with_annotations(read_only),
+        .with_annotations(read_only.clone()),
         Tool::new(
             "stata_session",
             "The live Stata sessions. Each named session (default main) is its own Stata with \
@@ -144,7 +160,29 @@ pub fn tools() -> Vec<Tool> {
                 .idempotent(false)
                 .open_world(false),
         ),
+        // The reading half of stata_session, annotated read-only: clients that refuse
+        // destructive tools without asking (Codex with approval policy never) still reach it.
+        Tool::new(
+            "stata_session_info",
+            "Read-only: the live Stata sessions. list: every session with its state (idle or \
+             busy with what), pid, uptime, calls and memory; status: one session's version and \
+             edition, working directory, observations and variables in memory, sandbox and \
+             client profile. Changes nothing (restart and close are stata_session's). Needs \
+             session mode.",
+            empty(),
+        )
+        .with_input_schema::<SessionInfoArgs>()
+        .with_output_schema::<SessionJson>()
+        .with_annotations(read_only),
     ]
+}
+
+fn read_only() -> ToolAnnotations {
+    ToolAnnotations::new()
+        .read_only(true)
+        .destructive(false)
+        .idempotent(true)
+        .open_world(false)
 }
 
 /// Runs one of this family's tools (`tool` is one of its names).
@@ -200,6 +238,22 @@ pub async fn call(
                     .map(|j| report(format!("{}\n", j.text), &j)),
                 Err(e) => Err(e),
             },
+            Err(e) => return tool_error(e),
+        },
+        "stata_session_info" => match parse_args::<SessionInfoArgs>(tool, args, INFO_EXAMPLE) {
+            Ok(a) => {
+                let action = match a.action {
+                    InfoAction::List => SessionAction::List,
+                    InfoAction::Status => SessionAction::Status,
+                };
+                let a = SessionArgs {
+                    action,
+                    session: a.session,
+                };
+                session_action(service, pool, a, cancel)
+                    .await
+                    .map(|j| report(session_text(&j), &j))
+            }
             Err(e) => return tool_error(e),
         },
         _ => match parse_args::<SessionArgs>(tool, args, SESSION_EXAMPLE) {

@@ -25,10 +25,11 @@ enum ToolName {
     Results,
     Help,
     Session,
+    SessionInfo,
 }
 
 impl ToolName {
-    const ALL: [ToolName; 9] = [
+    const ALL: [ToolName; 10] = [
         ToolName::RunCode,
         ToolName::RunFile,
         ToolName::Sweep,
@@ -38,6 +39,7 @@ impl ToolName {
         ToolName::Results,
         ToolName::Help,
         ToolName::Session,
+        ToolName::SessionInfo,
     ];
 
     fn as_str(self) -> &'static str {
@@ -51,6 +53,7 @@ impl ToolName {
             ToolName::Results => "stata_get_results",
             ToolName::Help => "stata_help",
             ToolName::Session => "stata_session",
+            ToolName::SessionInfo => "stata_session_info",
         }
     }
 
@@ -118,8 +121,9 @@ impl ServerHandler for StataServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        handshake::introduce_from_request(self, &context);
         let mut tools = all_tools();
         // A client that gets no structuredContent must not be promised any (the TypeScript
         // SDK fails a successful call whose schema-declared content is missing).
@@ -136,6 +140,7 @@ impl ServerHandler for StataServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        handshake::introduce_from_request(self, &context);
         let args = request.arguments.unwrap_or_default();
         // The call has started: it holds its place in the line only if it runs Stata code
         // (other tools give it up at once, as `turn` is dropped).
@@ -164,7 +169,11 @@ impl ServerHandler for StataServer {
             ToolName::Sweep => sweep_tools::call(self, args).await,
             ToolName::Job => job_tools::call(self, args, &context).await,
             ToolName::ReadLog => log_tools::call(service, args).await,
-            ToolName::Inspect | ToolName::Results | ToolName::Help | ToolName::Session => {
+            ToolName::Inspect
+            | ToolName::Results
+            | ToolName::Help
+            | ToolName::Session
+            | ToolName::SessionInfo => {
                 session_tools::call(service, tool.as_str(), args, &context).await
             }
         };

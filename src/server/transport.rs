@@ -38,6 +38,8 @@ type Writer = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
 pub struct Ledger {
     by_token: HashMap<String, String>,
     in_flight: HashSet<String>,
+    /// Requests the client cancelled while in flight: their late response is not sent.
+    cancelled: HashSet<String>,
 }
 
 impl Ledger {
@@ -52,6 +54,17 @@ impl Ledger {
         let id = request_id.to_string();
         self.by_token.retain(|_, r| *r != id);
         self.in_flight.remove(&id);
+    }
+    /// The client cancelled `request_id`: nothing more may be sent for it.
+    fn cancel(&mut self, request_id: &Value) {
+        if self.in_flight.contains(&request_id.to_string()) {
+            self.cancelled.insert(request_id.to_string());
+        }
+        self.close_request(request_id);
+    }
+    /// Whether a response for `request_id` must be dropped (once: the id may be reused).
+    fn drop_response(&mut self, request_id: &Value) -> bool {
+        self.cancelled.remove(&request_id.to_string())
     }
     fn is_live(&self, token: &Value) -> bool {
         self.by_token.contains_key(&token.to_string())
@@ -135,13 +148,14 @@ impl<R: AsyncRead + Send + Unpin> StdioTransport<R> {
     }
 }
 
-/// The state that judging incoming lines needs: a line count for messages, whether
-/// `initialize` has arrived, and the ledger of requests in flight.
+/// The state that judging incoming lines needs: a line count for messages, whether the
+/// connection's protocol era is known, and the ledger of requests in flight.
 pub struct Inbox {
     line_no: u64,
-    /// rmcp ends the session if anything but a request arrives before `initialize`,
-    /// so early notifications are dropped here instead.
-    seen_initialize: bool,
+    /// The era is known: after `initialize` (2025 revisions), or after the first enveloped
+    /// request other than `server/discover` (2026-07-28). rmcp ends the session if a
+    /// notification arrives before that, so early ones are dropped here instead.
+    era_set: bool,
     tokens: Arc<Mutex<Ledger>>,
     /// Where each tool call's arrival is stamped.
     turns: Arc<Turns>,
@@ -157,7 +171,7 @@ impl Inbox {
     pub fn new(turns: Arc<Turns>) -> Self {
         Self {
             line_no: 0,
-            seen_initialize: false,
+            era_set: false,
             tokens: Arc::new(Mutex::new(Ledger::default())),
             turns,
         }
@@ -239,12 +253,14 @@ impl Inbox {
                 "Invalid request: no \"method\"".into(),
             ));
         }
-        if !self.seen_initialize
+        // The 2026-07-28 revision has no handshake: every request carries its era.
+        let enveloped = value
+            .pointer("/params/_meta/io.modelcontextprotocol~1protocolVersion")
+            .is_some();
+        if !self.era_set
             && is_request
             && !matches!(method.as_deref(), Some("initialize" | "ping"))
-            && value
-                .pointer("/params/_meta/io.modelcontextprotocol~1protocolVersion")
-                .is_none()
+            && !enveloped
         {
             let method = method.as_deref().unwrap_or("-");
             tracing::warn!(
@@ -261,18 +277,20 @@ impl Inbox {
                 ),
             ));
         }
-        if !self.seen_initialize && !is_request {
+        if !self.era_set && !is_request {
             tracing::warn!(
                 line = self.line_no,
                 method = method.as_deref().unwrap_or("-"),
-                "stdin: ignored: arrived before initialize"
+                "stdin: ignored: arrived before initialize (or a first request of the 2026-07-28 revision)"
             );
             return Verdict::Ignore;
         }
         match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(value.clone()) {
             Ok(mut msg) => {
-                if method.as_deref() == Some("initialize") {
-                    self.seen_initialize = true;
+                if method.as_deref() == Some("initialize")
+                    || (is_request && enveloped && method.as_deref() != Some("server/discover"))
+                {
+                    self.era_set = true;
                 }
                 // Handlers start in any order; the order calls arrived is kept here, where
                 // it is still known, so the session can serve them in that order.
@@ -306,7 +324,7 @@ impl Inbox {
                 if method.as_deref() == Some("notifications/cancelled")
                     && let Some(req) = value.pointer("/params/requestId")
                 {
-                    self.tokens().close_request(req);
+                    self.tokens().cancel(req);
                 }
                 Verdict::Deliver(Box::new(msg))
             }
@@ -394,12 +412,17 @@ impl<R: AsyncRead + Send + Unpin + 'static> Transport<RoleServer> for StdioTrans
                     } else {
                         serde_json::to_vec(&v).ok()
                     }
-                } else {
-                    if let Some(id) = v.get("id")
-                        && (v.get("result").is_some() || v.get("error").is_some())
-                    {
-                        tokens.close_request(id);
+                } else if let Some(id) = v.get("id")
+                    && (v.get("result").is_some() || v.get("error").is_some())
+                {
+                    tokens.close_request(id);
+                    if tokens.drop_response(id) {
+                        tracing::debug!(%id, "dropped the response to a cancelled request");
+                        None
+                    } else {
+                        serde_json::to_vec(&name_missing_method(v)).ok()
                     }
+                } else {
                     serde_json::to_vec(&name_missing_method(v)).ok()
                 }
             }

@@ -266,6 +266,7 @@ fn base_text(base: &Base) -> String {
     let what = match base.from {
         BaseFrom::Workdir => "the server's --workdir",
         BaseFrom::Root => "the client's project folder (its first root)",
+        BaseFrom::ClientEnv => "the client's project folder (CLAUDE_PROJECT_DIR)",
         BaseFrom::ServerStart | BaseFrom::Unknown => "the server's working directory",
     };
     format!("{what} {}", base.dir.display())

@@ -21,6 +21,8 @@ pub enum BaseFrom {
     Workdir,
     /// The client's first root: the user's project folder as the client knows it.
     Root,
+    /// The project folder the client named in the server's environment (`CLAUDE_PROJECT_DIR`).
+    ClientEnv,
     /// The server's own working directory, a real folder.
     ServerStart,
     /// The server's own working directory, `/` or the home folder: no project folder is known.
@@ -39,6 +41,11 @@ impl Base {
             BaseFrom::Unknown => Some(format!(
                 "Stata ran in {}, where the client started the server, since the client names no \
                  project folder; pass cwd, or add --workdir to the server's arguments",
+                self.dir.display()
+            )),
+            BaseFrom::ClientEnv => Some(format!(
+                "relative paths and the default folder are the client's project folder {} \
+                 (CLAUDE_PROJECT_DIR)",
                 self.dir.display()
             )),
             BaseFrom::Workdir | BaseFrom::ServerStart => None,
@@ -120,6 +127,7 @@ impl Service {
         if s.workdir_given {
             given.push(s.workdir.clone());
         }
+        given.extend(s.client_project.iter().cloned());
         if given.is_empty() && base.from != BaseFrom::Unknown {
             given.push(base.dir.clone());
         }
@@ -152,6 +160,12 @@ impl Service {
             return Base {
                 dir: root,
                 from: BaseFrom::Root,
+            };
+        }
+        if let Some(dir) = &self.settings.client_project {
+            return Base {
+                dir: dir.clone(),
+                from: BaseFrom::ClientEnv,
             };
         }
         let from = if is_no_project(workdir) {
