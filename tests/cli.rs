@@ -609,3 +609,20 @@ fn run_without_a_file_asks_for_the_file_only() {
     // STATA_PATH is set, so --stata-path is not something to add.
     assert!(!stderr.contains("--stata-path"), "{stderr}");
 }
+
+#[test]
+fn the_write_hint_repeats_every_option_the_user_gave() {
+    let fake = FakeStata::new();
+    let stata = fake.stata();
+    let mut c = cmd(&fake);
+    c.args(["config", "claude-desktop", "--stata-path"])
+        .arg(&stata)
+        .args(["--workdir", "/srv/my project"]);
+    let (out, _, stderr) = run(c);
+    assert!(out.status.success(), "{stderr}");
+    let want = format!(
+        "stata-mcp config claude-desktop --stata-path {} --workdir '/srv/my project' --write",
+        stata.display()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+}

@@ -88,6 +88,10 @@ fn a_folder_outside_the_users_is_refused_however_it_is_spelled() {
             assert!(text.contains("outside the folders"), "{mode} {cwd}: {text}");
             assert!(text.contains(&work), "names the allowed folder: {text}");
             assert!(text.contains("--sandbox-allow-write"), "{text}");
+            assert!(
+                text.starts_with("Refused by the server before Stata started"),
+                "said as a refusal, not as Stata failing: {text}"
+            );
         }
         std::fs::write(out.join("x.do"), "display \"ran\"\n").expect("do");
         let r = c.call(

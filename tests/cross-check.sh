@@ -10,10 +10,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(rustc-web cargo-web rust-web-src binutils-mingw-w64-x86-64)
-if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
-  echo "cross-check: installing ${packages[*]}"
+# The crate's rust-version (Cargo.toml): an older Debian rustc-web is upgraded, not trusted.
+need=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+have=$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null | sed 's/^[0-9]*://; s/[^0-9.].*//' || true)
+if ! dpkg -s "${packages[@]}" >/dev/null 2>&1 \
+  || [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
+  echo "cross-check: installing ${packages[*]} (need Rust $need, have ${have:-none})"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+  have=$(dpkg-query -W -f='${Version}' rustc-web | sed 's/^[0-9]*://; s/[^0-9.].*//')
+  if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
+    echo "cross-check: Debian's rustc-web is $have, older than the crate's $need; add a package source that has a newer one (Debian's security archive does)" >&2
+    exit 1
+  fi
 fi
 
 export RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc

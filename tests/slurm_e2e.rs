@@ -538,3 +538,35 @@ fn stata_mcp_run_is_a_cluster_job_too() {
     assert!(stderr.contains("r(198)"), "{stderr}");
     assert!(nothing_left(&fake));
 }
+
+#[test]
+#[ignore = "needs a one-node SLURM cluster: `bash tests/run.sh --with-slurm` (root) starts one and runs these"]
+fn a_background_job_is_on_the_cluster_when_the_client_leaves_at_once() {
+    if !cluster() {
+        return;
+    }
+    for round in 0..20 {
+        let fake = FakeStata::new();
+        let _clean = Leftovers(fake.dir.path());
+        let mut first = start(&fake, &[]);
+        let job = start_job(&mut first, &format!("display \"round {round}\""), json!({}));
+        // The client goes the moment it has its answer.
+        first.close_stdin();
+        assert!(
+            first.wait_exit(Duration::from_secs(15)).is_some(),
+            "round {round}: the server exited"
+        );
+        let mut second = start(&fake, &[]);
+        let list = second.call("stata_job", json!({}), LONG);
+        let jobs = structured(&list)["jobs"].as_array().cloned().expect("jobs");
+        assert_eq!(jobs.len(), 1, "round {round}: {job} is listed: {list}");
+        let id = jobs[0]["job_id"].as_str().expect("id").to_owned();
+        let resp = wait_done(&mut second, &id, LONG);
+        let text = result_text(&resp);
+        assert_eq!(structured(&resp)["status"], "ok", "round {round}: {text}");
+        assert!(
+            text.contains(&format!("round {round}")),
+            "round {round}: {text}"
+        );
+    }
+}

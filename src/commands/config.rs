@@ -79,12 +79,13 @@ fn try_config(opts: &ServerOptions, args: &ConfigArgs, matches: &ArgMatches) -> 
     let hint = match args.client {
         Client::ClaudeCode if !args.json => format!(
             "Run the command above to add the server for all your projects, or write it into \
-             {place} with: stata-mcp config claude-code --write"
+             {place} with: {}",
+            this_command_with_write()
         ),
-        client => format!(
+        _ => format!(
             "Merge this into \"{SERVERS_KEY}\" in {place}, or let stata-mcp do it (keeping \
-             your other servers, with a backup): stata-mcp config {} --write",
-            client_arg(client)
+             your other servers, with a backup): {}",
+            this_command_with_write()
         ),
     };
     eprintln!("{hint}");
@@ -137,12 +138,17 @@ fn posix_quote(word: &str) -> String {
     }
 }
 
-fn client_arg(client: Client) -> &'static str {
-    match client {
-        Client::ClaudeDesktop => "claude-desktop",
-        Client::Cursor => "cursor",
-        Client::ClaudeCode => "claude-code",
-    }
+/// The command the user just typed, with every option they gave, plus `--write`: a hint
+/// followed literally writes the same entry that was printed.
+fn this_command_with_write() -> String {
+    let mut words: Vec<String> = vec!["stata-mcp".into()];
+    words.extend(
+        std::env::args_os()
+            .skip(1)
+            .map(|a| shell_quote(&a.to_string_lossy())),
+    );
+    words.push("--write".into());
+    words.join(" ")
 }
 
 fn after_write(client: Client) -> &'static str {

@@ -25,7 +25,12 @@ pub async fn doctor(opts: &ServerOptions) -> u8 {
     let mut out = Report::default();
     let ok = checks(opts, &mut out).await;
     if ok {
-        let _ = writeln!(out, "\nAll checks passed: stata-mcp can run Stata.");
+        let _ = writeln!(
+            out,
+            "\nAll checks passed: stata-mcp can run Stata.\nNext: stata-mcp config \
+             claude-desktop|cursor|claude-code --write (with the options you gave here), then \
+             restart the client."
+        );
         0
     } else {
         let _ = writeln!(out, "\nSome checks failed: the fix for each is above.");

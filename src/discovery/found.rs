@@ -44,7 +44,8 @@ impl fmt::Display for StataInstall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.version {
             Some(v) => write!(f, "Stata {v} {}", self.edition)?,
-            None => write!(f, "Stata (version unknown) {}", self.edition)?,
+            // Its version is asked of Stata itself (doctor): not guessed here.
+            None => write!(f, "Stata {}", self.edition)?,
         }
         write!(f, " at {} (via {})", self.path.display(), self.source)
     }

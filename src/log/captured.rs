@@ -45,7 +45,7 @@ impl Captured {
     pub fn settle(&mut self, code: i32, since: u64) {
         let mut pending = std::mem::take(&mut self.pending);
         if let Some(last) = pending.last()
-            && last.guessed == code
+            && (last.guessed == code || last.guessed == crate::stata::messages::ANY_CODE)
             && last.line_no >= since
         {
             pending.pop();

@@ -76,7 +76,13 @@ impl GraphExports {
                 // Stata cut where the line was full: a space it cut at ends the line before.
                 text.push_str(rest);
                 true
-            } else if line.starts_with("    ") && !line.trim().is_empty() {
+            } else if (line.starts_with("    ") && !line.trim().is_empty())
+                // Stata 18 prints `file`, the path and `saved as PNG format` on lines of
+                // their own when the path is long.
+                || text.trim_end() == "file"
+                || line.starts_with("saved as ")
+                || line.starts_with("written in ")
+            {
                 let kept = text.trim_end().len();
                 text.truncate(kept);
                 text.push(' ');
@@ -93,7 +99,7 @@ impl GraphExports {
             }
         }
         // Cheap pre-check: nearly every line fails it, and the pipeline sees every line.
-        if !line.starts_with("(file ") && !line.starts_with("file ") {
+        if !line.starts_with("(file ") && !line.starts_with("file ") && line.trim_end() != "file" {
             return;
         }
         if !self.record(line) {
@@ -154,6 +160,34 @@ mod tests {
         assert_eq!(
             g.into_paths(),
             vec![PathBuf::from("b.png"), PathBuf::from("a.svg")]
+        );
+    }
+
+    #[test]
+    fn stata_18_splits_a_long_message_over_lines_of_its_own() {
+        let mut g = GraphExports::new();
+        for l in [
+            "file",
+            "/home/ana/projects/replication/output/figures/event_study_main.png",
+            "saved as PNG format",
+            "file",
+            "/home/ana/projects/replication/output/figures/a_graph_with_a_name_that_is_lo",
+            "> ng.svg",
+            "saved as SVG format",
+            // A bare word `file` in other output, then something else: no export.
+            "file",
+            "not a path at all and no format after it",
+        ] {
+            g.push_line(l);
+        }
+        assert_eq!(
+            g.into_paths(),
+            vec![
+                PathBuf::from("/home/ana/projects/replication/output/figures/event_study_main.png"),
+                PathBuf::from(
+                    "/home/ana/projects/replication/output/figures/a_graph_with_a_name_that_is_long.svg"
+                ),
+            ]
         );
     }
 

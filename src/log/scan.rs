@@ -20,7 +20,7 @@ use super::stack::{DoFile, DoStack};
 use crate::run::error::ErrorInfo;
 use crate::stata::command::{DoVerb, displays_rc, do_target, is_exit_1, strip_prefixes};
 use crate::stata::log_lines::{body_number, echo_text, is_trace_rule, rc_line, trace_command};
-use crate::stata::messages::{Audience, hint, known_message, mata_error};
+use crate::stata::messages::{ANY_CODE, Audience, error_grammar, hint, known_message, mata_error};
 use crate::text::cut::{contains_ignore_ascii_case, cut_bytes};
 
 /// At most this many lines of an error's message are kept (the last ones before `r(N);`).
@@ -409,7 +409,9 @@ impl ErrorScanner {
         self.captured.output(line);
 
         let mata = mata_error(line);
-        let known = known_message(line.trim_end()).or(mata.map(|c| (c, true)));
+        let known = known_message(line.trim_end())
+            .or(mata.map(|c| (c, true)))
+            .or_else(|| error_grammar(line.trim_end()).then_some((ANY_CODE, false)));
         if let Some((code, strong)) = known {
             let captured = self.command_cap_noi || self.trace_cap_noi.is_some();
             if strong || captured {

@@ -255,3 +255,32 @@ fn bounded_in_memory() {
     assert_eq!(scan.warnings.len(), crate::log::captured::MAX_WARNINGS);
     assert!(scan.warnings_omitted > 0);
 }
+
+#[test]
+fn captured_errors_the_table_does_not_know_are_read_by_their_grammar() {
+    let s = scan(
+        ". capture noisily local n = `test' + 1\n'test' found where number expected\n\n\
+         . capture noisily set linesize 300\nlinesize must be between 40 and 255\n\n\
+         . display \"done\"\ndone\n",
+    );
+    assert_eq!(s.error, None);
+    let got: Vec<(Option<i32>, &str)> = s
+        .warnings
+        .iter()
+        .map(|w| (w.code, w.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (None, "'test' found where number expected"),
+            (None, "linesize must be between 40 and 255"),
+        ]
+    );
+    // Not under capture noisily, the same text is output, not an error.
+    let s = scan(". display \"x must be between 1 and 2\"\nx must be between 1 and 2\n");
+    assert!(s.warnings.is_empty() && s.error.is_none());
+    // An uncaptured one with its r(N) is the run's error, not a warning too.
+    let s = scan(". set linesize 300\nlinesize must be between 40 and 255\nr(198);\n");
+    assert_eq!(s.error.as_ref().map(|e| e.code), Some(Some(198)));
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}

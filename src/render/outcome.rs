@@ -67,7 +67,11 @@ pub fn render(outcome: &RunOutcome) -> Rendered {
     let rc = outcome.reported_rc();
 
     let mut text = String::with_capacity(output.len() + 512);
-    text.push_str(&status_line(outcome.status, rc, outcome.duration));
+    if outcome.refused {
+        text.push_str("Refused by the server before Stata started: nothing ran");
+    } else {
+        text.push_str(&status_line(outcome.status, rc, outcome.duration));
+    }
     text.push('\n');
     if let Some(err) = &outcome.error {
         write_error(&mut text, err, "");
@@ -99,6 +103,14 @@ pub fn render(outcome: &RunOutcome) -> Rendered {
             if lines == 1 { "" } else { "s" }
         );
         text.push_str(&output);
+    }
+    // Clients that hand the model no structuredContent still give it the run's id (for
+    // stata_read_log) and where its full log is.
+    if let (Some(id), Some(path)) = (outcome.run_id, log_path.as_deref()) {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let _ = writeln!(text, "--- run {id}, full log {path} ---");
     }
 
     let json = RunResultJson {
@@ -231,6 +243,13 @@ mod tests {
                 .starts_with("Stata run ok in 1.2 s\n--- output (3 lines) ---\n")
         );
         assert_eq!(r.structured["status"], "ok");
+        // Its id and log reach a model that gets the text alone.
+        assert!(
+            r.text
+                .ends_with("--- run 20250101-000000-1-0, full log /tmp/runs/r1/run.log ---\n"),
+            "{}",
+            r.text
+        );
         assert_eq!(r.structured["rc"], serde_json::Value::Null);
         assert_eq!(r.structured["duration_ms"], 1234);
         assert_eq!(r.structured["output_lines"], 3);
@@ -305,7 +324,10 @@ note: a note
             r.text
                 .contains("omitted; read them with stata_read_log (/tmp/runs/r1/run.log)")
         );
-        assert!(r.text.ends_with("row 999\n"));
+        assert!(
+            r.text
+                .contains("row 999\n--- run 20250101-000000-1-0, full log")
+        );
         assert_eq!(r.structured["truncated"], true);
         assert_eq!(r.structured["output_lines"], 1000);
     }

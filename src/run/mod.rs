@@ -88,6 +88,9 @@ pub struct RunOutcome {
     pub images: Vec<Image>,
     /// The bytes of the log that hold the user's output, without the runner's lines.
     pub user_region: Option<std::ops::Range<u64>>,
+    /// The server refused the call before Stata started (the shell guard, a folder outside
+    /// the user's): said as such, not as Stata failing to start.
+    pub refused: bool,
 }
 
 impl RunOutcome {
@@ -118,6 +121,7 @@ impl RunOutcome {
             graphs,
             images: Vec::new(),
             user_region: None,
+            refused: false,
         }
     }
 

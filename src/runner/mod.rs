@@ -84,4 +84,15 @@ impl Runner {
         locate::add_outermost(&mut outcome, &source, &cwd);
         outcome
     }
+
+    /// Hands a background run (its folder planned) to where it will run before its job is
+    /// reported as started: a cluster job is submitted now, so a server that stops right
+    /// after answering leaves the job on the cluster, not a folder never submitted. Local
+    /// runners start it when it runs. The error says why it could not be submitted.
+    pub async fn hand_over(&self, req: &RunRequest) -> Result<(), String> {
+        match self {
+            Runner::Slurm(r) => r.submit_planned(req).await.map(drop),
+            Runner::Batch(_) | Runner::Session(_) => Ok(()),
+        }
+    }
 }

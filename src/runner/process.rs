@@ -41,7 +41,9 @@ impl Shutdown {
         match self {
             Shutdown::ClientGone => {
                 "the server stopped Stata on purpose because its client closed the server's \
-                 input (stdin): when the client goes, every Stata the server started is stopped"
+                 input (stdin): when the client goes, every Stata the server started is stopped. \
+                 Piping a file of requests by hand? Keep the input open while a call runs: \
+                 (cat calls.jsonl; cat) | stata-mcp"
             }
             Shutdown::Signal => {
                 "the server stopped Stata on purpose because it was told to stop (a signal such \
@@ -165,12 +167,15 @@ impl StataProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        // Relative to the server's folder, not to the run's (where the launcher starts it).
+        let absolute = std::path::absolute(program)?;
+        let program = absolute.as_path();
         let args: Vec<std::ffi::OsString> = args
             .into_iter()
             .map(|a| a.as_ref().to_os_string())
             .collect();
         let mut cmd = if SUPERVISED || pipes.sandbox.is_some() {
-            let mut c = Command::new(std::env::current_exe()?);
+            let mut c = Command::new(this_binary()?);
             c.args(crate::sandbox::launcher_args(
                 pipes.sandbox,
                 std::process::id(),
@@ -282,6 +287,16 @@ impl Drop for StataProcess {
             groups().remove(&self.pgid);
             // tokio reaps a dropped child in the background once it has exited.
         }
+    }
+}
+
+/// This binary, to start as the launcher. On Linux `/proc/self/exe`, which still names the
+/// running binary after an upgrade replaced (or removed) its file.
+fn this_binary() -> io::Result<std::path::PathBuf> {
+    if cfg!(target_os = "linux") {
+        Ok(std::path::PathBuf::from("/proc/self/exe"))
+    } else {
+        std::env::current_exe()
     }
 }
 

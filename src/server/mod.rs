@@ -31,6 +31,14 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(100
 
 /// Serves MCP on stdin/stdout until stdin closes; then stops every Stata process it started.
 pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
+    // A person who typed `stata-mcp` alone would otherwise wait at a silent prompt.
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!(
+            "stata-mcp: this is an MCP server waiting for a client on stdin (press Ctrl-D to \
+             end). To set it up: stata-mcp doctor, then stata-mcp config <client> --write; to \
+             run a do-file here: stata-mcp run FILE.do"
+        );
+    }
     let settings = Settings::resolve(&options).context("could not set up the server")?;
     let service = Arc::new(Service::new(settings));
     let turns = Turns::new();

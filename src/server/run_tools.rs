@@ -163,13 +163,14 @@ pub async fn call(
             return tool_error(bad_arguments(tool, &e.to_string(), example));
         }
         Err(e) => {
-            let outcome = RunOutcome::not_started(None, started, e.rc(), e.to_string());
+            let mut outcome = RunOutcome::not_started(None, started, e.rc(), e.to_string());
+            outcome.refused = e.is_refusal();
             return run_result(&outcome);
         }
     };
     if background {
         let timeout = req.timeout;
-        return match service.start_job(tool, req) {
+        return match service.start_job(tool, req).await {
             Ok(job) => {
                 let where_ = match &job.run_dir {
                     Some(dir) => format!(

@@ -122,7 +122,7 @@ pub async fn call(server: &StataServer, args: JsonObject) -> CallToolResult {
         a.path,
         if n == 1 { "" } else { "s" }
     );
-    match service.start_sweep(reqs, max_parallel, summary) {
+    match service.start_sweep(reqs, max_parallel, summary).await {
         Ok(job) => {
             let intro = format!(
                 "Started sweep {}: {n} task{} of {}, at most {max_parallel} at once.",

@@ -40,14 +40,23 @@ pub enum Cancelled {
     Stopping,
 }
 
+/// Why a background job could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartJobError {
+    #[error(transparent)]
+    RunDir(#[from] RunDirError),
+    #[error("the job was not started: {0}")]
+    NotSubmitted(String),
+}
+
 impl Service {
     /// Starts `req` as a background job, its run directory named at once so the answer
     /// can say where the log is while the job runs.
-    pub fn start_job(
+    pub async fn start_job(
         self: &Arc<Self>,
         tool: &str,
         mut req: RunRequest,
-    ) -> Result<Arc<Job>, RunDirError> {
+    ) -> Result<Arc<Job>, StartJobError> {
         let summary = summary(&req);
         req.run_dir = Some(self.dirs.for_run(None)?);
         let id = self.jobs.next_id();
@@ -56,6 +65,13 @@ impl Service {
         let (run_dir, session) = (req.run_dir.clone(), self.job_session(&req));
         if let Some(dir) = &run_dir {
             self.keep_for_later(dir, tool, &summary, &id);
+        }
+        // Reported as started only once it is where it runs (on a cluster: submitted).
+        if let Err(why) = self.runner.hand_over(&req).await {
+            if let Some(dir) = &run_dir {
+                self.dirs.finished(dir.id);
+            }
+            return Err(StartJobError::NotSubmitted(why));
         }
         Ok(self.jobs.add(Job {
             id,

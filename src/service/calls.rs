@@ -96,6 +96,12 @@ impl StartError {
         )
     }
 
+    /// Whether the server itself refused the call (a rule, not a missing thing): the shell
+    /// guard, or a path outside the user's folders.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, StartError::ShellEscape(_) | StartError::Outside(_))
+    }
+
     /// Stata's return code for the same failure, where it has one.
     pub fn rc(&self) -> Option<i32> {
         match self {

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
+use super::background::StartJobError;
 use super::jobs::Job;
 use super::live_run::{JobStatus, LiveRun};
 use super::tasks::{Sweep, Task};
@@ -19,7 +20,7 @@ use crate::run::output::CappedOutput;
 use crate::run::{RunOutcome, RunStatus};
 use crate::runner::Runner;
 use crate::runner::request::RunRequest;
-use crate::runner::rundir::{RunDir, RunDirError};
+use crate::runner::rundir::RunDir;
 use crate::runner::session::outcome::cancelled_before;
 use crate::runner::slurm::Submitted;
 
@@ -29,12 +30,12 @@ pub const MAX_TASKS: usize = 1000;
 impl Service {
     /// Starts a sweep of `reqs` (one per argument list, made like `stata_run_file`'s) as a
     /// background job, at most `max_parallel` at once.
-    pub fn start_sweep(
+    pub async fn start_sweep(
         self: &Arc<Self>,
         reqs: Vec<RunRequest>,
         max_parallel: usize,
         summary: String,
-    ) -> Result<Arc<Job>, RunDirError> {
+    ) -> Result<Arc<Job>, StartJobError> {
         let sweep_dir = self.dirs.for_run(None)?;
         let mut tasks = Vec::with_capacity(reqs.len());
         let mut planned = Vec::with_capacity(reqs.len());
@@ -52,11 +53,32 @@ impl Service {
         let sweep = Arc::new(Sweep::new(path, tasks, max_parallel));
         let id = self.jobs.next_id();
         self.keep_sweep_for_later(&sweep_dir, &id, &summary, &sweep);
+        // On a cluster the array is submitted before the sweep is reported as started: a
+        // server that stops right after answering leaves it on the cluster.
+        let submitted = match &self.runner {
+            Runner::Slurm(slurm) => {
+                match slurm
+                    .submit_array(&sweep_dir.path, &planned, sweep.max_parallel)
+                    .await
+                {
+                    Ok(subs) => Some(subs),
+                    Err(msg) => {
+                        for task in &sweep.tasks {
+                            self.dirs.finished(task.run_dir.id);
+                        }
+                        crate::runner::slurm::record::mark_ended(&sweep_dir.path);
+                        self.dirs.finished(sweep_dir.id);
+                        return Err(StartJobError::NotSubmitted(msg));
+                    }
+                }
+            }
+            _ => None,
+        };
         let service = self.clone();
         let of_run = sweep.clone();
         let run = LiveRun::spawn(move |live, cancel| async move {
             service
-                .run_sweep(of_run, planned, sweep_dir, live, cancel)
+                .run_sweep(of_run, planned, submitted, sweep_dir, live, cancel)
                 .await
         });
         Ok(self.jobs.add(Job {
@@ -74,37 +96,11 @@ impl Service {
         self: Arc<Self>,
         sweep: Arc<Sweep>,
         reqs: Vec<RunRequest>,
+        submitted: Option<Vec<Submitted>>,
         sweep_dir: RunDir,
         live: Arc<LiveOutput>,
         cancel: CancellationToken,
     ) -> RunOutcome {
-        let started = Instant::now();
-        let submitted = match &self.runner {
-            Runner::Slurm(slurm) => {
-                match slurm
-                    .submit_array(&sweep_dir.path, &reqs, sweep.max_parallel)
-                    .await
-                {
-                    Ok(subs) => Some(subs),
-                    Err(msg) => {
-                        for task in &sweep.tasks {
-                            let o = RunOutcome::not_started(
-                                Some(task.run_dir.id),
-                                started,
-                                None,
-                                msg.clone(),
-                            );
-                            self.dirs.finished(task.run_dir.id);
-                            sweep.ended(task, o);
-                        }
-                        crate::runner::slurm::record::mark_ended(&sweep_dir.path);
-                        self.dirs.finished(sweep_dir.id);
-                        return sweep_outcome(&sweep, started, Some(msg));
-                    }
-                }
-            }
-            _ => None,
-        };
         let mut subs = submitted.map(Vec::into_iter);
         let tasks = reqs
             .into_iter()

@@ -73,6 +73,29 @@ pub fn known_message(line: &str) -> Option<(i32, bool)> {
     None
 }
 
+/// A code a message's own text does not tell: the message is matched with whatever `r(N);`
+/// follows it, and reported with no code when none does.
+pub const ANY_CODE: i32 = -1;
+
+/// Whether `line` reads like one of Stata's error messages that the table does not know,
+/// by their grammar (`'test' found where number expected`, `linesize must be between 40
+/// and 255`, `too many variables specified`...): weak, so it counts only where the command
+/// was `capture noisily`, which prints the message and no `r(N);`.
+pub fn error_grammar(line: &str) -> bool {
+    if line.is_empty() || line.starts_with([' ', '(', '.', '>']) || line.len() > 120 {
+        return false;
+    }
+    let words = line.split_whitespace().count();
+    (line.contains(" found where ") && line.ends_with(" expected"))
+        || line.contains(" must be between ")
+        || ((line.starts_with("too many ") || line.starts_with("too few "))
+            && line.ends_with(" specified"))
+        || line.ends_with(" out of range")
+        || (line.ends_with(" not allowed") && words <= 8)
+        || (line.ends_with(" required") && words <= 6)
+        || (line.starts_with("invalid ") && words <= 6)
+}
+
 /// The code of a Mata error line, `<istmt>:  3499  y not found` or `myfunc():  3301
 /// subscript invalid`: Mata prints its own code between the function and the message.
 pub fn mata_error(line: &str) -> Option<i32> {

@@ -185,6 +185,10 @@ impl Client {
         if !cmd.get_envs().any(|(k, _)| k == "HOME") {
             cmd.env("HOME", home.path());
         }
+        // A green run stays quiet: the warnings tests of bad input provoke are expected.
+        if !cmd.get_envs().any(|(k, _)| k == "RUST_LOG") {
+            cmd.env("RUST_LOG", "error");
+        }
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -411,7 +415,7 @@ impl Client {
             .args(extra)
             .env_remove("STATA_PATH")
             .env("HOME", fake.home())
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "error");
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -43,7 +43,7 @@ test("the TypeScript SDK lists the tools without a warning and gets every frame 
     command: BIN,
     args,
     // HOME: nothing the server or Stata keeps there (~/ado) goes to the real one.
-    env: { PATH: process.env.PATH ?? "", RUST_LOG: "warn", HOME: tmp },
+    env: { PATH: process.env.PATH ?? "", RUST_LOG: "error", HOME: tmp },
     stderr: "ignore",
   });
   try {

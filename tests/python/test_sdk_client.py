@@ -28,7 +28,7 @@ async def call_with_progress(tmp: pathlib.Path, code: str):
     params = StdioServerParameters(
         command=BIN,
         args=["--stata-path", str(stata), "--log-dir", str(tmp / "logs"), "--workdir", str(tmp)],
-        env={"PATH": os.environ.get("PATH", ""), "RUST_LOG": "warn", "HOME": str(tmp)},
+        env={"PATH": os.environ.get("PATH", ""), "RUST_LOG": "error", "HOME": str(tmp)},
     )
     events = []
     async with stdio_client(params) as (read, write):

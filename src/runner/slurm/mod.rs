@@ -98,9 +98,16 @@ impl SlurmRunner {
             Ok(d) => d,
             Err(e) => return RunOutcome::not_started(None, started, None, e.to_string()),
         };
-        let submitted = match self.submit(&dir, &req).await {
-            Ok(s) => s,
-            Err(msg) => return RunOutcome::not_started(Some(dir.id), started, None, msg),
+        // A background job was submitted before its answer (`submit_planned`): follow it.
+        let submitted = match JobRecord::load(&dir.path) {
+            Some(rec) => Submitted {
+                key: rec.slurm_job,
+                output: rec.output,
+            },
+            None => match self.submit(&dir, &req).await {
+                Ok(s) => s,
+                Err(msg) => return RunOutcome::not_started(Some(dir.id), started, None, msg),
+            },
         };
         live.push_status(format!(
             "submitted to SLURM as job {}; its log is {}",
@@ -109,6 +116,16 @@ impl SlurmRunner {
         ));
         self.follow(&submitted, &dir, &req, live, cancel, started, &|| {})
             .await
+    }
+
+    /// Submits `req` in the run folder it names (a background job's), so that [`Self::run`]
+    /// then only follows it.
+    pub async fn submit_planned(&self, req: &RunRequest) -> Result<Submitted, String> {
+        let dir = self
+            .dirs
+            .for_run(req.run_dir.as_ref())
+            .map_err(|e| e.to_string())?;
+        self.submit(&dir, req).await
     }
 
     /// Writes `req`'s wrapper and job script in `dir` and submits it.
