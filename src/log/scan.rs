@@ -98,6 +98,8 @@ pub struct ErrorScanner {
     stack: DoStack,
     /// The do-file pushed by the previous line: its opening is confirmed by the next line.
     just_pushed: bool,
+    /// The current echo pushed a do-file: a wrapped path's rest (`> `) completes its name.
+    echo_pushed_do: bool,
 
     /// `end of do-file` lines since the error: one per do-file it was raised in.
     error_ends: usize,
@@ -312,6 +314,7 @@ impl ErrorScanner {
             c if c.ends_with('{') => self.echo_blocks += 1,
             _ => {}
         }
+        self.echo_pushed_do = false;
         if let Some(target) = do_target(prefixed.rest)
             && !in_block
         {
@@ -319,6 +322,7 @@ impl ErrorScanner {
             // whether or not it runs, and a false `if` is the common case.)
             let silent = prefixed.silent || target.verb == DoVerb::Run;
             self.push_do_file(cut_bytes(&target.name, MAX_DO_NAME).to_owned(), silent);
+            self.echo_pushed_do = true;
         }
     }
 
@@ -355,7 +359,15 @@ impl ErrorScanner {
             self.append_command(rest);
         }
         // A wrapped echo's continuation may reveal `capture noisily` only now (rare); recheck.
-        self.command_cap_noi = strip_prefixes(&self.command).capture_noisily;
+        let prefixed = strip_prefixes(&self.command);
+        self.command_cap_noi = prefixed.capture_noisily;
+        // A `do` whose long path Stata wrapped: the file is named by the whole echo.
+        if self.echo_pushed_do
+            && let Some(target) = do_target(prefixed.rest)
+        {
+            let name = cut_bytes(&target.name, MAX_DO_NAME).to_owned();
+            self.stack.rename_top(name, self.command.clone());
+        }
     }
 
     fn append_command(&mut self, text: &str) {

@@ -284,3 +284,18 @@ fn captured_errors_the_table_does_not_know_are_read_by_their_grammar() {
     assert_eq!(s.error.as_ref().map(|e| e.code), Some(Some(198)));
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 }
+
+#[test]
+fn a_do_files_long_path_wrapped_by_stata_is_whole_in_the_stack() {
+    let s = scan(
+        ". do \"/home/ana/projects/replication-package-2026/code/02_analysis/estimate_mai\n\
+         > n_models.do\"\n\n. regress y x\nvariable y not found\nr(111);\n\nend of do-file\nr(111);\n",
+    );
+    let e = s.error.expect("error");
+    assert_eq!(
+        e.stack,
+        vec![
+            "/home/ana/projects/replication-package-2026/code/02_analysis/estimate_main_models.do"
+        ]
+    );
+}

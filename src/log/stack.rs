@@ -43,6 +43,17 @@ impl DoStack {
         }
     }
 
+    /// The innermost do-file's name (and the command that ran it) as a wrapped echo's rest
+    /// completes them.
+    pub fn rename_top(&mut self, path: String, caller: String) {
+        if self.hidden == 0
+            && let Some(top) = self.open.last_mut()
+        {
+            top.path = path;
+            top.caller = caller;
+        }
+    }
+
     /// `end of do-file`: the innermost one ended, after any silent ones above it (they show
     /// no end of their own). Returns it, remembered as ended.
     pub fn end(&mut self) -> Option<DoFile> {
