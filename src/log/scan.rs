@@ -94,11 +94,10 @@ pub struct ErrorScanner {
     message: VecDeque<String>,
     message_chars: usize,
     message_start: u64,
-
     stack: DoStack,
     /// The do-file pushed by the previous line: its opening is confirmed by the next line.
     just_pushed: bool,
-    /// The current echo pushed a do-file: a wrapped path's rest (`> `) completes its name.
+    /// The current echo pushed a do-file (a wrapped path's rest completes its name).
     echo_pushed_do: bool,
 
     /// `end of do-file` lines since the error: one per do-file it was raised in.
@@ -358,10 +357,9 @@ impl ErrorScanner {
         } else {
             self.append_command(rest);
         }
-        // A wrapped echo's continuation may reveal `capture noisily` only now (rare); recheck.
+        // The rest may reveal `capture noisily` (rare), or the rest of a `do`'s wrapped path.
         let prefixed = strip_prefixes(&self.command);
         self.command_cap_noi = prefixed.capture_noisily;
-        // A `do` whose long path Stata wrapped: the file is named by the whole echo.
         if self.echo_pushed_do
             && let Some(target) = do_target(prefixed.rest)
         {
