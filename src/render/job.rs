@@ -86,6 +86,9 @@ pub struct JobListJson {
 pub struct CutOffJson {
     pub run_id: String,
     pub server_pid: u32,
+    /// A background cluster job the server never submitted: it stopped first.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub never_submitted: bool,
 }
 
 /// The structured result of `stata_run_code` / `stata_run_file`: a finished run, or the
@@ -365,6 +368,7 @@ pub fn job_list(jobs: &[Arc<Job>], cut_off: &[CutOff]) -> (String, JobListJson) 
         .map(|c| CutOffJson {
             run_id: c.run_id.clone(),
             server_pid: c.server_pid,
+            never_submitted: c.never_submitted,
         })
         .collect();
     (
@@ -398,7 +402,9 @@ pub fn cut_off_text(cut_off: &[CutOff]) -> String {
             "  run {} (server pid {}{}): stata_read_log {{\"run_id\": \"{}\"}}",
             c.run_id,
             c.server_pid,
-            if c.stopped {
+            if c.never_submitted {
+                ", never submitted to the cluster: the server stopped first"
+            } else if c.stopped {
                 ", its Stata was still running and has been stopped"
             } else {
                 ""

@@ -14,6 +14,8 @@ pub struct CutOff {
     pub server_pid: u32,
     /// A process of the run (its supervisor) was still alive and has now been stopped.
     pub stopped: bool,
+    /// A background cluster job whose submission never happened: the server stopped first.
+    pub never_submitted: bool,
 }
 
 /// The runs under `runs_root` cut off by a server that stopped (newest first), those found
@@ -39,11 +41,14 @@ pub fn cut_off_runs(runs_root: &Path) -> Vec<CutOff> {
                 .ok()
                 .and_then(|t| t.trim().parse::<u32>().ok())
         };
+        let never_submitted = dir.join(crate::run::files::BACKGROUND_FILE).exists()
+            && !dir.join(crate::run::files::SLURM_JOB_FILE).exists();
         if let Some(pid) = read_pid(CUT_OFF_FILE) {
             out.push(CutOff {
                 run_id: name,
                 server_pid: pid,
                 stopped: false,
+                never_submitted,
             });
             continue;
         }
@@ -59,6 +64,7 @@ pub fn cut_off_runs(runs_root: &Path) -> Vec<CutOff> {
             run_id: name,
             server_pid: pid,
             stopped,
+            never_submitted,
         });
     }
     out.sort_by(|a, b| b.run_id.cmp(&a.run_id));
@@ -132,5 +138,17 @@ mod tests {
         assert_eq!(cut_off_runs(tmp.path()), found, "still listed, once marked");
         mark_ended(&live);
         assert!(!live.join(SERVER_FILE).exists());
+        assert!(!found[0].never_submitted);
+        // A background cluster job whose server stopped before submitting it says so.
+        let unsent = tmp.path().join("20261207-120003-4-0");
+        std::fs::create_dir_all(&unsent).expect("mkdir");
+        std::fs::write(unsent.join(crate::run::files::BACKGROUND_FILE), "{}").expect("bg");
+        std::fs::write(unsent.join(SERVER_FILE), "4194304999").expect("pid");
+        let found = cut_off_runs(tmp.path());
+        assert!(
+            found
+                .iter()
+                .any(|c| c.run_id == "20261207-120003-4-0" && c.never_submitted)
+        );
     }
 }
