@@ -212,28 +212,48 @@ fn a_run_writes_in_its_own_folder_not_another_runs_and_files_are_private() {
         return;
     }
     let fake = FakeStata::new();
-    let mut c = Client::start(&fake, &["--mode", "batch"]);
-    c.initialize();
-    let first = code(&mut c, "display 1");
-    let log = std::path::PathBuf::from(structured(&first)["log_path"].as_str().expect("log"));
-    let before = std::fs::read(&log).expect("log");
-    let r = code(
-        &mut c,
-        &format!(
-            "sysuse auto\nsave \"{}\", replace",
-            q(&log.with_file_name("x.dta"))
-        ),
-    );
-    assert_eq!(structured(&r)["rc"], 603, "another run's folder: {r}");
-    assert_eq!(std::fs::read(&log).expect("log"), before);
-    use std::os::unix::fs::PermissionsExt;
-    let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
-    for e in std::fs::read_dir(log.parent().expect("run"))
-        .expect("run")
-        .flatten()
-    {
-        let want = if e.path().is_dir() { 0o700 } else { 0o600 };
-        assert_eq!(mode(&e.path()), want, "{}", e.path().display());
+    for mode in ["batch", "session"] {
+        let mut c = Client::start(&fake, &["--mode", mode]);
+        c.initialize();
+        let first = code(&mut c, "display 1");
+        let log = std::path::PathBuf::from(structured(&first)["log_path"].as_str().expect("log"));
+        let before = std::fs::read(&log).expect("log");
+        for attempt in [
+            format!(
+                "sysuse auto\nsave \"{}\", replace",
+                q(&log.with_file_name("x.dta"))
+            ),
+            format!("sysuse auto\nsave \"{}\", replace", q(&log)),
+        ] {
+            let r = code(&mut c, &attempt);
+            assert_eq!(
+                structured(&r)["rc"],
+                603,
+                "{mode}: another run's folder: {r}"
+            );
+        }
+        assert_eq!(std::fs::read(&log).expect("log"), before, "{mode}");
+        // Its own log and result are whole, and in its run folder.
+        let r = code(&mut c, "display \"mine\"");
+        let own = std::path::PathBuf::from(structured(&r)["log_path"].as_str().expect("log"));
+        assert_eq!(
+            own.parent().and_then(Path::parent),
+            log.parent().and_then(Path::parent)
+        );
+        assert!(
+            std::fs::read_to_string(&own)
+                .expect("own log")
+                .contains("mine")
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode_of = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        for e in std::fs::read_dir(own.parent().expect("run"))
+            .expect("run")
+            .flatten()
+        {
+            let want = if e.path().is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(mode_of(&e.path()), want, "{mode}: {}", e.path().display());
+        }
     }
 }
 

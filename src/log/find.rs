@@ -4,7 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::read_error::ReadError;
-use crate::run::files::WRAPPER_LOG;
+use crate::run::files::{SESSION_CALLS_PREFIX, SESSIONS_DIR, WRAPPER_LOG};
 use crate::run::id::RunId;
 
 /// The file to read, checked to be inside the log dir, and its run id when it has one.
@@ -33,7 +33,12 @@ pub fn find_log(
             if !is_plain_name(id) {
                 return Err(ReadError::NotARunId(id.to_owned()));
             }
-            runs.join(id).join(WRAPPER_LOG)
+            let done = runs.join(id).join(WRAPPER_LOG);
+            // A session call still going writes its log in its session's own folder.
+            match done.is_file() {
+                true => done,
+                false => staged_log(&root, id).unwrap_or(done),
+            }
         }
         (None, Some(p)) => {
             let p = Path::new(p);
@@ -77,7 +82,7 @@ pub fn find_log(
     }
     let run_id = real
         .parent()
-        .filter(|dir| dir.parent() == Some(runs.as_path()))
+        .filter(|dir| dir.parent() == Some(runs.as_path()) || run_id.is_some())
         .and_then(|dir| dir.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .filter(|n| RunId::parse(n).is_some());
@@ -92,6 +97,20 @@ pub fn open_found(log_dir: &Path, path: &Path) -> std::io::Result<std::fs::File>
         .strip_prefix(&root)
         .map_err(|_| std::io::Error::other("outside the log dir"))?;
     super::beneath::open_beneath(&root, rel)
+}
+
+/// Where the log of run `id` is while its session call is still going, if it is one.
+fn staged_log(log_dir: &Path, id: &str) -> Option<PathBuf> {
+    std::fs::read_dir(log_dir.join(SESSIONS_DIR))
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(SESSION_CALLS_PREFIX)
+        })
+        .map(|e| e.path().join(id).join(WRAPPER_LOG))
+        .find(|p| p.is_file())
 }
 
 /// A name with no path in it: letters, digits, `-`, `_`, `.`, not starting with a dot.

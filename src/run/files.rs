@@ -12,6 +12,9 @@ pub const RUN_TEMP: &str = "tmp";
 pub const SERVER_FILE: &str = "server.pid";
 /// In a run folder whose server stopped before the run ended: that server's pid.
 pub const CUT_OFF_FILE: &str = "cut-off";
+/// In the sessions folder, the folders a session's calls write in while they run
+/// (`calls-<pid>-<session>/<run id>/`), moved into their run folders after.
+pub const SESSION_CALLS_PREFIX: &str = "calls-";
 /// The folder of session start-up logs, beside `runs/` in the log dir.
 pub const SESSIONS_DIR: &str = "sessions";
 

@@ -8,6 +8,7 @@ pub mod outcome;
 pub mod pool;
 mod protocol;
 mod queue;
+pub mod stage;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -240,6 +241,7 @@ impl SessionRunner {
             };
             self.seen.add(&probe, &mut outcome, &mut held).await;
         }
+        stage::settle(&mut outcome, self.settings.dirs.root());
         if let Some(q) = queued {
             outcome
                 .notes
@@ -312,10 +314,8 @@ impl SessionRunner {
         outcome
     }
 
-    /// Waits for the session in arrival order; `None` when cancelled while waiting.
-    /// Waits for the session: for the calls that arrived earlier (`turn`, the call's place
-    /// in the line), then for the one running. Calls' handlers start in any order, so the
-    /// mutex alone would not serve them in the order they arrived.
+    /// Waits for the session (`None` if cancelled): for the calls that arrived earlier (`turn`),
+    /// then the one running. Handlers start in any order: the mutex alone would not keep it.
     async fn acquire(
         &self,
         live: &LiveOutput,
@@ -395,7 +395,8 @@ impl SessionRunner {
         ensure_private_dir(&dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
         // One start-up log per server and session, replaced by each start (retention: later).
         let log = dir.join(start_log_name(std::process::id(), self.name.as_str()));
-        let (plan, temp) = console::confined(sandbox, self.settings.dirs.root(), &log)?;
+        let calls = stage::root(self.settings.dirs.root(), &self.name);
+        let (plan, temp) = console::confined(sandbox, &calls, &log)?;
         let started = Session::start(stata, cwd, plan.as_ref(), temp.as_deref(), &log, cancel);
         let started = started.await;
         make_files_private(&dir);
@@ -422,21 +423,25 @@ impl SessionRunner {
         };
         let dir = match self.settings.dirs.for_run(req.run_dir.as_ref()) {
             Ok(d) => d,
-            Err(e) => {
-                return alive(RunOutcome::not_started(None, started, None, e.to_string()));
-            }
+            Err(e) => return alive(RunOutcome::not_started(None, started, None, e.to_string())),
         };
-        let nonce = format!("{:016x}", nonce());
-        let marker = format!("STATA_MCP_END_{nonce}_");
-        let plan = match call_input(&dir, req, kind, &marker) {
+        let staged = match stage::of(&stage::root(self.settings.dirs.root(), &self.name), &dir) {
+            Ok(d) => d,
+            Err(msg) => return alive(RunOutcome::not_started(Some(dir.id), started, None, msg)),
+        };
+        let marker = format!("STATA_MCP_END_{:016x}_", nonce());
+        let plan = match call_input(&staged, req, kind, &marker) {
             Ok(p) => p,
             Err(msg) => return alive(RunOutcome::not_started(Some(dir.id), started, None, msg)),
         };
         if kind == CallKind::User {
             self.facts.lock().calls += 1;
         }
-        let log_path = dir.path.join(WRAPPER_LOG);
+        let log_path = staged.path.join(WRAPPER_LOG);
         if let Err(e) = session.send(&plan.input).await {
+            if shutting_down().is_some() {
+                return alive(cancelled_before(started, "before its code reached Stata"));
+            }
             let mut o = RunOutcome::not_started(Some(dir.id), started, None, String::new());
             o.status = RunStatus::Error;
             o.error = Some(ErrorInfo::uncoded(format!(
@@ -458,9 +463,8 @@ impl SessionRunner {
             live,
             max_output_chars,
         );
-        // The first runner line seen after the user's code closes the user's region. It is
-        // normally RC_SAVE; when the user's code closed the runner's log, RC_SAVE and REOPEN
-        // are not in the file and the sentinel's echo is the first.
+        // The first runner line after the user's code closes its region: RC_SAVE, or the
+        // sentinel's echo when the user's code closed the runner's log (no RC_SAVE, REOPEN).
         let other_ends = [format!(". {REOPEN}"), format!(". {}", plan.sentinel)];
         let mut region_closed = false;
         let mut own_block = OwnLogBlock::default();
@@ -485,7 +489,6 @@ impl SessionRunner {
         };
         // Set once a break was sent: (when Stata must be back by, whether it was the timeout).
         let mut breaking: Option<(tokio::time::Instant, bool)> = None;
-
         let end = loop {
             // Stata's exit (it writes nothing) wakes the loop too, not only the log.
             let stop = tokio::select! {
@@ -550,10 +553,10 @@ impl graphs::Query for Held<'_> {
         let kind = CallKind::Query { park_r: true };
         let (chars, now) = (graphs::QUERY_CHARS, Instant::now());
         let cancel = self.cancel.clone();
-        let out = self
-            .runner
+        let mut out = (self.runner)
             .run_locked(self.slot, req, live, cancel, kind, chars, now)
             .await;
+        stage::settle(&mut out, self.runner.settings.dirs.root());
         if let Some(id) = out.run_id {
             self.runner.settings.dirs.finished(id);
         }
@@ -579,17 +582,13 @@ impl Exclusive<'_> {
         park_r: bool,
     ) -> RunOutcome {
         let live = Arc::new(LiveOutput::new(4096));
-        self.runner
-            .run_locked(
-                &mut self.slot,
-                req,
-                live,
-                cancel,
-                CallKind::Query { park_r },
-                max_output_chars,
-                Instant::now(),
-            )
-            .await
+        let (kind, now) = (CallKind::Query { park_r }, Instant::now());
+        let slot = &mut self.slot;
+        let mut out = (self.runner)
+            .run_locked(slot, req, live, cancel, kind, max_output_chars, now)
+            .await;
+        stage::settle(&mut out, self.runner.settings.dirs.root());
+        out
     }
 
     /// The session's state, a Stata that has gone since the last call noticed.

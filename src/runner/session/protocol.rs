@@ -135,10 +135,18 @@ pub struct OwnLogBlock {
     left: u8,
     /// Set after a `closed on:` line: a rule of dashes follows.
     rule_next: bool,
+    /// The last line was the block's: a long path it held goes on after `> `.
+    inside: bool,
 }
 
 impl OwnLogBlock {
     pub fn swallows(&mut self, line: &str) -> bool {
+        let wrapped = self.inside && line.starts_with("> ");
+        self.inside = wrapped || self.block_line(line);
+        self.inside
+    }
+
+    fn block_line(&mut self, line: &str) -> bool {
         let t = line.trim();
         if self.rule_next {
             self.rule_next = false;
@@ -238,7 +246,8 @@ mod tests {
         let lines = [
             ". log close _all",
             "      name:  stata_mcp",
-            "       log:  /tmp/runs/x/run.log",
+            "       log:  /home/ana/.local/state/stata-mcp/sessions/calls-4242-main/20261207-1",
+            "> 94022-10002-1/run.log",
             "  log type:  text",
             " closed on:  22 Nov 2026, 06:37:56",
             "-------------------------------------------------------------------------------",
