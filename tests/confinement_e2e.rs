@@ -17,13 +17,7 @@ use serde_json::{Value, json};
 const LONG: Duration = Duration::from_secs(30);
 
 fn available() -> bool {
-    match stata_mcp::sandbox::landlock_abi() {
-        Ok(_) => true,
-        Err(why) => {
-            eprintln!("NOTE: the confinement tests are skipped: {why}");
-            false
-        }
-    }
+    common::landlock_available("confinement")
 }
 
 fn code(c: &mut Client, code: &str) -> Value {

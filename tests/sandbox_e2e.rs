@@ -53,13 +53,7 @@ impl Setup {
 }
 
 fn available() -> bool {
-    match stata_mcp::sandbox::landlock_abi() {
-        Ok(_) => true,
-        Err(why) => {
-            eprintln!("NOTE: the sandbox tests are skipped: {why}");
-            false
-        }
-    }
+    common::landlock_available("sandbox")
 }
 
 fn run(c: &mut Client, code: &str) -> Value {

@@ -428,3 +428,16 @@ impl Client {
         self.wait_response(id, timeout)
     }
 }
+
+/// Whether this kernel has Landlock for the sandbox tests (`what`); where it has none they
+/// say so once and return.
+#[cfg(target_os = "linux")]
+pub fn landlock_available(what: &str) -> bool {
+    match stata_mcp::sandbox::landlock_abi() {
+        Ok(_) => true,
+        Err(why) => {
+            eprintln!("NOTE: the {what} tests are skipped: {why}");
+            false
+        }
+    }
+}
