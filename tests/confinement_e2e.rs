@@ -352,6 +352,15 @@ fn nothing_outlives_its_run_or_its_server() {
             .as_str()
             .expect("id")
             .to_owned();
+        // Its log is in its run folder, even for a session call cut off mid-way.
+        assert!(
+            fake.log_dir()
+                .join("runs")
+                .join(&run)
+                .join("run.log")
+                .is_file(),
+            "{mode}"
+        );
         let log = next.call("stata_read_log", json!({"run_id": run}), LONG);
         assert!(
             result_text(&log).contains("_double daemon"),

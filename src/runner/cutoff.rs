@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::run::files::{CUT_OFF_FILE, SERVER_FILE};
+use crate::run::files::{CUT_OFF_FILE, SERVER_FILE, SESSION_CALLS_PREFIX, SESSIONS_DIR};
 use crate::run::id::RunId;
 
 /// A run whose server stopped before it ended.
@@ -59,6 +59,7 @@ pub fn cut_off_runs(runs_root: &Path) -> Vec<CutOff> {
             continue;
         }
         let stopped = stop_launchers_of(pid);
+        adopt_staged(runs_root, pid, &name, &dir);
         let _ = std::fs::rename(dir.join(SERVER_FILE), dir.join(CUT_OFF_FILE));
         out.push(CutOff {
             run_id: name,
@@ -69,6 +70,24 @@ pub fn cut_off_runs(runs_root: &Path) -> Vec<CutOff> {
     }
     out.sort_by(|a, b| b.run_id.cmp(&a.run_id));
     out
+}
+
+/// A session call cut off mid-way left its files in its session's folder: they move into
+/// its run folder (and the session's folder goes once empty).
+fn adopt_staged(runs_root: &Path, pid: u32, id: &str, dir: &Path) {
+    let prefix = format!("{SESSION_CALLS_PREFIX}{pid}-");
+    let sessions = runs_root.with_file_name(SESSIONS_DIR);
+    for calls in std::fs::read_dir(&sessions).into_iter().flatten().flatten() {
+        if !calls.file_name().to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let staged = calls.path().join(id);
+        for f in std::fs::read_dir(&staged).into_iter().flatten().flatten() {
+            let _ = std::fs::rename(f.path(), dir.join(f.file_name()));
+        }
+        let _ = std::fs::remove_dir(&staged);
+        let _ = std::fs::remove_dir(calls.path());
+    }
 }
 
 /// Whether `pid` is a live stata-mcp process (not a reused pid).
