@@ -135,3 +135,18 @@ pub fn system_reads(stata: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_kernel_says_which_parts_it_lacks() {
+        let old = missing_parts(3);
+        for part in ["TCP", "ioctl", "signal"] {
+            assert!(old.contains(part), "{old}");
+        }
+        assert!(!missing_parts(5).contains("ioctl") && missing_parts(5).contains("signal"));
+        assert_eq!(missing_parts(7), "");
+    }
+}

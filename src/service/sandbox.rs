@@ -53,8 +53,18 @@ impl Service {
     }
 
     /// Notes for a finished run: that the sandbox may be why something failed, or (on the
-    /// first run only) that this system has no sandbox.
+    /// first run only) that this system has no sandbox or an older one lacking some parts.
     pub fn sandbox_notes(&self, plan: Option<&Plan>, outcome: &mut RunOutcome) {
+        if plan.is_some()
+            && let Ok(abi) = landlock_abi()
+            && let lacking = crate::sandbox::missing_parts(abi)
+            && !lacking.is_empty()
+            && !self.told_unsandboxed.swap(true, Ordering::SeqCst)
+        {
+            outcome
+                .notes
+                .push(format!("the sandbox is only partly enforced{lacking}"));
+        }
         if let Some(dir) = plan.and_then(|p| p.packages.as_deref())
             && outcome.output.render("").contains("installing into")
         {
