@@ -8,6 +8,7 @@ pub mod filter;
 pub mod find;
 pub mod graphs;
 pub mod grep;
+mod license;
 pub mod live;
 pub mod message;
 pub mod pipeline;

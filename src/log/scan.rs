@@ -21,7 +21,7 @@ use crate::run::error::ErrorInfo;
 use crate::stata::command::{DoVerb, displays_rc, do_target, is_exit_1, strip_prefixes};
 use crate::stata::log_lines::{body_number, echo_text, is_trace_rule, rc_line, trace_command};
 use crate::stata::messages::{ANY_CODE, Audience, error_grammar, hint, known_message, mata_error};
-use crate::text::cut::{contains_ignore_ascii_case, cut_bytes};
+use crate::text::cut::cut_bytes;
 
 /// At most this many lines of an error's message are kept (the last ones before `r(N);`).
 const MAX_MESSAGE_LINES: usize = 20;
@@ -29,8 +29,6 @@ const MAX_MESSAGE_LINES: usize = 20;
 const MAX_MESSAGE_CHARS: usize = 2_000;
 /// A command echo is kept up to this many characters.
 const MAX_COMMAND_CHARS: usize = 2_000;
-/// The licence message is kept up to this many characters.
-const MAX_LICENSE_CHARS: usize = 1_000;
 /// Stata's default line size in batch logs: an echo line this long was wrapped by Stata.
 const WRAP_WIDTH: usize = 79;
 /// A do-file name on the stack is kept up to this many bytes.
@@ -106,9 +104,10 @@ pub struct ErrorScanner {
     echo_blocks: usize,
     /// The loop whose body runs a do-file: the command again when that do-file ends.
     loop_with_do: Option<String>,
-    /// The echo was a bare `.`: the lines up to a blank one are the command's text
-    /// (a command holding line breaks).
-    bare_echo: bool,
+    /// The echo was a bare `.`: the lines up to a blank one are the command's text (a
+    /// command holding line breaks); `Some(false)` after that blank, where a `> ` line can
+    /// still bring the command's last line.
+    bare_echo: Option<bool>,
 
     captured: Captured,
     /// The error the run went on after, while only echoes followed it: the `r(N);` of the
@@ -151,7 +150,7 @@ impl ErrorScanner {
     fn classify(&mut self, line: &str) {
         let trimmed = line.trim();
 
-        if !self.seen_echo && self.check_license(trimmed) {
+        if !self.seen_echo && super::license::gather(&mut self.license, trimmed) {
             self.kind = Kind::Other;
             return;
         }
@@ -164,6 +163,11 @@ impl ErrorScanner {
             match self.kind {
                 Kind::Echo => self.continue_command(rest),
                 Kind::Output => self.continue_message(rest),
+                _ if self.bare_echo == Some(false) => {
+                    (self.kind, self.bare_echo) = (Kind::Echo, Some(true));
+                    self.command.push('\n');
+                    self.append_command(rest.trim_start());
+                }
                 _ => {}
             }
             return;
@@ -183,9 +187,15 @@ impl ErrorScanner {
                 self.push_message("");
             }
             self.body_next = None;
-            self.bare_echo = false;
+            self.bare_echo = self
+                .bare_echo
+                .filter(|_| self.kind == Kind::Echo)
+                .map(|_| false);
             self.kind = Kind::Other;
             return;
+        }
+        if self.bare_echo == Some(false) {
+            self.bare_echo = None;
         }
         if trimmed != "--Break--" {
             self.break_last = false;
@@ -230,7 +240,7 @@ impl ErrorScanner {
             }
         }
 
-        if self.bare_echo && self.kind == Kind::Echo && echo_text(line).is_none() {
+        if self.bare_echo == Some(true) && self.kind == Kind::Echo && echo_text(line).is_none() {
             // The next line of a command that holds line breaks (its echo began on `. `).
             if !self.command.is_empty() {
                 self.command.push('\n');
@@ -263,30 +273,6 @@ impl ErrorScanner {
         self.on_output(line);
     }
 
-    /// A licence failure printed before any command. Returns whether the line was one.
-    fn check_license(&mut self, trimmed: &str) -> bool {
-        if trimmed.is_empty() || trimmed == "." || trimmed.starts_with(". ") {
-            return false;
-        }
-        let is_license = trimmed.eq_ignore_ascii_case("license is invalid")
-            || contains_ignore_ascii_case(trimmed.as_bytes(), b"stata.lic");
-        match &mut self.license {
-            None if is_license => {
-                self.license = Some(cut_bytes(trimmed, MAX_LICENSE_CHARS).to_owned());
-                true
-            }
-            Some(text) if !trimmed.starts_with(". ") => {
-                // What Stata printed after the licence message belongs to it.
-                if text.len() + trimmed.len() < MAX_LICENSE_CHARS {
-                    text.push('\n');
-                    text.push_str(trimmed);
-                }
-                true
-            }
-            _ => false,
-        }
-    }
-
     fn on_echo(&mut self, cmd: &str) {
         self.seen_echo = true;
         self.kind = Kind::Echo;
@@ -303,7 +289,7 @@ impl ErrorScanner {
         self.append_command(cmd);
         self.trace_cap_noi = None;
         self.clear_message();
-        self.bare_echo = cmd.trim().is_empty();
+        self.bare_echo = cmd.trim().is_empty().then_some(true);
 
         let prefixed = strip_prefixes(cmd);
         self.command_cap_noi = prefixed.capture_noisily;
@@ -338,7 +324,7 @@ impl ErrorScanner {
     }
 
     fn continue_command(&mut self, rest: &str) {
-        if self.bare_echo {
+        if self.bare_echo.is_some() {
             // A command holding line breaks wraps by the whole command's width: every
             // `> ` is Stata's cut, whatever the length of the line before.
             self.append_command(rest);

@@ -299,3 +299,21 @@ fn a_do_files_long_path_wrapped_by_stata_is_whole_in_the_stack() {
         ]
     );
 }
+
+#[test]
+fn a_command_holding_line_breaks_keeps_its_last_line_after_a_bare_wrap() {
+    // As Stata 17 echoes a multi-line command sent as one (rzhang's log): its lines, a blank,
+    // the last one after `> `, a blank, then the error.
+    let s = scan(
+        ". \nuse data.dta, clear\nlist category if inlist(category, \"a\",\n>  \"b\"), noobs\n\n\
+         > restore\n \n\nuse is not a valid command name\nr(199);\n",
+    );
+    let e = s.error.expect("error");
+    assert_eq!(e.message, "use is not a valid command name");
+    assert_eq!(
+        e.command.as_deref(),
+        Some(
+            "use data.dta, clear\nlist category if inlist(category, \"a\", \"b\"), noobs\nrestore"
+        )
+    );
+}
