@@ -302,9 +302,11 @@ impl ErrorScanner {
         self.echo_pushed_do = false;
         if let Some(target) = do_target(prefixed.rest)
             && !in_block
+            && target.verb != DoVerb::Include
         {
             // (A `do` inside an echoed block is left off the stack: the block echoes
-            // whether or not it runs, and a false `if` is the common case.)
+            // whether or not it runs, and a false `if` is the common case. An `include`d
+            // file prints no `end of do-file`: on the stack, it would take its includer's.)
             let silent = prefixed.silent || target.verb == DoVerb::Run;
             self.push_do_file(cut_bytes(&target.name, MAX_DO_NAME).to_owned(), silent);
             self.echo_pushed_do = true;

@@ -317,3 +317,15 @@ fn a_command_holding_line_breaks_keeps_its_last_line_after_a_bare_wrap() {
         )
     );
 }
+
+#[test]
+fn an_included_file_does_not_take_the_end_of_the_do_file_that_included_it() {
+    // main runs sub.do, which includes config.do (no `end of do-file` of its own); sub ends;
+    // a later error in main has main alone on its stack, not sub.
+    let s = scan(
+        ". do \"main.do\" \n\n. do \"sub.do\"\n\n. include \"config.do\"\n\n. global x 1\n\n. \n\
+         end of do-file\n\n. gen y = nosuch\nnosuch not found\nr(111);\n\nend of do-file\nr(111);\n",
+    );
+    let e = s.error.expect("error");
+    assert_eq!(e.stack, vec!["main.do"]);
+}
