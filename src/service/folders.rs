@@ -1,7 +1,7 @@
 //! The user's folders: where relative paths in a call are taken from (`--workdir`, else the
-//! client's first root, else where the client started the server, unless that is `/` or the
-//! home folder, which no user means as their project), and the only folders a call's paths
-//! may point into (the client's roots, `--workdir`, `--sandbox-allow-write`).
+//! client's first root, else `CLAUDE_PROJECT_DIR`, else where the client started the server,
+//! unless that is `/` or the home folder, which no user means as their project), and the only
+//! folders a call's paths may point into (those, and `--sandbox-allow-write`).
 
 use std::path::{Path, PathBuf};
 
