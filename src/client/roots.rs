@@ -38,6 +38,11 @@ impl Roots {
         self.state.send_replace(state);
     }
 
+    /// Whether the client has answered with its roots (an empty list included).
+    pub fn answered(&self) -> bool {
+        matches!(&*self.state.borrow(), RootsState::Known(_))
+    }
+
     /// Every root known now (none while the answer is on its way).
     pub fn all(&self) -> Vec<PathBuf> {
         match &*self.state.borrow() {

@@ -5,8 +5,13 @@
 use std::time::Duration;
 
 use rmcp::RoleServer;
-use rmcp::model::InitializeRequestParams;
+#[allow(deprecated)]
+use rmcp::model::ListRootsRequest;
+use rmcp::model::{
+    CallToolResponse, InitializeRequestParams, InputRequest, InputRequiredResult, InputResponses,
+};
 use rmcp::service::{Peer, RequestContext};
+use serde_json::Value;
 
 use super::state::StataServer;
 use crate::client::roots::{RootsState, path_of_uri};
@@ -63,6 +68,51 @@ pub fn introduce_from_request(server: &StataServer, context: &RequestContext<Rol
     for reason in &policy.reasons {
         tracing::info!("client: {reason}");
     }
+}
+
+/// The key of the roots asked for in an `input_required` result.
+const ROOTS_INPUT: &str = "roots";
+
+/// The 2026-07-28 way to learn the project folder when nothing else names it (no
+/// `--workdir`, no `CLAUDE_PROJECT_DIR`, no roots yet) and this request's client declares
+/// roots: the call answers `input_required` asking for them, and the client's retry brings
+/// them, kept as its roots. `None`: go on with the call.
+// Roots are deprecated by the 2026-07-28 revision, yet the only word of the user's folder
+// a client without CLAUDE_PROJECT_DIR gives.
+#[allow(deprecated)]
+pub fn roots_by_input(
+    server: &StataServer,
+    context: &RequestContext<RoleServer>,
+    responses: Option<&InputResponses>,
+) -> Option<CallToolResponse> {
+    let service = server.service();
+    let known = service.settings.workdir_given
+        || service.settings.client_project.is_some()
+        || service.client.roots.answered();
+    if known || context.peer.peer_info().is_some() || context.meta.protocol_version().is_none() {
+        return None;
+    }
+    if let Some(answer) = responses.and_then(|r| r.get(ROOTS_INPUT)) {
+        let folders: Vec<_> = answer
+            .get("roots")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| path_of_uri(r.get("uri")?.as_str()?))
+            .collect();
+        tracing::info!("client: roots {folders:?} (input_required)");
+        service.client.roots.set(RootsState::Known(folders));
+        return None;
+    }
+    let declares = context
+        .meta
+        .client_capabilities()
+        .is_some_and(|c| c.roots.is_some());
+    declares.then(|| {
+        let ask = InputRequest::ListRoots(ListRootsRequest::default());
+        let requests = std::collections::BTreeMap::from([(ROOTS_INPUT.to_owned(), ask)]);
+        CallToolResponse::InputRequired(InputRequiredResult::new(Some(requests), None))
+    })
 }
 
 /// Asks the client for its roots in the background and records the answer.

@@ -161,6 +161,15 @@ impl ServerHandler for StataServer {
             ));
         };
         let turn = turn.filter(|_| tool.runs_user_code());
+        // Code runs in the user's project: a 2026-07-28 client may be asked for it first.
+        if matches!(
+            tool,
+            ToolName::RunCode | ToolName::RunFile | ToolName::Sweep
+        ) && let Some(ask) =
+            handshake::roots_by_input(self, &context, request.input_responses.as_ref())
+        {
+            return Ok(ask);
+        }
         let service = self.service();
         let result = match tool {
             ToolName::RunCode | ToolName::RunFile => {

@@ -77,3 +77,25 @@ def test_the_new_era_client_gets_progress_results_and_a_working_cancel():
     text = status.content[0].text
     assert took < 10, took
     assert "idle" in text, text
+
+
+async def run_with_roots(tmp: pathlib.Path):
+    import mcp.types as types
+
+    params = server(tmp)
+    del params.env["CLAUDE_PROJECT_DIR"]
+    (tmp / "work" / "here.do").write_text('display "ran in the root"\n')
+
+    async def list_roots(context):
+        return types.ListRootsResult(roots=[types.Root(uri=(tmp / "work").as_uri())])
+
+    async with Client(params, list_roots_callback=list_roots) as client:
+        return await client.call_tool("stata_run_file", {"path": "here.do"})
+
+
+def test_with_no_project_folder_named_the_server_asks_for_roots_by_input_required():
+    with tempfile.TemporaryDirectory() as d:
+        result = asyncio.run(run_with_roots(pathlib.Path(d)))
+    text = result.content[0].text
+    assert result.is_error is False, text
+    assert "ran in the root" in text, text
