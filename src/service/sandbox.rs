@@ -107,14 +107,20 @@ impl Service {
 /// Whether Stata's output shows a refusal the sandbox may have caused: permission denied
 /// (also where Stata's wrap split it over lines), or a move across folders (EXDEV).
 fn looks_refused(output: &str) -> bool {
-    let joined = output.replace("\n> ", "").replace('\n', " ").to_lowercase();
+    // Compared without spaces or wraps: Stata's wrap may cut inside a word or at a space.
+    let squeezed: String = output
+        .replace("\n> ", "")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
     [
-        "permission denied",
-        "operation not permitted",
-        "cross-device link",
+        "permissiondenied",
+        "operationnotpermitted",
+        "cross-devicelink",
     ]
     .iter()
-    .any(|w| joined.contains(w) || joined.replace(' ', "").contains(&w.replace(' ', "")))
+    .any(|w| squeezed.contains(w))
 }
 
 #[cfg(test)]
