@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::probe::{CHECK_CODE, Report, ask_version, fail, find, run_failure};
-use super::{mode_name, runner, shut_down, this_binary};
+use super::{runner, this_binary};
 use crate::cli::{Mode, ServerOptions};
 use crate::client::policy::Policy;
 use crate::discovery::{Found, Version};
@@ -58,7 +58,7 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
     let _ = writeln!(
         out,
         "  mode:     {}{}",
-        mode_name(mode),
+        mode.name(),
         if default {
             " (this OS's default; choose with --mode / STATA_MCP_MODE)"
         } else {
@@ -130,7 +130,7 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
     let _ = writeln!(
         out,
         "\nStarting Stata ({} mode) and running `{CHECK_CODE}`",
-        mode_name(mode)
+        mode.name()
     );
     // The folders were resolved above, so this cannot fail now.
     let Ok(settings) = Settings::resolve(opts) else {
@@ -138,7 +138,7 @@ async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
     };
     let runner = runner(&settings);
     let ok = check_run(&runner, mode, &found, &workdir, out).await;
-    shut_down(&runner).await;
+    runner.shut_down().await;
     if !ok {
         suggest_other_mode(settings, &found, &workdir, out).await;
     }
@@ -319,13 +319,13 @@ async fn suggest_other_mode(
     settings.mode = other;
     let runner = runner(&settings);
     let answer = ask_version(&runner, &found.chosen.path, workdir).await;
-    shut_down(&runner).await;
+    runner.shut_down().await;
     if answer.outcome.status == RunStatus::Ok && answer.version.is_some() {
         let line = format!(
             "{} mode works with this Stata: use --mode {} (or STATA_MCP_MODE={} in the client's \"env\").",
-            mode_name(other),
-            mode_name(other),
-            mode_name(other)
+            other.name(),
+            other.name(),
+            other.name()
         );
         let _ = writeln!(out, "  hint: {line}");
         eprintln!("stata-mcp doctor: hint: {line}");

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::probe::{CHECK_CODE, Report, ask_version, fail, find, run_failure};
-use super::{runner, shut_down};
+use super::runner;
 use crate::cli::ServerOptions;
 use crate::log::remote::remote_file_system;
 use crate::run::RunStatus;
@@ -102,7 +102,7 @@ pub(super) async fn checks(
     };
     let runner = runner(&settings);
     let answer = ask_version(&runner, &stata, workdir).await;
-    shut_down(&runner).await;
+    runner.shut_down().await;
     let outcome = &answer.outcome;
     if outcome.status != RunStatus::Ok {
         fail(

@@ -10,15 +10,10 @@ pub mod run;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::Mode;
 use crate::runner::Runner;
 use crate::runner::rundir::RunDirs;
 use crate::service::retention::{Policy, Retention};
 use crate::settings::Settings;
-
-pub fn mode_name(mode: Mode) -> &'static str {
-    mode.name()
-}
 
 /// The runner the server would build from `settings`.
 pub fn runner(settings: &Settings) -> Runner {
@@ -32,10 +27,7 @@ pub async fn trim_old_runs(settings: &Settings) {
     let log_dir = &settings.log_dir;
     let retention = Retention::new(
         RunDirs::new(log_dir).root().to_path_buf(),
-        Policy {
-            keep_runs: settings.keep_runs,
-            keep_bytes: settings.keep_bytes,
-        },
+        Policy::of(settings),
         None,
     );
     match tokio::task::spawn_blocking(move || retention.sweep_now()).await {
@@ -43,15 +35,6 @@ pub async fn trim_old_runs(settings: &Settings) {
         Ok(Err(e)) => tracing::warn!("could not trim old runs under {}: {e}", log_dir.display()),
         Err(e) => tracing::warn!("could not trim old runs: {e}"),
     }
-}
-
-/// Ends whatever Stata the runner still has running: a session outlives its calls, and
-/// nothing may be left behind when the command exits.
-pub async fn shut_down(runner: &Runner) {
-    if let Runner::Session(session) = runner {
-        session.stop_all().await;
-    }
-    crate::runner::process::kill_all_groups(crate::runner::process::Shutdown::Done);
 }
 
 /// The absolute, canonical path of this `stata-mcp` binary, for client configurations

@@ -95,10 +95,7 @@ pub struct Answer {
 pub async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
     let started = Instant::now();
     // A session starts on its own first, so its start-up time can be told apart from the call.
-    let warmed = match runner {
-        Runner::Session(session) => Some(session.warm(stata, workdir, None).await),
-        Runner::Batch(_) | Runner::Slurm(_) => None,
-    };
+    let warmed = runner.warm(stata, workdir, None).await;
     let startup = started.elapsed();
     if let Some(Err(msg)) = warmed {
         let outcome = RunOutcome::not_started(None, started, None, msg);

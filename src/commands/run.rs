@@ -8,20 +8,21 @@
 
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{runner, shut_down, trim_old_runs};
+use super::trim_old_runs;
 use crate::cli::{RunArgs, ServerOptions};
 use crate::log::live::LiveOutput;
 use crate::render::outcome::{status_line, write_error};
 use crate::run::error::ErrorInfo;
-use crate::run::{RunOutcome, RunSource, RunStatus};
-use crate::runner::request::RunRequest;
+use crate::run::{RunOutcome, RunStatus};
 use crate::runner::signals::Signals;
+use crate::service::Service;
+use crate::service::calls::{CallSource, RunCall};
 use crate::settings::{Settings, absolute};
 use crate::stata::messages::{Audience, hint};
 use crate::text::human::human_duration;
@@ -64,15 +65,37 @@ pub async fn run(opts: &ServerOptions, args: &RunArgs) -> u8 {
     if settings.mode_is_default {
         settings.mode = crate::cli::Mode::Batch;
     }
-    let req = match request(&settings, args) {
+    // The person at the terminal chose the current folder and the do-file they named: those
+    // are the folders of this run, as a client's roots are a server's.
+    settings.workdir_given = true;
+    if let Some(dir) = absolute(&args.file).ok().as_deref().and_then(Path::parent) {
+        settings.sandbox_write.push(dir.to_path_buf());
+    }
+    // Nothing shows images here: graphs are listed by path.
+    settings.no_images = true;
+    trim_old_runs(&settings).await;
+    let service = Service::new(settings);
+    // The server's own checks (paths, shell guard, sandbox), so a do-file runs the same way
+    // from a terminal as from a client.
+    let call = RunCall {
+        source: CallSource::File {
+            path: args.file.display().to_string(),
+            args: args.args.clone(),
+        },
+        // As with `stata -b do FILE`, the code runs in the current directory, not the do-file's.
+        cwd: Some(service.shared.settings.workdir.display().to_string()),
+        timeout_s: None,
+        session: None,
+    };
+    let mut req = match service.calls.request(call, None).await {
         Ok(req) => req,
-        Err(msg) => {
-            eprintln!("stata-mcp run: {msg}");
+        Err(e) => {
+            eprintln!("stata-mcp run: {e}");
             return EXIT_NOT_STARTED;
         }
     };
-    trim_old_runs(&settings).await;
-    let runner = runner(&settings);
+    req.label = "stata-mcp run".to_owned();
+    let runner = &service.shared.runner;
     let cancel = CancellationToken::new();
     spawn_interrupt_handler(cancel.clone());
 
@@ -84,7 +107,7 @@ pub async fn run(opts: &ServerOptions, args: &RunArgs) -> u8 {
     let spinner = !args.no_progress && io::stderr().is_terminal();
     let mut printer = Printer::new(label, spinner);
 
-    let run = runner.run(req, live.clone(), cancel.clone());
+    let run = service.shared.run(req, live.clone(), cancel.clone());
     tokio::pin!(run);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -104,48 +127,9 @@ pub async fn run(opts: &ServerOptions, args: &RunArgs) -> u8 {
         printer.print(&chunk.message, None);
     }
     printer.clear();
-    shut_down(&runner).await;
+    runner.shut_down().await;
     eprint!("{}", summary(&outcome));
     exit_code(outcome.status)
-}
-
-/// The run the arguments describe, or why there is none.
-fn request(settings: &Settings, args: &RunArgs) -> Result<RunRequest, String> {
-    let path = absolute(&args.file).map_err(|e| {
-        format!("the current directory cannot be read ({e}); pass the do-file's absolute path")
-    })?;
-    if !path.is_file() {
-        return Err(format!(
-            "file {} not found (r(601)); check the path (relative paths are taken from the current directory)",
-            path.display()
-        ));
-    }
-    // As with `stata -b do FILE`, the code runs in the current directory unless told otherwise.
-    let cwd = settings.workdir.clone();
-    if !cwd.is_dir() {
-        return Err(format!(
-            "the working directory {} does not exist (or is not a folder); pass an existing --workdir",
-            cwd.display()
-        ));
-    }
-    let stata: PathBuf = settings.stata().map_err(|e| e.to_string())?;
-    Ok(RunRequest {
-        stata,
-        source: RunSource::File {
-            path,
-            args: args.args.clone(),
-        },
-        cwd,
-        change_dir: true,
-        run_dir: None,
-        turn: None,
-        timeout: settings.timeout,
-        session: Default::default(),
-        label: "stata-mcp run".to_owned(),
-        sandbox: None,
-        detach: Default::default(),
-        notes: Vec::new(),
-    })
 }
 
 /// Ctrl-C (or SIGTERM/SIGHUP) cancels the run, which stops Stata's whole process group;

@@ -257,7 +257,7 @@ fn job_json(
         job_id: job.id.clone(),
         status: snap.status,
         done,
-        tool: job.tool.clone(),
+        tool: job.tool.as_str().to_owned(),
         summary: job.summary.clone(),
         elapsed_ms: millis(snap.elapsed),
         queue_note: snap.queue_note.clone(),
@@ -327,7 +327,7 @@ pub fn job_list(jobs: &[Arc<Job>], cut_off: &[CutOff]) -> (String, JobListJson) 
             JobEntryJson {
                 job_id: job.id.clone(),
                 status: snap.status,
-                tool: job.tool.clone(),
+                tool: job.tool.as_str().to_owned(),
                 summary: job.summary.clone(),
                 elapsed_ms: millis(snap.elapsed),
                 run_id: snap.outcome.as_deref().map(run_id_text),

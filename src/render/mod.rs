@@ -5,4 +5,5 @@ pub mod job;
 pub mod log_page;
 pub mod outcome;
 pub mod query;
+pub mod started;
 pub mod sweep;

@@ -12,6 +12,16 @@ use crate::text::human::{human_bytes, human_duration};
 
 /// Why a query failed, in the user's terms: Stata's message and hint, and the runner's
 /// notes, but none of the query's own commands (they are the server's plumbing).
+/// Why a session tool cannot answer here: the server runs no live session.
+pub fn needs_session(tool: &str) -> String {
+    format!(
+        "{tool} needs the live Stata session, but this server runs in batch mode (a fresh Stata \
+         per call, nothing kept in memory). Start the server with `--mode session` (or \
+         STATA_MCP_MODE=session; Linux and macOS only) to use it; in batch mode, run the \
+         commands with stata_run_code instead."
+    )
+}
+
 pub fn query_failure(outcome: &RunOutcome) -> String {
     let mut text = match &outcome.error {
         Some(err) if !err.message.trim().is_empty() => err.message.trim_end().to_owned(),

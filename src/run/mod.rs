@@ -6,6 +6,7 @@ pub mod id;
 pub mod image;
 pub mod output;
 pub mod session_name;
+pub mod tool;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

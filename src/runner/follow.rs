@@ -4,10 +4,12 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::log::live::LiveOutput;
 use crate::log::tail::LogTail;
 use crate::log::watch::{FollowMode, Wake};
 
@@ -128,6 +130,14 @@ async fn due(behind: bool, wake: &mut Wake) {
     } else {
         wake.next().await;
     }
+}
+
+/// Where a followed run's output goes, what stops it, and who hears that it started.
+pub struct Watch<'a> {
+    pub live: Arc<LiveOutput>,
+    pub cancel: CancellationToken,
+    /// Called once the run really starts (its turn came, or the cluster started the job).
+    pub on_start: &'a (dyn Fn() + Sync),
 }
 
 #[cfg(test)]

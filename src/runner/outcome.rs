@@ -157,6 +157,24 @@ pub fn batch_outcome(
     outcome
 }
 
+/// A call stopped `when` (waiting, starting Stata) before any of its code ran; the server
+/// going is said as the reason when it is.
+pub fn cancelled_before(started: std::time::Instant, when: &str) -> RunOutcome {
+    let note = match shutting_down() {
+        Some(why) => format!(
+            "The run was stopped {when}: {}; nothing ran.",
+            why.explain()
+        ),
+        None => format!("cancelled {when}; nothing ran"),
+    };
+    RunOutcome {
+        status: RunStatus::Cancelled,
+        error: None,
+        notes: vec![note],
+        ..RunOutcome::not_started(None, started, None, String::new())
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

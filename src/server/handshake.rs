@@ -22,7 +22,7 @@ const ROOTS_ANSWER_WAIT: Duration = Duration::from_secs(10);
 /// Chooses the policy for the client that sent `request`, and says why in the log.
 pub fn introduce(server: &StataServer, request: &InitializeRequestParams) {
     let has_roots = request.capabilities.roots.is_some();
-    let connection = &server.service().client;
+    let connection = &server.service().shared.client;
     if has_roots {
         // A call that comes before the answer waits briefly for it.
         connection.roots.set(RootsState::Asking);
@@ -37,7 +37,7 @@ pub fn introduce(server: &StataServer, request: &InitializeRequestParams) {
 /// request whose `_meta` names it (`clientInfo`, `clientCapabilities`). It may not be sent
 /// `roots/list`: its project folder comes from a tool argument or its environment.
 pub fn introduce_from_request(server: &StataServer, context: &RequestContext<RoleServer>) {
-    let connection = &server.service().client;
+    let connection = &server.service().shared.client;
     if connection.is_introduced()
         || context.peer.peer_info().is_some()
         || context.meta.protocol_version().is_none()
@@ -55,7 +55,7 @@ pub fn introduce_from_request(server: &StataServer, context: &RequestContext<Rol
         .meta
         .client_capabilities()
         .is_some_and(|c| c.roots.is_some())
-        || server.service().settings.client_project.is_some();
+        || server.service().shared.settings.client_project.is_some();
     let policy = connection.initialized(&name, offers_project);
     tracing::info!(
         "client: {} speaks the 2026-07-28 revision (no initialize)",
@@ -86,9 +86,9 @@ pub fn roots_by_input(
     responses: Option<&InputResponses>,
 ) -> Option<CallToolResponse> {
     let service = server.service();
-    let known = service.settings.workdir_given
-        || service.settings.client_project.is_some()
-        || service.client.roots.answered();
+    let known = service.shared.settings.workdir_given
+        || service.shared.settings.client_project.is_some()
+        || service.shared.client.roots.answered();
     if known || context.peer.peer_info().is_some() || context.meta.protocol_version().is_none() {
         return None;
     }
@@ -101,7 +101,7 @@ pub fn roots_by_input(
             .filter_map(|r| path_of_uri(r.get("uri")?.as_str()?))
             .collect();
         tracing::info!("client: roots {folders:?} (input_required)");
-        service.client.roots.set(RootsState::Known(folders));
+        service.shared.client.roots.set(RootsState::Known(folders));
         return None;
     }
     let declares = context
@@ -156,6 +156,6 @@ pub fn ask_roots(server: &StataServer, peer: Peer<RoleServer>) {
                 RootsState::None
             }
         };
-        service.client.roots.set(state);
+        service.shared.client.roots.set(state);
     });
 }

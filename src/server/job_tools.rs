@@ -15,7 +15,9 @@ use super::progress::streaming;
 use super::reply::{report, run_result_after, tool_error};
 use super::state::StataServer;
 use crate::render::job::{JobToolJson, JobView, job_list, job_view, unknown_job};
-use crate::service::background::{Cancelled, MAX_WAIT};
+use crate::render::started;
+use crate::run::tool::ToolName;
+use crate::service::background::MAX_WAIT;
 use crate::service::jobs::{Job, Lookup, MAX_JOBS};
 
 /// A correct call, shown with a bad one.
@@ -39,7 +41,7 @@ pub struct JobArgs {
 pub fn tools() -> Vec<Tool> {
     vec![
         Tool::new(
-            "stata_job",
+            ToolName::Job.as_str(),
             "Follow a background job (started by stata_run_code or stata_run_file with \
              background: true): its status and the output printed since the last look, waiting \
              up to wait_s seconds (at most 50) for it to end; once ended, the full run result \
@@ -65,7 +67,8 @@ pub async fn call(
     args: JsonObject,
     context: &RequestContext<RoleServer>,
 ) -> CallToolResult {
-    let a: JobArgs = match parse_args("stata_job", args, JOB_EXAMPLE) {
+    let tool = ToolName::Job.as_str();
+    let a: JobArgs = match parse_args(tool, args, JOB_EXAMPLE) {
         Ok(a) => a,
         Err(e) => return tool_error(e),
     };
@@ -74,12 +77,7 @@ pub async fn call(
         None => Duration::ZERO,
         Some(w) if w.is_finite() && w >= 0.0 => {
             if w > MAX_WAIT.as_secs_f64() {
-                notes.push(format!(
-                    "wait_s {w} is more than {} s: waited at most {} s (clients give up on \
-                     longer calls); call again to wait more",
-                    MAX_WAIT.as_secs(),
-                    MAX_WAIT.as_secs()
-                ));
+                notes.push(started::wait_capped(w, MAX_WAIT));
             }
             Duration::from_secs_f64(w).min(MAX_WAIT)
         }
@@ -88,7 +86,7 @@ pub async fn call(
                 "wait_s must be a number of seconds from 0 to {}, not {w}",
                 MAX_WAIT.as_secs()
             );
-            return tool_error(bad_arguments("stata_job", &what, JOB_EXAMPLE));
+            return tool_error(bad_arguments(tool, &what, JOB_EXAMPLE));
         }
     };
     let service = server.service();
@@ -98,42 +96,38 @@ pub async fn call(
                 "{} needs a job_id; list the jobs with stata_job {{}}",
                 if a.cancel { "cancel" } else { "wait_s" }
             );
-            return tool_error(bad_arguments("stata_job", &what, JOB_EXAMPLE));
+            return tool_error(bad_arguments(tool, &what, JOB_EXAMPLE));
         }
-        let cut_off = crate::runner::cutoff::cut_off_runs(service.dirs.root());
-        let (text, json) = job_list(&service.jobs.newest_first(), &cut_off);
+        let jobs = &service.background.jobs;
+        let cut_off = crate::runner::cutoff::cut_off_runs(service.shared.dirs.root());
+        let (text, json) = job_list(&jobs.newest_first(), &cut_off);
         return report(text, &json);
     };
     let id = id.trim();
-    let job = match service.jobs.find(id) {
+    let jobs = &service.background.jobs;
+    let job = match jobs.find(id) {
         Lookup::Found(job) => job,
         Lookup::Forgotten => {
             return tool_error(format!(
                 "job {id:?} is no longer kept: the server keeps its newest {MAX_JOBS} jobs. Its \
                  log is still on disk under {} (stata_read_log reads it by run id).",
-                service.dirs.root().display()
+                service.shared.dirs.root().display()
             ));
         }
-        Lookup::Unknown => return tool_error(unknown_job(service.jobs.started(), id)),
+        Lookup::Unknown => return tool_error(unknown_job(jobs.started(), id)),
     };
 
     let mut intro = None;
     if a.cancel {
         let target = job.clone();
         let how = streaming(context, server.progress(), |frames| async move {
-            service.cancel_job(&target, &frames, &context.ct).await
+            service
+                .background
+                .cancel_job(&target, &frames, &context.ct)
+                .await
         })
         .await;
-        intro = Some(match how {
-            Cancelled::AlreadyEnded => {
-                format!("Job {} had already ended; nothing to cancel.", job.id)
-            }
-            Cancelled::Stopped => format!("Job {} was cancelled.", job.id),
-            Cancelled::Stopping => format!(
-                "Job {} was asked to stop but has not ended yet; look again with stata_job.",
-                job.id
-            ),
-        });
+        intro = Some(started::cancelled(&job.id, how));
     } else if !wait.is_zero() && !job.run.snapshot().status.is_done() {
         let until = Instant::now() + wait;
         let run = job.run.clone();
@@ -153,13 +147,20 @@ pub fn job_answer(
     notes: Vec<String>,
 ) -> CallToolResult {
     let service = server.service();
-    let max_chars = service.settings.max_output_chars;
+    let max_chars = service.shared.settings.max_output_chars;
     let look = job.run.look(max_chars);
     let JobView {
         text,
         json,
         outcome,
-    } = job_view(job, look, service.dirs.root(), intro, notes, max_chars);
+    } = job_view(
+        job,
+        look,
+        service.shared.dirs.root(),
+        intro,
+        notes,
+        max_chars,
+    );
     let Some(outcome) = outcome else {
         return report(text, &json);
     };

@@ -12,6 +12,7 @@ use super::reply::{report, tool_error};
 use crate::log::read::{LogPage, LogQuery, read_log};
 use crate::log::read_error::ReadError;
 use crate::render::log_page::render_log_page;
+use crate::run::tool::ToolName;
 use crate::service::Service;
 
 /// A correct call, shown with a bad one.
@@ -63,7 +64,7 @@ impl From<ReadLogArgs> for LogQuery {
 pub fn tools() -> Vec<Tool> {
     vec![
         Tool::new(
-            "stata_read_log",
+            ToolName::ReadLog.as_str(),
             "Read the full log of a past run (its run_id is in every run result; the result \
              itself shows only the head and tail of long output). Give run_id (or path), then \
              one of: offset/max_bytes for a page (use next_offset to read on), tail_lines for \
@@ -85,19 +86,22 @@ pub fn tools() -> Vec<Tool> {
 
 /// Runs `stata_read_log`.
 pub async fn call(service: &Service, args: JsonObject) -> CallToolResult {
-    let query: LogQuery = match parse_args::<ReadLogArgs>("stata_read_log", args, EXAMPLE) {
+    let query: LogQuery = match parse_args::<ReadLogArgs>(ToolName::ReadLog.as_str(), args, EXAMPLE)
+    {
         Ok(a) => a.into(),
         Err(e) => return tool_error(e),
     };
-    let log_dir = service.settings.log_dir.clone();
+    let log_dir = service.shared.settings.log_dir.clone();
     // File I/O (a grep may read 100 MB): off the async threads.
     let answer = tokio::task::spawn_blocking(move || read_log(&log_dir, &query)).await;
     match answer {
         Ok(Ok(page)) => report(render_log_page(&page), &page),
         // Arguments that do not fit together are answered as every bad argument is.
-        Ok(Err(e @ ReadError::Arguments(_))) => {
-            tool_error(bad_arguments("stata_read_log", &e.to_string(), EXAMPLE))
-        }
+        Ok(Err(e @ ReadError::Arguments(_))) => tool_error(bad_arguments(
+            ToolName::ReadLog.as_str(),
+            &e.to_string(),
+            EXAMPLE,
+        )),
         Ok(Err(e)) => tool_error(e.to_string()),
         Err(e) => tool_error(format!("reading the log failed: {e}")),
     }

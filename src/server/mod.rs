@@ -42,13 +42,13 @@ pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
     let settings = Settings::resolve(&options).context("could not set up the server")?;
     let service = Arc::new(Service::new(settings));
     let turns = Turns::new();
-    let reattached = service.reattach();
+    let reattached = service.background.reattach();
     if reattached > 0 {
         tracing::info!("re-attached {reattached} background cluster jobs of earlier servers");
     }
     let server = state::StataServer::new(service.clone(), turns.clone());
     spawn_signal_handler();
-    if service.settings.warm {
+    if service.shared.settings.warm {
         service.spawn_warm();
     }
     let transport = transport::StdioTransport::new(tokio::io::stdin(), tokio::io::stdout(), turns);
@@ -62,7 +62,7 @@ pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
                 _ = stdin_closed.cancelled() => {
                     // The client is gone: stop Stata now rather than letting runs finish,
                     // then give the handlers a moment to wind down.
-                    service.release_cluster().await;
+                    service.shared.runner.release().await;
                     kill_all_groups(Shutdown::ClientGone);
                     let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut waiting).await;
                 }
@@ -70,7 +70,7 @@ pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
         }
         Err(e) => tracing::info!("MCP session ended before it began: {e}"),
     }
-    service.release_cluster().await;
+    service.shared.runner.release().await;
     kill_all_groups(Shutdown::ClientGone);
     Ok(())
 }

@@ -18,11 +18,12 @@ use super::reply::{run_result, tool_error};
 use super::state::StataServer;
 use crate::log::live::LiveOutput;
 use crate::render::job::RunOrJobJson;
+use crate::render::started;
 use crate::run::RunOutcome;
+use crate::run::tool::ToolName;
 use crate::runner::turns::Ticket;
 use crate::service::background::Answer;
-use crate::service::calls::{CallSource, RunCall};
-use crate::text::human::human_duration;
+use crate::service::calls::{CallSource, RunCall, command_total};
 
 /// A correct call of each run tool, shown with a bad one.
 const RUN_CODE_EXAMPLE: &str = r#"{"code": "sysuse auto\nsummarize price", "timeout_s": 600}"#;
@@ -79,7 +80,7 @@ pub fn tools() -> Vec<Tool> {
         .open_world(false);
     vec![
         Tool::new(
-            "stata_run_code",
+            ToolName::RunCode.as_str(),
             "Run Stata code and return its output. The log streams to the client as progress \
              while Stata runs; the result has the status, the error (r(N), message, failing \
              command) and the output, with the head and tail kept when it is long. With \
@@ -92,7 +93,7 @@ pub fn tools() -> Vec<Tool> {
         .with_output_schema::<RunOrJobJson>()
         .with_annotations(run_annotations.clone()),
         Tool::new(
-            "stata_run_file",
+            ToolName::RunFile.as_str(),
             "Run a do-file (with optional arguments) and return its output, streamed live as \
              for stata_run_code. Relative paths inside the do-file resolve against its own \
              folder unless cwd is given. background: true runs it as a job (see stata_job); \
@@ -139,17 +140,18 @@ impl RunFileArgs {
 /// start, as Stata reports it.
 pub async fn call(
     server: &StataServer,
-    tool: &'static str,
+    tool: ToolName,
     args: JsonObject,
     context: &RequestContext<RoleServer>,
     turn: Option<Ticket>,
 ) -> CallToolResult {
     let started = Instant::now();
-    let (example, parsed) = if tool == "stata_run_file" {
-        let parsed = parse_args::<RunFileArgs>(tool, args, RUN_FILE_EXAMPLE);
+    let name = tool.as_str();
+    let (example, parsed) = if tool == ToolName::RunFile {
+        let parsed = parse_args::<RunFileArgs>(name, args, RUN_FILE_EXAMPLE);
         (RUN_FILE_EXAMPLE, parsed.map(RunFileArgs::into_call))
     } else {
-        let parsed = parse_args::<RunCodeArgs>(tool, args, RUN_CODE_EXAMPLE);
+        let parsed = parse_args::<RunCodeArgs>(name, args, RUN_CODE_EXAMPLE);
         (RUN_CODE_EXAMPLE, parsed.map(RunCodeArgs::into_call))
     };
     let (call, background) = match parsed {
@@ -157,10 +159,10 @@ pub async fn call(
         Err(message) => return tool_error(message),
     };
     let service = server.service();
-    let req = match service.request(call, turn).await {
+    let req = match service.calls.request(call, turn).await {
         Ok(req) => req,
         Err(e) if e.is_argument() => {
-            return tool_error(bad_arguments(tool, &e.to_string(), example));
+            return tool_error(bad_arguments(name, &e.to_string(), example));
         }
         Err(e) => {
             let mut outcome = RunOutcome::not_started(None, started, e.rc(), e.to_string());
@@ -170,37 +172,25 @@ pub async fn call(
     };
     if background {
         let timeout = req.timeout;
-        return match service.start_job(tool, req).await {
+        return match service.background.start_job(tool, req).await {
             Ok(job) => {
-                let where_ = match &job.run_dir {
-                    Some(dir) => format!(
-                        "its run id is {} and its full log, written as it runs, is {}",
-                        dir.id,
-                        dir.path.join(crate::run::files::WRAPPER_LOG).display()
-                    ),
-                    None => "its run id and full log come with its result".to_owned(),
-                };
-                let intro = format!(
-                    "Started background job {}. It runs as a foreground call would (time limit \
-                     {}); {where_}.",
-                    job.id,
-                    human_duration(timeout)
-                );
+                let intro = started::job_started(&job.id, job.run_dir.as_ref(), timeout);
                 job_answer(server, &job, Some(intro), Vec::new())
             }
             Err(e) => tool_error(e.to_string()),
         };
     }
-    let total = service.command_total(&req.source);
+    let total = command_total(&req.source);
     let count = move |live: &LiveOutput| {
         if let Some(n) = total {
             live.set_total(n);
         }
     };
-    let Some(after) = service.client.policy().auto_background else {
+    let shared = &service.shared;
+    let Some(after) = shared.client.policy().auto_background else {
         let outcome = streaming(context, server.progress(), |live| {
             count(&live);
-            service.run(req, live, context.ct.clone())
+            shared.run(req, live, context.ct.clone())
         })
         .await;
         return run_result(&outcome);
@@ -208,6 +198,7 @@ pub async fn call(
     let answer = streaming(context, server.progress(), |frames| async move {
         count(&frames);
         service
+            .background
             .run_or_promote(tool, req, after, &frames, &context.ct)
             .await
     })
@@ -215,27 +206,12 @@ pub async fn call(
     match answer {
         Answer::Finished(outcome) => run_result(&outcome),
         Answer::Promoted(job) => {
-            let policy = service.client.policy();
-            let why = match policy.profile.limit {
-                Some(limit) => format!(
-                    "before the client gives up on the call (after about {}{})",
-                    human_duration(limit),
-                    if policy.limit_from_env {
-                        ", as its MCP_TOOL_TIMEOUT says"
-                    } else {
-                        ""
-                    }
-                ),
-                None => "as --auto-background-secs asks".to_owned(),
+            let policy = shared.client.policy();
+            let because = started::PromotedBecause {
+                limit: policy.profile.limit,
+                from_env: policy.limit_from_env,
             };
-            let intro = format!(
-                "Still running after {}, so the run goes on in the background as job {}, {why}; \
-                 nothing was stopped. Wait for it with stata_job {{\"job_id\": \"{}\", \
-                 \"wait_s\": 30}}.",
-                human_duration(after),
-                job.id,
-                job.id
-            );
+            let intro = started::promoted(&job.id, after, &because);
             job_answer(server, &job, Some(intro), Vec::new())
         }
     }

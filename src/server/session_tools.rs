@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::arguments::parse_args;
 use super::reply::{report, tool_error};
-use crate::render::query::{inspect_text, query_failure, results_text, session_text};
+use crate::render::query::{
+    inspect_text, needs_session, query_failure, results_text, session_text,
+};
+use crate::run::tool::ToolName;
 use crate::runner::session::pool::SessionPool;
 use crate::service::Service;
 use crate::service::queries::{HelpJson, InspectJson, InspectQuery, QueryError, ResultsJson};
@@ -113,7 +116,7 @@ pub fn tools() -> Vec<Tool> {
     let empty = || Arc::new(JsonObject::new());
     vec![
         Tool::new(
-            "stata_inspect_data",
+            ToolName::Inspect.as_str(),
             "Show the data in memory in the live Stata session: describe, summarize, list (first \
              n rows, default 20) or codebook, for some variables and an optional if condition. \
              Needs session mode.",
@@ -123,7 +126,7 @@ pub fn tools() -> Vec<Tool> {
         .with_output_schema::<InspectJson>()
         .with_annotations(read_only.clone()),
         Tool::new(
-            "stata_get_results",
+            ToolName::Results.as_str(),
             "The stored results of the last command in the live Stata session as JSON: class r \
              (summarize, count...) or e (regress and other estimations): scalars as numbers, \
              macros as strings, matrices with row and column names. Needs session mode.",
@@ -133,7 +136,7 @@ pub fn tools() -> Vec<Tool> {
         .with_output_schema::<ResultsJson>()
         .with_annotations(read_only.clone()),
         Tool::new(
-            "stata_help",
+            ToolName::Help.as_str(),
             "The text of Stata's help for a command or topic (help regress). Needs session mode.",
             empty(),
         )
@@ -141,7 +144,7 @@ pub fn tools() -> Vec<Tool> {
         .with_output_schema::<HelpJson>()
         .with_annotations(read_only.clone()),
         Tool::new(
-            "stata_session",
+            ToolName::Session.as_str(),
             "The live Stata sessions. Each named session (default main) is its own Stata with \
              its own data, started on first use; at most --max-sessions run at once. list: every \
              session with its state (idle or busy with what), pid, uptime, calls and memory; \
@@ -163,7 +166,7 @@ pub fn tools() -> Vec<Tool> {
         // The reading half of stata_session, annotated read-only: clients that refuse
         // destructive tools without asking (Codex with approval policy never) still reach it.
         Tool::new(
-            "stata_session_info",
+            ToolName::SessionInfo.as_str(),
             "Read-only: the live Stata sessions. list: every session with its state (idle or \
              busy with what), pid, uptime, calls and memory; status: one session's version and \
              edition, working directory, observations and variables in memory, sandbox and \
@@ -188,21 +191,18 @@ fn read_only() -> ToolAnnotations {
 /// Runs one of this family's tools (`tool` is one of its names).
 pub async fn call(
     service: &Service,
-    tool: &str,
+    tool: ToolName,
     args: JsonObject,
     context: &RequestContext<RoleServer>,
 ) -> CallToolResult {
-    let Some(pool) = service.pool() else {
-        return tool_error(format!(
-            "{tool} needs the live Stata session, but this server runs in batch mode (a fresh \
-             Stata per call, nothing kept in memory). Start the server with `--mode session` \
-             (or STATA_MCP_MODE=session; Linux and macOS only) to use it; in batch mode, \
-             run the commands with stata_run_code instead."
-        ));
+    let queries = &service.queries;
+    let Some(pool) = queries.pool() else {
+        return tool_error(needs_session(tool.as_str()));
     };
     let cancel = &context.ct;
+    let name = tool.as_str();
     let answer = match tool {
-        "stata_inspect_data" => match parse_args::<InspectArgs>(tool, args, INSPECT_EXAMPLE) {
+        ToolName::Inspect => match parse_args::<InspectArgs>(name, args, INSPECT_EXAMPLE) {
             Ok(a) => {
                 let q = InspectQuery {
                     what: a.what,
@@ -210,8 +210,8 @@ pub async fn call(
                     n: a.n,
                     condition: a.condition,
                 };
-                match service.admit(pool, a.session.as_deref()) {
-                    Ok(s) => service
+                match queries.admit(pool, a.session.as_deref()) {
+                    Ok(s) => queries
                         .inspect(&s, q, cancel)
                         .await
                         .map(|j| report(inspect_text(&j), &j)),
@@ -220,9 +220,9 @@ pub async fn call(
             }
             Err(e) => return tool_error(e),
         },
-        "stata_get_results" => match parse_args::<GetResultsArgs>(tool, args, RESULTS_EXAMPLE) {
-            Ok(a) => match service.admit(pool, a.session.as_deref()) {
-                Ok(s) => service
+        ToolName::Results => match parse_args::<GetResultsArgs>(name, args, RESULTS_EXAMPLE) {
+            Ok(a) => match queries.admit(pool, a.session.as_deref()) {
+                Ok(s) => queries
                     .results(&s, a.class, cancel)
                     .await
                     .map(|j| report(results_text(&j), &j)),
@@ -230,9 +230,9 @@ pub async fn call(
             },
             Err(e) => return tool_error(e),
         },
-        "stata_help" => match parse_args::<HelpArgs>(tool, args, HELP_EXAMPLE) {
-            Ok(a) => match service.admit(pool, a.session.as_deref()) {
-                Ok(s) => service
+        ToolName::Help => match parse_args::<HelpArgs>(name, args, HELP_EXAMPLE) {
+            Ok(a) => match queries.admit(pool, a.session.as_deref()) {
+                Ok(s) => queries
                     .help(&s, &a.topic, cancel)
                     .await
                     .map(|j| report(format!("{}\n", j.text), &j)),
@@ -240,7 +240,7 @@ pub async fn call(
             },
             Err(e) => return tool_error(e),
         },
-        "stata_session_info" => match parse_args::<SessionInfoArgs>(tool, args, INFO_EXAMPLE) {
+        ToolName::SessionInfo => match parse_args::<SessionInfoArgs>(name, args, INFO_EXAMPLE) {
             Ok(a) => {
                 let action = match a.action {
                     InfoAction::List => SessionAction::List,
@@ -256,7 +256,7 @@ pub async fn call(
             }
             Err(e) => return tool_error(e),
         },
-        _ => match parse_args::<SessionArgs>(tool, args, SESSION_EXAMPLE) {
+        _ => match parse_args::<SessionArgs>(name, args, SESSION_EXAMPLE) {
             Ok(a) => session_action(service, pool, a, cancel)
                 .await
                 .map(|j| report(session_text(&j), &j)),
@@ -280,13 +280,14 @@ async fn session_action(
     let session = a.session.as_deref();
     match a.action {
         SessionAction::List => {
-            service.session_name(session)?;
-            Ok(service.list_sessions(pool))
+            service.queries.session_name(session)?;
+            Ok(service.queries.list_sessions(pool))
         }
         SessionAction::Close => service.close_session(pool, session, cancel).await,
         SessionAction::Status | SessionAction::Restart => {
-            let s = service.admit(pool, session)?;
+            let s = service.queries.admit(pool, session)?;
             service
+                .queries
                 .session_status(&s, a.action == SessionAction::Restart, cancel)
                 .await
         }

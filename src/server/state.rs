@@ -16,7 +16,7 @@ pub struct StataServer {
 
 impl StataServer {
     pub fn new(service: Arc<Service>, turns: Arc<Turns>) -> Self {
-        let s = &service.settings;
+        let s = &service.shared.settings;
         let progress = ProgressSettings {
             interval: s.progress_interval,
             heartbeat: s.heartbeat,

@@ -12,6 +12,8 @@ use super::job_tools::job_answer;
 use super::reply::tool_error;
 use super::state::StataServer;
 use crate::render::job::JobToolJson;
+use crate::render::started;
+use crate::run::tool::ToolName;
 use crate::service::calls::{CallSource, RunCall};
 use crate::service::sweep::MAX_TASKS;
 
@@ -41,7 +43,7 @@ pub struct SweepArgs {
 pub fn tools() -> Vec<Tool> {
     vec![
         Tool::new(
-            "stata_sweep",
+            ToolName::Sweep.as_str(),
             "Run one do-file once per argument list (robustness tables, placebo runs, \
              bootstraps by seed), in parallel, each task as a separate batch Stata with its own \
              log (even in session mode: a session is one process, so sweeps never use or change \
@@ -65,12 +67,12 @@ pub fn tools() -> Vec<Tool> {
 
 /// Runs `stata_sweep`.
 pub async fn call(server: &StataServer, args: JsonObject) -> CallToolResult {
-    const TOOL: &str = "stata_sweep";
-    let a: SweepArgs = match parse_args(TOOL, args, SWEEP_EXAMPLE) {
+    let tool = ToolName::Sweep.as_str();
+    let a: SweepArgs = match parse_args(tool, args, SWEEP_EXAMPLE) {
         Ok(a) => a,
         Err(e) => return tool_error(e),
     };
-    let bad = |what: &str| tool_error(bad_arguments(TOOL, what, SWEEP_EXAMPLE));
+    let bad = |what: &str| tool_error(bad_arguments(tool, what, SWEEP_EXAMPLE));
     if a.args.is_empty() {
         return bad(
             "args must hold at least one argument list (one per task), e.g. [[\"2019\"], [\"2020\"]]",
@@ -83,17 +85,14 @@ pub async fn call(server: &StataServer, args: JsonObject) -> CallToolResult {
         ));
     }
     let service = server.service();
-    let cap = service.settings.max_parallel;
+    let cap = service.shared.settings.max_parallel;
     let mut notes = Vec::new();
     let max_parallel = match a.max_parallel {
         Some(0) => return bad("max_parallel must be at least 1"),
         Some(n) => {
             let n = usize::try_from(n).unwrap_or(usize::MAX);
             if n > cap {
-                notes.push(format!(
-                    "max_parallel {n} is more than the server's --max-parallel {cap}: at most \
-                     {cap} tasks run at once (each Stata MP uses several cores and a licence seat)"
-                ));
+                notes.push(started::parallel_capped(n, cap));
             }
             n.min(cap)
         }
@@ -110,26 +109,21 @@ pub async fn call(server: &StataServer, args: JsonObject) -> CallToolResult {
             timeout_s: a.timeout_s,
             session: None,
         };
-        match service.request(call, None).await {
+        match service.calls.request(call, None).await {
             Ok(req) => reqs.push(req),
             Err(e) if e.is_argument() => return bad(&e.to_string()),
             Err(e) => return tool_error(format!("the sweep did not start: {e}")),
         }
     }
     let n = reqs.len();
-    let summary = format!(
-        "{} × {n} argument list{}",
-        a.path,
-        if n == 1 { "" } else { "s" }
-    );
-    match service.start_sweep(reqs, max_parallel, summary).await {
+    let summary = started::sweep_summary(&a.path, n);
+    match service
+        .background
+        .start_sweep(reqs, max_parallel, summary)
+        .await
+    {
         Ok(job) => {
-            let intro = format!(
-                "Started sweep {}: {n} task{} of {}, at most {max_parallel} at once.",
-                job.id,
-                if n == 1 { "" } else { "s" },
-                a.path
-            );
+            let intro = started::sweep_started(&job.id, n, &a.path, max_parallel);
             job_answer(server, &job, Some(intro), notes)
         }
         Err(e) => tool_error(e.to_string()),

@@ -11,61 +11,8 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use super::schema::portable_tool;
 use super::state::StataServer;
 use super::{handshake, job_tools, log_tools, run_tools, session_tools, sweep_tools};
+use crate::run::tool::ToolName;
 use crate::runner::turns::Arrival;
-
-/// Every tool this server has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ToolName {
-    RunCode,
-    RunFile,
-    Sweep,
-    Job,
-    ReadLog,
-    Inspect,
-    Results,
-    Help,
-    Session,
-    SessionInfo,
-}
-
-impl ToolName {
-    const ALL: [ToolName; 10] = [
-        ToolName::RunCode,
-        ToolName::RunFile,
-        ToolName::Sweep,
-        ToolName::Job,
-        ToolName::ReadLog,
-        ToolName::Inspect,
-        ToolName::Results,
-        ToolName::Help,
-        ToolName::Session,
-        ToolName::SessionInfo,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            ToolName::RunCode => "stata_run_code",
-            ToolName::RunFile => "stata_run_file",
-            ToolName::Sweep => "stata_sweep",
-            ToolName::Job => "stata_job",
-            ToolName::ReadLog => "stata_read_log",
-            ToolName::Inspect => "stata_inspect_data",
-            ToolName::Results => "stata_get_results",
-            ToolName::Help => "stata_help",
-            ToolName::Session => "stata_session",
-            ToolName::SessionInfo => "stata_session_info",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == name)
-    }
-
-    /// Whether the call runs the user's code, and so keeps its place in the line of calls.
-    fn runs_user_code(self) -> bool {
-        matches!(self, ToolName::RunCode | ToolName::RunFile)
-    }
-}
 
 /// Every tool, its schemas in portable JSON Schema.
 fn all_tools() -> Vec<rmcp::model::Tool> {
@@ -127,7 +74,7 @@ impl ServerHandler for StataServer {
         let mut tools = all_tools();
         // A client that gets no structuredContent must not be promised any (the TypeScript
         // SDK fails a successful call whose schema-declared content is missing).
-        if !self.service().client.policy().structured {
+        if !self.service().shared.client.policy().structured {
             for tool in &mut tools {
                 tool.output_schema = None;
             }
@@ -173,7 +120,7 @@ impl ServerHandler for StataServer {
         let service = self.service();
         let result = match tool {
             ToolName::RunCode | ToolName::RunFile => {
-                run_tools::call(self, tool.as_str(), args, &context, turn).await
+                run_tools::call(self, tool, args, &context, turn).await
             }
             ToolName::Sweep => sweep_tools::call(self, args).await,
             ToolName::Job => job_tools::call(self, args, &context).await,
@@ -182,12 +129,10 @@ impl ServerHandler for StataServer {
             | ToolName::Results
             | ToolName::Help
             | ToolName::Session
-            | ToolName::SessionInfo => {
-                session_tools::call(service, tool.as_str(), args, &context).await
-            }
+            | ToolName::SessionInfo => session_tools::call(service, tool, args, &context).await,
         };
         let mut result = result;
-        if !self.service().client.policy().structured {
+        if !self.service().shared.client.policy().structured {
             result.structured_content = None;
         }
         Ok(result.into())

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::Service;
-use super::jobs::Job;
+use super::jobs::{Job, Jobs};
 use super::live_run::LiveRun;
+use super::records::keep_for_later;
+use super::shared::Shared;
 use crate::log::live::LiveOutput;
 use crate::run::session_name::SessionName;
+use crate::run::tool::ToolName;
 use crate::run::{RunOutcome, RunSource};
-use crate::runner::Runner;
 use crate::runner::request::RunRequest;
 use crate::runner::rundir::RunDirError;
 
@@ -49,33 +50,48 @@ pub enum StartJobError {
     NotSubmitted(String),
 }
 
-impl Service {
+/// The runs that outlive their call: background jobs, promoted runs, sweeps, and the
+/// cluster jobs an earlier server left (`sweep.rs`, `reattach.rs`).
+pub struct Background {
+    pub(super) shared: Arc<Shared>,
+    /// Background jobs (`background: true`, `stata_job`), kept until the server exits.
+    pub jobs: Jobs,
+}
+
+impl Background {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            jobs: Jobs::default(),
+        }
+    }
+
     /// Starts `req` as a background job, its run directory named at once so the answer
     /// can say where the log is while the job runs.
     pub async fn start_job(
-        self: &Arc<Self>,
-        tool: &str,
+        &self,
+        tool: ToolName,
         mut req: RunRequest,
     ) -> Result<Arc<Job>, StartJobError> {
         let summary = summary(&req);
-        req.run_dir = Some(self.dirs.for_run(None)?);
+        req.run_dir = Some(self.shared.dirs.for_run(None)?);
         let id = self.jobs.next_id();
         req.label = format!("background job {id}: {summary}");
         req.detach.set();
         let (run_dir, session) = (req.run_dir.clone(), self.job_session(&req));
         if let Some(dir) = &run_dir {
-            self.keep_for_later(dir, tool, &summary, &id);
+            keep_for_later(&self.shared.runner, dir, tool, &summary, &id);
         }
         // Reported as started only once it is where it runs (on a cluster: submitted).
-        if let Err(why) = self.runner.hand_over(&req).await {
+        if let Err(why) = self.shared.runner.hand_over(&req).await {
             if let Some(dir) = &run_dir {
-                self.dirs.finished(dir.id);
+                self.shared.dirs.finished(dir.id);
             }
             return Err(StartJobError::NotSubmitted(why));
         }
         Ok(self.jobs.add(Job {
             id,
-            tool: tool.to_owned(),
+            tool,
             summary,
             run: self.spawn_run(req),
             run_dir,
@@ -88,8 +104,8 @@ impl Service {
     /// after `after`, it goes on as a job. When `stop` (the call's end) fires first, the
     /// run is stopped, as a foreground run is.
     pub async fn run_or_promote(
-        self: &Arc<Self>,
-        tool: &str,
+        &self,
+        tool: ToolName,
         req: RunRequest,
         after: Duration,
         frames: &LiveOutput,
@@ -98,9 +114,9 @@ impl Service {
         let summary = summary(&req);
         let session = self.job_session(&req);
         let mut req = req;
-        if matches!(self.runner, Runner::Slurm(_)) && req.run_dir.is_none() {
+        if self.shared.runner.outlives_server() && req.run_dir.is_none() {
             // Named now, so that if the run becomes a job its folder can be marked as one.
-            req.run_dir = self.dirs.for_run(None).ok();
+            req.run_dir = self.shared.dirs.for_run(None).ok();
         }
         let (detach, run_dir) = (req.detach.clone(), req.run_dir.clone());
         let run = self.spawn_run(req);
@@ -117,11 +133,11 @@ impl Service {
                 let id = self.jobs.next_id();
                 detach.set();
                 if let Some(dir) = &run_dir {
-                    self.keep_for_later(dir, tool, &summary, &id);
+                    keep_for_later(&self.shared.runner, dir, tool, &summary, &id);
                 }
                 Answer::Promoted(self.jobs.add(Job {
                     id,
-                    tool: tool.to_owned(),
+                    tool,
                     summary,
                     run,
                     run_dir,
@@ -156,15 +172,42 @@ impl Service {
         }
     }
 
+    /// Cancels the background jobs still running in session `name` (it is about to close);
+    /// a note for each.
+    pub async fn cancel_session_jobs(
+        &self,
+        name: &SessionName,
+        cancel: &CancellationToken,
+    ) -> Vec<String> {
+        let mut notes = Vec::new();
+        let quiet = LiveOutput::new(256);
+        for job in self.jobs.newest_first() {
+            if job.session.as_ref() == Some(name) && !job.run.snapshot().status.is_done() {
+                let how = self.cancel_job(&job, &quiet, cancel).await;
+                notes.push(format!(
+                    "background job {} ({}) was running in it and was cancelled first{}",
+                    job.id,
+                    job.summary,
+                    if how == Cancelled::Stopping {
+                        " (it is still stopping)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        notes
+    }
+
     /// The session a job of `req` runs in (none in batch mode).
     fn job_session(&self, req: &RunRequest) -> Option<SessionName> {
-        matches!(self.runner, Runner::Session(_)).then(|| req.session.clone())
+        self.shared.runner.sessions().map(|_| req.session.clone())
     }
 
     /// The run of a job: the service's run, exactly as for a foreground call.
-    fn spawn_run(self: &Arc<Self>, req: RunRequest) -> Arc<LiveRun> {
-        let service = self.clone();
-        LiveRun::spawn(move |live, cancel| async move { service.run(req, live, cancel).await })
+    fn spawn_run(&self, req: RunRequest) -> Arc<LiveRun> {
+        let shared = self.shared.clone();
+        LiveRun::spawn(move |live, cancel| async move { shared.run(req, live, cancel).await })
     }
 }
 

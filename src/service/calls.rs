@@ -4,14 +4,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::Service;
+use std::sync::Arc;
+
 use super::folders::{Base, BaseFrom};
+use super::shared::Shared;
 use super::shell_guard::{ShellEscape, find_shell_escape};
 use crate::discovery::DiscoveryError;
 use crate::run::RunSource;
 use crate::run::session_name::{BadSessionName, SessionName};
+use crate::run::tool::ToolName;
 use crate::runner::request::RunRequest;
 use crate::runner::turns::Ticket;
+use crate::settings::Settings;
 
 /// The longest time limit a call may ask for: a week.
 const MAX_TIMEOUT_S: f64 = 7.0 * 86_400.0;
@@ -112,15 +116,26 @@ impl StartError {
     }
 }
 
-impl Service {
+/// Turns run calls into run requests: checked, resolved, guarded, sandboxed.
+pub struct Calls {
+    shared: Arc<Shared>,
+}
+
+impl Calls {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
     /// Checks `call` and makes its run request, holding `turn` (its place in the line).
     pub async fn request(
         &self,
         call: RunCall,
         turn: Option<Ticket>,
     ) -> Result<RunRequest, StartError> {
-        let session = self.session_name(call.session.as_deref())?;
-        let base = self.base().await;
+        let shared = &self.shared;
+        let settings = &shared.settings;
+        let session = session_name(settings, call.session.as_deref())?;
+        let base = shared.base().await;
         // Whether the base folder was used, and so the result should say which it was.
         let mut used_base = false;
         let (source, cwd, change_dir) = match call.source {
@@ -151,11 +166,11 @@ impl Service {
                 (RunSource::File { path, args }, cwd, true)
             }
         };
-        let timeout = self.timeout(call.timeout_s)?;
+        let timeout = timeout(settings, call.timeout_s)?;
         // The user's folders bound what a call may name: resolved, links and all, before
         // Stata starts (and Stata is then given the resolved paths, which no link can move).
-        let folders = self.user_folders().await;
-        let (source, cwd) = if self.settings.sandbox == crate::cli::SandboxMode::Off {
+        let folders = shared.user_folders().await;
+        let (source, cwd) = if settings.sandbox == crate::cli::SandboxMode::Off {
             (source, cwd)
         } else {
             let cwd = folders.admit(&cwd, "working folder")?;
@@ -168,25 +183,22 @@ impl Service {
             };
             (source, cwd)
         };
-        if !self.settings.allow_shell {
-            self.guard(&source, &cwd)?;
+        if !settings.allow_shell {
+            guard(&source, &cwd)?;
         }
-        let stata = self.locate_stata()?;
+        let stata = shared.locate_stata()?;
         // A session keeps the folder of its own `cd`s: the base is news only where it is used.
-        let notes = if used_base && (change_dir || self.settings.mode == crate::cli::Mode::Batch) {
+        let notes = if used_base && (change_dir || settings.mode == crate::cli::Mode::Batch) {
             base.note().into_iter().collect()
         } else {
             Vec::new()
         };
         let label = format!(
             "{}: {}",
-            match source {
-                RunSource::Code(_) => "stata_run_code",
-                RunSource::File { .. } => "stata_run_file",
-            },
+            ToolName::running(&source),
             crate::service::background::summary_of(&source)
         );
-        let sandbox = self.sandbox_plan(&folders, &stata).await;
+        let sandbox = shared.sandbox_plan(&folders, &stata).await;
         Ok(RunRequest {
             stata,
             source,
@@ -202,53 +214,51 @@ impl Service {
             notes,
         })
     }
+}
 
-    /// The session a call names (`main` when none); refused in batch mode, which has none.
-    pub fn session_name(&self, given: Option<&str>) -> Result<SessionName, StartError> {
-        match given {
-            None => Ok(SessionName::main()),
-            Some(_) if self.settings.mode != crate::cli::Mode::Session => {
-                Err(StartError::NoSessions(self.settings.mode.name()))
-            }
-            Some(name) => Ok(SessionName::parse(name)?),
+/// The session a call names (`main` when none); refused in batch mode, which has none.
+pub fn session_name(s: &Settings, given: Option<&str>) -> Result<SessionName, StartError> {
+    match given {
+        None => Ok(SessionName::main()),
+        Some(_) if s.mode != crate::cli::Mode::Session => {
+            Err(StartError::NoSessions(s.mode.name()))
         }
+        Some(name) => Ok(SessionName::parse(name)?),
     }
+}
 
-    /// The top-level commands of a do-file run, so progress frames can say how far it is;
-    /// `None` for code (whose frames count themselves) or a file that cannot be read.
-    pub fn command_total(&self, source: &RunSource) -> Option<u64> {
-        let RunSource::File { path, .. } = source else {
-            return None;
-        };
-        let text = std::fs::read(path).ok()?;
-        let n = crate::stata::statements::top_level_commands(&String::from_utf8_lossy(&text));
-        (n > 0).then_some(n as u64)
+/// The top-level commands of a do-file run, so progress frames can say how far it is;
+/// `None` for code (whose frames count themselves) or a file that cannot be read.
+pub fn command_total(source: &RunSource) -> Option<u64> {
+    let RunSource::File { path, .. } = source else {
+        return None;
+    };
+    let text = std::fs::read(path).ok()?;
+    let n = crate::stata::statements::top_level_commands(&String::from_utf8_lossy(&text));
+    (n > 0).then_some(n as u64)
+}
+
+fn timeout(s: &Settings, timeout_s: Option<f64>) -> Result<Duration, StartError> {
+    match timeout_s {
+        None => Ok(s.timeout),
+        Some(t) if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_S => Ok(Duration::from_secs_f64(t)),
+        Some(t) => Err(StartError::BadTimeout(t)),
     }
+}
 
-    fn timeout(&self, timeout_s: Option<f64>) -> Result<Duration, StartError> {
-        match timeout_s {
-            None => Ok(self.settings.timeout),
-            Some(t) if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_S => {
-                Ok(Duration::from_secs_f64(t))
-            }
-            Some(t) => Err(StartError::BadTimeout(t)),
+/// The shell guard over the code, or over the do-file and what it runs.
+fn guard(source: &RunSource, cwd: &Path) -> Result<(), StartError> {
+    let found = match source {
+        RunSource::Code(code) => find_shell_escape(code, None, cwd),
+        RunSource::File { path, .. } => {
+            let text = std::fs::read(path).map_err(|source| StartError::Unreadable {
+                path: path.clone(),
+                source,
+            })?;
+            find_shell_escape(&String::from_utf8_lossy(&text), Some(path), cwd)
         }
-    }
-
-    /// The shell guard over the code, or over the do-file and what it runs.
-    fn guard(&self, source: &RunSource, cwd: &Path) -> Result<(), StartError> {
-        let found = match source {
-            RunSource::Code(code) => find_shell_escape(code, None, cwd),
-            RunSource::File { path, .. } => {
-                let text = std::fs::read(path).map_err(|source| StartError::Unreadable {
-                    path: path.clone(),
-                    source,
-                })?;
-                find_shell_escape(&String::from_utf8_lossy(&text), Some(path), cwd)
-            }
-        };
-        found.map_or(Ok(()), |escape| Err(StartError::ShellEscape(escape)))
-    }
+    };
+    found.map_or(Ok(()), |escape| Err(StartError::ShellEscape(escape)))
 }
 
 /// A user-supplied path resolved against `base`; a relative one is refused when no project

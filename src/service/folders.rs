@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Service;
+use crate::client::connection::Connection;
 use crate::client::roots::FIRST_ANSWER_WAIT;
+use crate::settings::Settings;
 
 /// Where relative paths are taken from, and why there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,13 +118,13 @@ impl UserFolders {
     }
 }
 
-impl Service {
-    /// The user's folders: the client's roots, `--workdir`, `--sandbox-allow-write`; with
-    /// no roots and no `--workdir`, the server's own folder unless it is `/` or home.
-    pub async fn user_folders(&self) -> UserFolders {
-        let base = self.base().await;
-        let s = &self.settings;
-        let mut given: Vec<PathBuf> = self.client.roots.all();
+impl UserFolders {
+    /// The user's folders: the client's roots, `--workdir`, `CLAUDE_PROJECT_DIR`,
+    /// `--sandbox-allow-write`; with none of the first three, the server's own folder unless
+    /// it is `/` or home.
+    pub async fn of(s: &Settings, client: &Connection) -> UserFolders {
+        let base = Base::of(s, client).await;
+        let mut given: Vec<PathBuf> = client.roots.all();
         if s.workdir_given {
             given.push(s.workdir.clone());
         }
@@ -143,18 +144,20 @@ impl Service {
         }
         UserFolders { dirs }
     }
+}
 
-    /// Where this call's relative paths are taken from (waiting briefly for the client's
+impl Base {
+    /// Where a call's relative paths are taken from (waiting briefly for the client's
     /// first answer to `roots/list` if it is on its way).
-    pub async fn base(&self) -> Base {
-        let workdir = &self.settings.workdir;
-        if self.settings.workdir_given {
+    pub async fn of(s: &Settings, client: &Connection) -> Base {
+        let workdir = &s.workdir;
+        if s.workdir_given {
             return Base {
                 dir: workdir.clone(),
                 from: BaseFrom::Workdir,
             };
         }
-        if let Some(root) = self.client.roots.first(FIRST_ANSWER_WAIT).await
+        if let Some(root) = client.roots.first(FIRST_ANSWER_WAIT).await
             && root.is_dir()
         {
             return Base {
@@ -162,7 +165,7 @@ impl Service {
                 from: BaseFrom::Root,
             };
         }
-        if let Some(dir) = &self.settings.client_project {
+        if let Some(dir) = &s.client_project {
             return Base {
                 dir: dir.clone(),
                 from: BaseFrom::ClientEnv,

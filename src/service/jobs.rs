@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::live_run::LiveRun;
 use crate::run::session_name::SessionName;
+use crate::run::tool::ToolName;
 use crate::runner::rundir::RunDir;
 
 /// Jobs remembered at once. Beyond this the oldest finished jobs are forgotten (their logs
@@ -17,8 +18,8 @@ pub const MAX_JOBS: usize = 200;
 pub struct Job {
     /// `job-1`, `job-2`, ... in the order the server started them.
     pub id: String,
-    /// The tool that started it (`stata_run_code`, `stata_run_file`).
-    pub tool: String,
+    /// The tool that started it.
+    pub tool: ToolName,
     /// What it runs, in one short line: the code's first line or the do-file.
     pub summary: String,
     pub run: Arc<LiveRun>,
@@ -128,7 +129,7 @@ mod tests {
                 .await;
             jobs.add(Job {
                 id: jobs.next_id(),
-                tool: "stata_run_code".into(),
+                tool: ToolName::RunCode,
                 summary: "display 1".into(),
                 run,
                 run_dir: None,

@@ -7,7 +7,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::Service;
+use std::sync::Arc;
+
+use super::shared::Shared;
 use crate::discovery::DiscoveryError;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
@@ -106,7 +108,16 @@ pub struct HelpJson {
     pub text: String,
 }
 
-impl Service {
+/// Questions answered from a live session: the data, stored results, help, the sessions.
+pub struct Queries {
+    pub(super) shared: Arc<Shared>,
+}
+
+impl Queries {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
     /// Runs commands (one per line) as a query and returns the output of each, in order,
     /// and the runner's notes.
     pub(super) async fn run_commands(
@@ -119,13 +130,13 @@ impl Service {
         let mut code = commands.join("\n");
         code.push('\n');
         let req = RunRequest {
-            stata: self.locate_stata()?,
+            stata: self.shared.locate_stata()?,
             source: RunSource::Code(code),
-            cwd: self.base().await.dir,
+            cwd: self.shared.base().await.dir,
             change_dir: false,
             run_dir: None,
             turn: None,
-            timeout: self.settings.timeout,
+            timeout: self.shared.settings.timeout,
             session: Default::default(),
             label: String::new(),
             sandbox: None,
@@ -137,7 +148,7 @@ impl Service {
             .await;
         // The query's folder is done with: retention may count it like any other.
         if let Some(id) = outcome.run_id {
-            self.dirs.finished(id);
+            self.shared.dirs.finished(id);
         }
         if outcome.status != RunStatus::Ok {
             return Err(QueryError::Failed(Box::new(outcome)));

@@ -21,6 +21,16 @@ pub struct Policy {
     pub keep_bytes: u64,
 }
 
+impl Policy {
+    /// The policy `--keep-runs` and `--keep-mb` set: the server's and the terminal's.
+    pub fn of(settings: &crate::settings::Settings) -> Self {
+        Self {
+            keep_runs: settings.keep_runs,
+            keep_bytes: settings.keep_bytes,
+        }
+    }
+}
+
 /// What a sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepReport {

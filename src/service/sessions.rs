@@ -5,13 +5,12 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::Service;
-use super::queries::QueryError;
-use crate::log::live::LiveOutput;
-use crate::runner::Runner;
+use super::calls::session_name;
+use super::queries::{Queries, QueryError};
+use crate::run::session_name::SessionName;
 use crate::runner::process::process_memory;
 use crate::runner::session::facts::Facts;
-use crate::runner::session::pool::{Admitted, Listed, PoolError, SessionPool};
+use crate::runner::session::pool::{Admitted, Listed, SessionPool};
 use crate::stata::queries::{read_status, status_commands};
 
 /// The structured result of `stata_session`. The fields up to `notes` describe the session
@@ -115,13 +114,15 @@ impl ClientJson {
     }
 }
 
-impl Service {
+impl Queries {
     /// The session pool, in session mode.
     pub fn pool(&self) -> Option<&SessionPool> {
-        match &self.runner {
-            Runner::Session(pool) => Some(pool),
-            Runner::Batch(_) | Runner::Slurm(_) => None,
-        }
+        self.shared.runner.sessions().map(|p| &**p)
+    }
+
+    /// The session a query names (`main` when none).
+    pub fn session_name(&self, given: Option<&str>) -> Result<SessionName, QueryError> {
+        Ok(session_name(&self.shared.settings, given)?)
     }
 
     /// The session a query names, admitted for one call.
@@ -144,45 +145,21 @@ impl Service {
         }
         SessionJson {
             sessions,
-            client: ClientJson::of(&self.client.policy()),
+            client: ClientJson::of(&self.shared.client.policy()),
             notes,
             ..SessionJson::default()
         }
     }
 
-    /// `stata_session close`: the session's background jobs are cancelled, then its Stata
-    /// ends and the pool forgets it (the next call naming it starts afresh).
+    /// `stata_session close`: the session `name` (whose background jobs the caller has
+    /// cancelled, saying so in `notes`) ends its Stata and the pool forgets it (the next call
+    /// naming it starts afresh).
     pub async fn close_session(
         &self,
         pool: &SessionPool,
-        given: Option<&str>,
-        cancel: &CancellationToken,
+        name: SessionName,
+        mut notes: Vec<String>,
     ) -> Result<SessionJson, QueryError> {
-        let name = self.session_name(given)?;
-        if pool.get(&name).is_none() {
-            return Err(PoolError::Unknown {
-                wanted: name,
-                known: pool.list(),
-            }
-            .into());
-        }
-        let mut notes = Vec::new();
-        let quiet = LiveOutput::new(256);
-        for job in self.jobs.newest_first() {
-            if job.session.as_ref() == Some(&name) && !job.run.snapshot().status.is_done() {
-                let how = self.cancel_job(&job, &quiet, cancel).await;
-                notes.push(format!(
-                    "background job {} ({}) was running in it and was cancelled first{}",
-                    job.id,
-                    job.summary,
-                    if how == super::background::Cancelled::Stopping {
-                        " (it is still stopping)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-        }
         let before = pool.close(&name).await?;
         notes.push(match (before.pid, before.uptime()) {
             (Some(pid), Some(up)) => format!(
@@ -200,7 +177,7 @@ impl Service {
         Ok(SessionJson {
             session: name.to_string(),
             state: "closed".to_owned(),
-            client: ClientJson::of(&self.client.policy()),
+            client: ClientJson::of(&self.shared.client.policy()),
             notes,
             ..SessionJson::default()
         })
@@ -215,10 +192,13 @@ impl Service {
         cancel: &CancellationToken,
     ) -> Result<SessionJson, QueryError> {
         let mut notes = Vec::new();
-        let workdir = &self.base().await.dir;
+        let shared = &self.shared;
+        let workdir = &shared.base().await.dir;
         if restart {
-            let stata = self.locate_stata()?;
-            let plan = self.sandbox_plan(&self.user_folders().await, &stata).await;
+            let stata = shared.locate_stata()?;
+            let plan = shared
+                .sandbox_plan(&shared.user_folders().await, &stata)
+                .await;
             runner
                 .restart(&stata, workdir, plan.as_ref(), cancel)
                 .await
@@ -235,13 +215,13 @@ impl Service {
         let info = session.info();
         let mut json = SessionJson {
             session: runner.name().to_string(),
-            client: ClientJson::of(&self.client.policy()),
-            sandbox: crate::sandbox::describe(self.settings.sandbox),
+            client: ClientJson::of(&self.shared.client.policy()),
+            sandbox: crate::sandbox::describe(shared.settings.sandbox),
             ..SessionJson::default()
         };
         fill(&mut json, &info);
         if !info.running()
-            && let Err(e) = self.locate_stata()
+            && let Err(e) = shared.locate_stata()
         {
             // Saying the next call starts one would be wrong: none can start.
             notes.push(format!("no session is running, and none can start: {e}"));

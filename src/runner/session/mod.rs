@@ -19,6 +19,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use super::follow::Follower;
+use super::outcome::cancelled_before;
 use super::process::{describe_exit, shutting_down};
 use super::request::RunRequest;
 use super::rundir::{RunDirs, ensure_private_dir, make_files_private};
@@ -36,7 +37,7 @@ use crate::sandbox::Plan;
 use crate::text::human::human_duration;
 use console::Session;
 use facts::{BusyGuard, Facts, SharedFacts};
-use outcome::{CallEnd, End, cancelled_before, lost_note, session_outcome};
+use outcome::{CallEnd, End, lost_note, session_outcome};
 pub use protocol::CallKind;
 use protocol::{OwnLogBlock, RC_SAVE, REOPEN, call_input, nonce};
 use queue::{Queued, either};

@@ -124,24 +124,6 @@ pub fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: 
     CallEnd { outcome, gone }
 }
 
-/// A call stopped `when` (waiting, starting Stata) before any of its code ran; the server
-/// going is said as the reason when it is.
-pub fn cancelled_before(started: std::time::Instant, when: &str) -> RunOutcome {
-    let note = match shutting_down() {
-        Some(why) => format!(
-            "The run was stopped {when}: {}; nothing ran.",
-            why.explain()
-        ),
-        None => format!("cancelled {when}; nothing ran"),
-    };
-    RunOutcome {
-        status: RunStatus::Cancelled,
-        error: None,
-        notes: vec![note],
-        ..RunOutcome::not_started(None, started, None, String::new())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

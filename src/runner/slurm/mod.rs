@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::batch::prepare;
-use super::follow::{Follower, Stop};
+use super::follow::{Follower, Stop, Watch};
 use super::outcome::{BatchEnd, batch_outcome};
 use super::request::{Detach, RunRequest};
 use super::rundir::{RunDir, RunDirs};
@@ -114,8 +114,12 @@ impl SlurmRunner {
             submitted.key,
             dir.path.join(WRAPPER_LOG).display()
         ));
-        self.follow(&submitted, &dir, &req, live, cancel, started, &|| {})
-            .await
+        let watch = Watch {
+            live,
+            cancel,
+            on_start: &|| {},
+        };
+        self.follow(&submitted, &dir, &req, started, watch).await
     }
 
     /// Submits `req` in the run folder it names (a background job's), so that [`Self::run`]
@@ -206,18 +210,20 @@ impl SlurmRunner {
 
     /// Follows the submitted job of the run in `dir` to its end: its log streamed to `live`,
     /// the queue's word on it as notes, a cancel or the time limit turned into `scancel`.
-    /// `on_start` is called when the cluster starts the job.
-    #[allow(clippy::too_many_arguments)]
+    /// `watch.on_start` is called when the cluster starts the job.
     pub async fn follow(
         &self,
         job: &Submitted,
         dir: &RunDir,
         req: &RunRequest,
-        live: Arc<LiveOutput>,
-        cancel: CancellationToken,
         started: Instant,
-        on_start: &(dyn Fn() + Sync),
+        watch: Watch<'_>,
     ) -> RunOutcome {
+        let Watch {
+            live,
+            cancel,
+            on_start,
+        } = watch;
         self.following().insert(job.key.clone(), req.detach.clone());
         let log_path = dir.path.join(WRAPPER_LOG);
         let mut state = if record::has_ended(&dir.path) {
