@@ -1,7 +1,8 @@
 //! The connected client as the server knows it: the policy chosen when it said who it is
 //! (`initialize`, or a request's `_meta` in the 2026-07-28 revision), and its roots.
 
-use std::sync::{Arc, RwLock};
+use parking_lot::RwLock;
+use std::sync::Arc;
 
 use super::policy::{Overrides, Policy};
 use super::roots::Roots;
@@ -27,16 +28,13 @@ impl Connection {
 
     /// The policy in force (the default one until the client has said who it is).
     pub fn policy(&self) -> Arc<Policy> {
-        self.policy
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.policy.read().clone()
     }
 
     /// The client has introduced itself: choose its policy.
     pub fn initialized(&self, client_name: &str, has_roots: bool) -> Arc<Policy> {
         let policy = Arc::new(Policy::choose(client_name, has_roots, &self.overrides));
-        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = policy.clone();
+        *self.policy.write() = policy.clone();
         self.introduced
             .store(true, std::sync::atomic::Ordering::SeqCst);
         policy

@@ -1,7 +1,7 @@
 //! Collects a run's new output between progress frames: coalesced, capped, and always bounded in memory.
 
+use parking_lot::Mutex;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
@@ -90,10 +90,10 @@ impl LiveOutput {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Pending> {
         // A panic while holding this lock cannot leave the text inconsistent, so
         // a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock()
     }
 
     /// Adds complete output lines (each ending in `\n`).

@@ -2,10 +2,11 @@
 //! open only 128 instances (`fs.inotify.max_user_instances`), so a watcher per run would run
 //! out at a sweep's 129th task and the rest would fall back to polling every 2 ms.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use notify::Watcher as _;
 use tokio::sync::Notify;
@@ -21,7 +22,7 @@ struct Shared {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock()
 }
 
 fn shared() -> Result<&'static Shared, String> {

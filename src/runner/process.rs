@@ -3,12 +3,13 @@
 //! stop is a SIGTERM to it (it kills every descendant, and ends as Stata did), a break a
 //! SIGINT it passes on.
 
+use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
@@ -19,8 +20,8 @@ fn live_groups() -> &'static Mutex<HashSet<u32>> {
     GROUPS.get_or_init(|| Mutex::new(HashSet::new()))
 }
 
-fn groups() -> std::sync::MutexGuard<'static, HashSet<u32>> {
-    live_groups().lock().unwrap_or_else(|p| p.into_inner())
+fn groups() -> parking_lot::MutexGuard<'static, HashSet<u32>> {
+    live_groups().lock()
 }
 
 /// Why every Stata is being stopped: said in the result of a run this cuts short, which

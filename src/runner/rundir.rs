@@ -1,9 +1,9 @@
 //! Run directories under the log dir: a fresh, private folder per run, named by its run id.
 
+use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -92,8 +92,8 @@ impl RunDirs {
         })
     }
 
-    fn live_runs(&self) -> std::sync::MutexGuard<'_, HashSet<RunId>> {
-        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    fn live_runs(&self) -> parking_lot::MutexGuard<'_, HashSet<RunId>> {
+        self.live.lock()
     }
 
     /// The run `id`, made by an earlier server, is followed by this one until it ends

@@ -2,8 +2,9 @@
 //! whatever order the async scheduler runs them. Each session has its own line (a lane):
 //! a call never waits for the calls of another session.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -49,8 +50,8 @@ impl Turns {
         })
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> parking_lot::MutexGuard<'_, State> {
+        self.state.lock()
     }
 
     /// Records a call as it arrives in `lane` (the session it names); returns its place.

@@ -1,9 +1,10 @@
 //! Newline-delimited JSON-RPC on stdin/stdout: answers malformed lines instead of dropping
 //! them, and never lets a progress frame out after its request was answered or cancelled.
 
+use parking_lot::Mutex;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::run::session_name::SessionName;
 use crate::runner::turns::{Arrival, Turns};
@@ -177,8 +178,8 @@ impl Inbox {
         }
     }
 
-    fn tokens(&self) -> std::sync::MutexGuard<'_, Ledger> {
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    fn tokens(&self) -> parking_lot::MutexGuard<'_, Ledger> {
+        self.tokens.lock()
     }
 
     /// Decides what to do with one line read from stdin.

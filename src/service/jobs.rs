@@ -1,8 +1,9 @@
 //! Background jobs: live runs the server has handed out an id for (`job-1`, ...), kept
 //! until the server exits or they are the oldest finished ones beyond [`MAX_JOBS`].
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use super::live_run::LiveRun;
 use crate::run::session_name::SessionName;
@@ -56,7 +57,7 @@ struct Registry {
 
 impl Jobs {
     fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock()
     }
 
     /// Hands out the next job id (`job-3`), for a job about to be added.

@@ -5,8 +5,9 @@
 //! the run's journal. The run is not tied to any request: it has its own cancellation
 //! token, and progress frames reach a client only while one of its calls follows the run.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -248,7 +249,7 @@ impl LiveRun {
 
     fn state(&self) -> MutexGuard<'_, State> {
         // Every update leaves the state whole, so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock()
     }
 
     fn bump(&self) {

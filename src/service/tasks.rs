@@ -1,8 +1,9 @@
 //! A sweep's tasks: each one's arguments, run folder and state, and how many run at once.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::live_run::JobStatus;
 use crate::run::RunOutcome;
@@ -36,7 +37,7 @@ impl Task {
     }
 
     fn state_lock(&self) -> MutexGuard<'_, TaskState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock()
     }
 
     pub fn state(&self) -> TaskState {

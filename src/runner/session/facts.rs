@@ -1,8 +1,8 @@
 //! What a session is doing, kept where a listing can read it at once, without waiting for
 //! the call that holds the session.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::text::human::human_duration;
@@ -81,7 +81,7 @@ pub struct SharedFacts(Mutex<Facts>);
 
 impl SharedFacts {
     pub fn lock(&self) -> MutexGuard<'_, Facts> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.lock()
     }
 
     pub fn get(&self) -> Facts {

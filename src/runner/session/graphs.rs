@@ -27,7 +27,7 @@ pub trait Query {
 
 /// What each graph in memory looked like when last seen (a hash of its SVG), by name.
 #[derive(Debug, Default)]
-pub struct Seen(std::sync::Mutex<HashMap<String, u64>>);
+pub struct Seen(parking_lot::Mutex<HashMap<String, u64>>);
 
 /// What the graph queries after a call need of its request (taken before the call runs).
 pub(super) struct Probe {
@@ -137,7 +137,7 @@ impl Seen {
         }
     }
 
-    fn marks(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    fn marks(&self) -> parking_lot::MutexGuard<'_, HashMap<String, u64>> {
+        self.0.lock()
     }
 }

@@ -1,10 +1,11 @@
 //! The named sessions of a server: each started on first use, at most `--max-sessions`
 //! holding a Stata at once, and those other than `main` closed when idle.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::facts::Facts;
@@ -93,7 +94,7 @@ impl SessionPool {
     }
 
     fn sessions(&self) -> MutexGuard<'_, BTreeMap<SessionName, Arc<SessionRunner>>> {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+        self.sessions.lock()
     }
 
     /// The session `name` for one call, made if it is new. Refused when it would be one

@@ -10,9 +10,10 @@ pub mod script;
 pub mod state;
 mod verdict;
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -83,7 +84,7 @@ impl SlurmRunner {
     }
 
     fn following(&self) -> MutexGuard<'_, HashMap<String, Detach>> {
-        self.following.lock().unwrap_or_else(|p| p.into_inner())
+        self.following.lock()
     }
 
     /// Runs `req` as one SLURM job and follows it to its end.

@@ -1,8 +1,9 @@
 //! The cluster's queue, watched for every job this server follows with one `squeue` per
 //! second, however many jobs there are (200 sweep tasks cost one command, not 200).
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -31,7 +32,7 @@ struct Watched {
 
 impl Queue {
     fn watched(&self) -> MutexGuard<'_, HashMap<String, Watched>> {
-        self.watched.lock().unwrap_or_else(|p| p.into_inner())
+        self.watched.lock()
     }
 
     /// The state of job `key` (`12`, or an array task `12_3`) from now on, as the queue is
@@ -55,7 +56,7 @@ impl Queue {
                 }
             }
         };
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = self.running.lock();
         if !*running {
             *running = true;
             tokio::spawn(self.clone().read_loop());
@@ -72,7 +73,7 @@ impl Queue {
                 w.retain(|_, job| job.tx.receiver_count() > 0);
                 if w.is_empty() {
                     // Nothing to follow: stop, and start again on the next watch.
-                    *self.running.lock().unwrap_or_else(|p| p.into_inner()) = false;
+                    *self.running.lock() = false;
                     return;
                 }
                 let mut ids: Vec<String> = w.keys().map(|k| base_id(k).to_owned()).collect();
