@@ -8,7 +8,7 @@ use crate::log::watch::FollowMode;
 use clap::builder::BoolishValueParser;
 use clap::{ArgMatches, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-pub use crate::sandbox::SandboxMode;
+pub(crate) use crate::sandbox::SandboxMode;
 
 #[derive(Debug, Parser)]
 #[command(

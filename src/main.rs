@@ -1,20 +1,19 @@
 //! The `stata-mcp` binary: parses the command line, sends diagnostics to stderr, runs the command.
 
 use clap::FromArgMatches;
-use stata_mcp::cli::{self, Cli, Command};
-use stata_mcp::commands;
+use stata_mcp::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     // The sandbox launcher confines itself and becomes Stata: first, before any thread starts.
     let mut argv = std::env::args_os().skip(1);
-    if argv.next().as_deref() == Some(std::ffi::OsStr::new(stata_mcp::sandbox::LAUNCHER)) {
-        let code = stata_mcp::sandbox::launch::launch(argv.collect());
+    if argv.next().as_deref() == Some(std::ffi::OsStr::new(stata_mcp::LAUNCHER)) {
+        let code = stata_mcp::launch(argv.collect());
         return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     // The raw matches are kept besides the parsed options: `config` needs to know which
     // options the user set (and how) rather than their values alone.
-    let matches = cli::matches();
+    let matches = stata_mcp::matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -42,16 +41,16 @@ fn main() -> std::process::ExitCode {
     };
     let code = runtime.block_on(async {
         match &cli.command {
-            None | Some(Command::Serve) => match stata_mcp::server::serve(cli.options).await {
+            None | Some(Command::Serve) => match stata_mcp::serve(cli.options).await {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("stata-mcp: {e:#}");
                     1
                 }
             },
-            Some(Command::Doctor) => commands::doctor::doctor(&cli.options).await,
-            Some(Command::Config(args)) => commands::config::config(&cli.options, args, &matches),
-            Some(Command::Run(args)) => commands::run::run(&cli.options, args).await,
+            Some(Command::Doctor) => stata_mcp::doctor(&cli.options).await,
+            Some(Command::Config(args)) => stata_mcp::config(&cli.options, args, &matches),
+            Some(Command::Run(args)) => stata_mcp::run(&cli.options, args).await,
         }
     });
     // tokio's stdin reader sits in a blocking read that runtime shutdown would wait on;

@@ -14,7 +14,7 @@ use crate::log::watch::FollowMode;
 
 /// The options as the program uses them.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// `--stata-path`: the Stata binary the user named, if any (found anew on each call).
     pub stata_path: Option<PathBuf>,
     pub mode: Mode,
@@ -70,7 +70,7 @@ pub struct Settings {
 impl Settings {
     /// Resolves `opts`; fails only when a relative folder cannot be made absolute (the
     /// current directory is gone).
-    pub fn resolve(opts: &ServerOptions) -> io::Result<Self> {
+    pub(crate) fn resolve(opts: &ServerOptions) -> io::Result<Self> {
         let (mode, mode_is_default) = mode(opts);
         Ok(Self {
             stata_path: opts.stata_path.clone(),
@@ -119,7 +119,7 @@ impl Settings {
     /// The Stata runs use, found anew on each call (so installing it or fixing STATA_PATH
     /// needs no restart). In slurm mode `--slurm-stata-path` is Stata as the compute nodes
     /// see it, which need not exist here (a login node).
-    pub fn stata(&self) -> Result<PathBuf, crate::discovery::DiscoveryError> {
+    pub(crate) fn stata(&self) -> Result<PathBuf, crate::discovery::DiscoveryError> {
         if self.mode == Mode::Slurm
             && let Some(path) = &self.slurm.stata_path
         {
@@ -131,7 +131,7 @@ impl Settings {
 
 /// `--mode slurm`'s options as the runner uses them.
 #[derive(Debug, Clone, Default)]
-pub struct SlurmSettings {
+pub(crate) struct SlurmSettings {
     pub partition: Option<String>,
     pub account: Option<String>,
     pub time: Option<String>,
@@ -161,7 +161,7 @@ impl From<&crate::cli::SlurmOptions> for SlurmSettings {
 }
 
 /// The mode `opts` ask for, and whether it is this OS's default rather than a choice.
-pub fn mode(opts: &ServerOptions) -> (Mode, bool) {
+pub(crate) fn mode(opts: &ServerOptions) -> (Mode, bool) {
     match opts.mode {
         Some(m) => (m, false),
         None => (Mode::platform_default(), true),
@@ -169,7 +169,7 @@ pub fn mode(opts: &ServerOptions) -> (Mode, bool) {
 }
 
 /// What the options say over the connected client's profile.
-pub fn overrides(opts: &ServerOptions) -> Overrides {
+pub(crate) fn overrides(opts: &ServerOptions) -> Overrides {
     Overrides {
         client: opts.client_profile,
         structured_content: opts.structured_content,
@@ -180,7 +180,7 @@ pub fn overrides(opts: &ServerOptions) -> Overrides {
 
 /// The client's own limit on a tool call, where the client put it in the server's
 /// environment: Claude Code's `MCP_TOOL_TIMEOUT` (milliseconds), when the user set it.
-pub fn client_limit() -> Option<Duration> {
+pub(crate) fn client_limit() -> Option<Duration> {
     let ms = std::env::var("MCP_TOOL_TIMEOUT")
         .ok()?
         .trim()
@@ -192,13 +192,13 @@ pub fn client_limit() -> Option<Duration> {
 /// The project folder the client names in the server's environment: Claude Code's
 /// `CLAUDE_PROJECT_DIR`, the only word of it in the 2026-07-28 revision, which has no roots
 /// request. An existing folder, made absolute.
-pub fn client_project_dir() -> Option<PathBuf> {
+pub(crate) fn client_project_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(std::env::var_os("CLAUDE_PROJECT_DIR")?);
     (dir.is_absolute() && dir.is_dir()).then_some(dir)
 }
 
 /// `--workdir` made absolute, or the current directory.
-pub fn workdir(opts: &ServerOptions) -> io::Result<PathBuf> {
+pub(crate) fn workdir(opts: &ServerOptions) -> io::Result<PathBuf> {
     match &opts.workdir {
         Some(w) => absolute(w),
         None => std::env::current_dir(),
@@ -206,7 +206,7 @@ pub fn workdir(opts: &ServerOptions) -> io::Result<PathBuf> {
 }
 
 /// `--log-dir` made absolute, or the default one.
-pub fn log_dir(opts: &ServerOptions) -> io::Result<PathBuf> {
+pub(crate) fn log_dir(opts: &ServerOptions) -> io::Result<PathBuf> {
     match &opts.log_dir {
         Some(d) => absolute(d),
         None => Ok(default_log_dir()),
@@ -215,7 +215,7 @@ pub fn log_dir(opts: &ServerOptions) -> io::Result<PathBuf> {
 
 /// The default place for logs: the user's cache folder (`~/.cache`, `~/Library/Caches`,
 /// `%LOCALAPPDATA%`), else the temp folder.
-pub fn default_log_dir() -> PathBuf {
+pub(crate) fn default_log_dir() -> PathBuf {
     dirs::cache_dir()
         .unwrap_or_else(std::env::temp_dir)
         .join("stata-mcp")
@@ -223,7 +223,7 @@ pub fn default_log_dir() -> PathBuf {
 
 /// `p` made absolute against the current directory (not canonicalised: a symlink the
 /// user chose stays as given).
-pub fn absolute(p: &Path) -> io::Result<PathBuf> {
+pub(crate) fn absolute(p: &Path) -> io::Result<PathBuf> {
     if p.is_absolute() {
         Ok(p.to_path_buf())
     } else {

@@ -71,7 +71,8 @@ fn names_after(code: &str, prefix: &str) -> Vec<String> {
     while let Some(i) = rest.find(prefix) {
         let before = rest[..i].chars().next_back();
         rest = &rest[i + prefix.len()..];
-        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+        // Part of a longer name or path (`stata::command::` is not the child `command::`).
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
             continue;
         }
         if let Some(group) = rest.strip_prefix('{') {
@@ -300,5 +301,118 @@ fn the_checker_sees_a_cycle_when_there_is_one() {
     assert_eq!(
         names_after("use super::{a, b::c}; super::d::x", "super::"),
         vec!["a", "b", "d"]
+    );
+}
+
+/// The code of every file under `src/` (test modules and comments left out), by path.
+fn sources() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let rel = f
+                .strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR")))
+                .expect("under the crate")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&f).expect("read source");
+            (rel, code_of(&text))
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_runner_knows_how_stata_runs() {
+    // A new way of running Stata is a folder under runner/ and a variant there: nothing
+    // above the runner tells the ways apart.
+    let named: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("src/runner/"))
+        .flat_map(|(path, code)| {
+            ["Runner::Batch", "Runner::Session", "Runner::Slurm", "Way::"]
+                .iter()
+                .filter(|v| code.contains(*v))
+                .map(|v| format!("{path}: {v}"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        named.is_empty(),
+        "runner variants named outside src/runner/: {named:?}"
+    );
+}
+
+#[test]
+fn the_service_is_three_parts_each_with_its_own_impl() {
+    let scattered: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, code)| {
+            path != "src/service/mod.rs"
+                && code
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("impl Service"))
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        scattered.is_empty(),
+        "impl Service outside service/mod.rs: {scattered:?}"
+    );
+    // The parts are separate types over a shared core: none is `impl`ed where another lives.
+    for (part, home) in [
+        ("impl Calls", &["src/service/calls.rs"][..]),
+        (
+            "impl Background",
+            &[
+                "src/service/background.rs",
+                "src/service/sweep.rs",
+                "src/service/reattach.rs",
+            ][..],
+        ),
+        (
+            "impl Queries",
+            &["src/service/queries.rs", "src/service/sessions.rs"][..],
+        ),
+    ] {
+        for (path, code) in sources() {
+            let opening = format!("{part} {{");
+            if code.lines().any(|l| l.trim_start().starts_with(&opening)) {
+                assert!(home.contains(&path.as_str()), "{part} in {path}");
+            }
+        }
+    }
+}
+
+#[test]
+fn tool_names_are_written_once() {
+    let table = "src/run/tool.rs";
+    let all = sources();
+    let names: Vec<String> = all
+        .iter()
+        .find(|(p, _)| p == table)
+        .expect("the tool table")
+        .1
+        .lines()
+        .filter_map(|l| l.split("=> \"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect();
+    assert!(names.len() >= 10, "the table's names: {names:?}");
+    let elsewhere: Vec<String> = all
+        .iter()
+        // A test file (`tests.rs`) may name the tools a result mentions.
+        .filter(|(p, _)| p != table && !p.ends_with("/tests.rs"))
+        .flat_map(|(p, code)| {
+            names
+                .iter()
+                .filter(|n| code.contains(&format!("\"{n}\"")))
+                .map(move |n| format!("{p}: \"{n}\""))
+        })
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "tool names written outside {table}: {elsewhere:?}"
     );
 }

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use stata_mcp::discovery::{
+use stata_mcp::{
     DiscoveryError, Edition, FoundVia, Os, SearchEnv, Version, discover, edition_from_binary_name,
 };
 use tempfile::TempDir;
@@ -451,9 +451,9 @@ fn edition_names() {
 fn locate_gives_the_path_or_the_message() {
     let tmp = TempDir::new().expect("tempdir");
     let mine = exe(&tmp.path().join("stata18/stata-se"));
-    assert_eq!(stata_mcp::discovery::locate(Some(&mine)), Ok(mine.clone()));
+    assert_eq!(stata_mcp::locate(Some(&mine)), Ok(mine.clone()));
     let missing = tmp.path().join("nope/stata-mp");
-    let message = stata_mcp::discovery::locate(Some(&missing))
+    let message = stata_mcp::locate(Some(&missing))
         .expect_err("missing")
         .to_string();
     assert!(

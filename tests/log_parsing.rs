@@ -7,8 +7,8 @@ mod common;
 const REAL_LOG_TESTS: usize = 9;
 use common::fixture;
 
-use stata_mcp::log::scan::{ErrorScanner, Scan};
-use stata_mcp::run::output::CappedOutput;
+use stata_mcp::CappedOutput;
+use stata_mcp::{ErrorScanner, Scan};
 
 fn scan_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Scan {
     let mut s = ErrorScanner::new();

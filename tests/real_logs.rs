@@ -8,9 +8,9 @@ mod common;
 /// The tests of this file, all of which read `../shared`.
 const REAL_LOG_TESTS: usize = 3;
 
-use stata_mcp::log::decode::LineDecoder;
-use stata_mcp::log::graphs::GraphExports;
-use stata_mcp::log::scan::{ErrorScanner, Scan};
+use stata_mcp::GraphExports;
+use stata_mcp::LineDecoder;
+use stata_mcp::{ErrorScanner, Scan};
 
 #[path = "real_logs/readings.rs"]
 mod readings;

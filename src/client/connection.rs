@@ -8,7 +8,7 @@ use super::policy::{Overrides, Policy};
 use super::roots::Roots;
 
 /// What is known of the client on stdin.
-pub struct Connection {
+pub(crate) struct Connection {
     overrides: Overrides,
     policy: RwLock<Arc<Policy>>,
     /// The client has said who it is (by `initialize`, or in a request's `_meta`).
@@ -17,7 +17,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(overrides: Overrides) -> Self {
+    pub(crate) fn new(overrides: Overrides) -> Self {
         Self {
             overrides,
             policy: RwLock::new(Arc::new(Policy::before_initialize(&overrides))),
@@ -27,12 +27,12 @@ impl Connection {
     }
 
     /// The policy in force (the default one until the client has said who it is).
-    pub fn policy(&self) -> Arc<Policy> {
+    pub(crate) fn policy(&self) -> Arc<Policy> {
         self.policy.read().clone()
     }
 
     /// The client has introduced itself: choose its policy.
-    pub fn initialized(&self, client_name: &str, has_roots: bool) -> Arc<Policy> {
+    pub(crate) fn initialized(&self, client_name: &str, has_roots: bool) -> Arc<Policy> {
         let policy = Arc::new(Policy::choose(client_name, has_roots, &self.overrides));
         *self.policy.write() = policy.clone();
         self.introduced
@@ -41,7 +41,7 @@ impl Connection {
     }
 
     /// Whether the client has said who it is.
-    pub fn is_introduced(&self) -> bool {
+    pub(crate) fn is_introduced(&self) -> bool {
         self.introduced.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

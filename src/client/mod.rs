@@ -1,7 +1,7 @@
 //! Who is on the other end of stdin: which client it is, what of a result reaches its model,
 //! how long it waits for one call, and which folders it says the user works in.
 
-pub mod connection;
-pub mod policy;
-pub mod profile;
-pub mod roots;
+pub(crate) mod connection;
+pub(crate) mod policy;
+pub(crate) mod profile;
+pub(crate) mod roots;

@@ -19,7 +19,7 @@ pub enum StructuredContent {
 
 /// `--auto-background-secs`: the profile's default, off (0), or a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AutoBackground {
+pub(crate) enum AutoBackground {
     #[default]
     FromClient,
     Off,
@@ -28,7 +28,7 @@ pub enum AutoBackground {
 
 impl AutoBackground {
     /// The flag's value: `None` when not given.
-    pub fn from_secs(secs: Option<u64>) -> Self {
+    pub(crate) fn from_secs(secs: Option<u64>) -> Self {
         match secs {
             None => AutoBackground::FromClient,
             Some(0) => AutoBackground::Off,
@@ -39,14 +39,14 @@ impl AutoBackground {
 
 /// When a run becomes a job for a client that gives up after `limit`: early enough that the
 /// job's id reaches the model first (a quarter of the limit, between 5 s and a minute).
-pub fn margin_below(limit: Duration) -> Duration {
+pub(crate) fn margin_below(limit: Duration) -> Duration {
     let margin = (limit / 4).clamp(Duration::from_secs(5), Duration::from_secs(60));
     limit.saturating_sub(margin).max(Duration::from_secs(1))
 }
 
 /// What the user asked for, overriding the profile.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     /// `--client-profile`: use this profile whatever the client says it is.
     pub client: Option<ClientKind>,
     pub structured_content: StructuredContent,
@@ -57,7 +57,7 @@ pub struct Overrides {
 
 /// The choices for one connected client.
 #[derive(Debug, Clone)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub profile: Profile,
     /// `clientInfo.name` as sent (empty before `initialize`).
     pub client_name: String,
@@ -74,7 +74,7 @@ pub struct Policy {
 impl Policy {
     /// The policy for the client that sent `client_name`, offering its project folder (the
     /// roots capability, or `CLAUDE_PROJECT_DIR`) or not.
-    pub fn choose(client_name: &str, has_roots: bool, overrides: &Overrides) -> Policy {
+    pub(crate) fn choose(client_name: &str, has_roots: bool, overrides: &Overrides) -> Policy {
         let mut reasons = Vec::new();
         let kind = match overrides.client {
             Some(kind) => {
@@ -179,7 +179,7 @@ impl Policy {
     }
 
     /// The policy before any client has said who it is.
-    pub fn before_initialize(overrides: &Overrides) -> Policy {
+    pub(crate) fn before_initialize(overrides: &Overrides) -> Policy {
         Self::choose("", false, overrides)
     }
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// How long a call waits for the client's first answer to `roots/list`.
-pub const FIRST_ANSWER_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const FIRST_ANSWER_WAIT: Duration = Duration::from_secs(2);
 
 /// Where the client's roots stand.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RootsState {
+pub(crate) enum RootsState {
     /// The client offers no roots (or has not said yet).
     None,
     /// Asked; no answer yet.
@@ -21,7 +21,7 @@ pub enum RootsState {
 }
 
 /// The client's roots, shared by the server (which asks) and the calls (which use them).
-pub struct Roots {
+pub(crate) struct Roots {
     state: watch::Sender<RootsState>,
 }
 
@@ -34,17 +34,17 @@ impl Default for Roots {
 }
 
 impl Roots {
-    pub fn set(&self, state: RootsState) {
+    pub(crate) fn set(&self, state: RootsState) {
         self.state.send_replace(state);
     }
 
     /// Whether the client has answered with its roots (an empty list included).
-    pub fn answered(&self) -> bool {
+    pub(crate) fn answered(&self) -> bool {
         matches!(&*self.state.borrow(), RootsState::Known(_))
     }
 
     /// Every root known now (none while the answer is on its way).
-    pub fn all(&self) -> Vec<PathBuf> {
+    pub(crate) fn all(&self) -> Vec<PathBuf> {
         match &*self.state.borrow() {
             RootsState::Known(roots) => roots.clone(),
             _ => Vec::new(),
@@ -52,7 +52,7 @@ impl Roots {
     }
 
     /// The first root, waiting up to `wait` while the client's answer is on its way.
-    pub async fn first(&self, wait: Duration) -> Option<PathBuf> {
+    pub(crate) async fn first(&self, wait: Duration) -> Option<PathBuf> {
         let mut rx = self.state.subscribe();
         let settled = rx.wait_for(|s| *s != RootsState::Asking);
         let _ = tokio::time::timeout(wait, settled).await;
@@ -64,7 +64,7 @@ impl Roots {
 }
 
 /// The local folder a root's `file://` URI names; `None` for any other URI (or a remote host).
-pub fn path_of_uri(uri: &str) -> Option<PathBuf> {
+pub(crate) fn path_of_uri(uri: &str) -> Option<PathBuf> {
     let rest = uri
         .strip_prefix("file://")
         .or_else(|| uri.strip_prefix("FILE://"))?;

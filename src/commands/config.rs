@@ -326,7 +326,7 @@ fn warn_about_stata(opts: &ServerOptions) {
 }
 
 /// The client's configuration file at its standard place on this OS.
-pub fn default_config_file(client: Client) -> Result<PathBuf, String> {
+pub(crate) fn default_config_file(client: Client) -> Result<PathBuf, String> {
     let home = home_dir()?;
     Ok(match client {
         // Electron apps keep their folder in the OS's config folder (XDG_CONFIG_HOME or

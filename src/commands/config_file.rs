@@ -12,9 +12,9 @@ use serde_json::{Map, Value};
 use crate::run::id::utc_stamp;
 
 /// The key MCP clients keep their servers under.
-pub const SERVERS_KEY: &str = "mcpServers";
+pub(crate) const SERVERS_KEY: &str = "mcpServers";
 
-pub fn pretty(v: &Value) -> String {
+pub(crate) fn pretty(v: &Value) -> String {
     let mut text = serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".to_owned());
     text.push('\n');
     text
@@ -22,7 +22,7 @@ pub fn pretty(v: &Value) -> String {
 
 /// What a merge did, for the user.
 #[derive(Debug)]
-pub struct MergeReport {
+pub(crate) struct MergeReport {
     pub path: PathBuf,
     pub backup: Option<PathBuf>,
     pub created: bool,
@@ -62,7 +62,11 @@ impl std::fmt::Display for MergeReport {
 }
 
 /// Sets `mcpServers.<name>` to `entry` in the JSON file at `path`, keeping everything else.
-pub fn merge_into_file(path: &Path, name: &str, entry: Value) -> Result<MergeReport, String> {
+pub(crate) fn merge_into_file(
+    path: &Path,
+    name: &str,
+    entry: Value,
+) -> Result<MergeReport, String> {
     // A symlinked config (dotfiles) is updated where it really lives; renaming over the
     // link would replace it with a plain file.
     let target = match fs::symlink_metadata(path) {

@@ -1,11 +1,11 @@
 //! The commands for people at a terminal (`doctor`, `config`, `run`) and what they share.
 
-pub mod config;
-pub mod config_file;
-pub mod doctor;
-pub mod doctor_slurm;
-pub mod probe;
-pub mod run;
+pub(crate) mod config;
+pub(crate) mod config_file;
+pub(crate) mod doctor;
+pub(crate) mod doctor_slurm;
+pub(crate) mod probe;
+pub(crate) mod run;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,14 +16,14 @@ use crate::service::retention::{Policy, Retention};
 use crate::settings::Settings;
 
 /// The runner the server would build from `settings`.
-pub fn runner(settings: &Settings) -> Runner {
+pub(crate) fn runner(settings: &Settings) -> Runner {
     Runner::new(settings, Arc::new(RunDirs::new(&settings.log_dir)))
 }
 
 /// Trims the log dir to `--keep-runs` / `--keep-mb` as the server does when it starts, so
 /// a script calling `run` over and over does not fill the disk. Done before the run, so the
 /// log of the run about to happen is never the one removed.
-pub async fn trim_old_runs(settings: &Settings) {
+pub(crate) async fn trim_old_runs(settings: &Settings) {
     let log_dir = &settings.log_dir;
     let retention = Retention::new(
         RunDirs::new(log_dir).root().to_path_buf(),
@@ -39,7 +39,7 @@ pub async fn trim_old_runs(settings: &Settings) {
 
 /// The absolute, canonical path of this `stata-mcp` binary, for client configurations
 /// (clients start servers without the user's shell, so only an absolute path is safe).
-pub fn this_binary() -> Result<PathBuf, String> {
+pub(crate) fn this_binary() -> Result<PathBuf, String> {
     let exe = std::env::current_exe()
         .map_err(|e| format!("could not tell where this stata-mcp binary is: {e}"))?;
     let canonical = std::fs::canonicalize(&exe).map_err(|e| {

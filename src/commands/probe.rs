@@ -17,7 +17,7 @@ use crate::runner::Runner;
 use crate::runner::request::RunRequest;
 
 /// What the check asks Stata.
-pub const CHECK_CODE: &str = "display c(stata_version)";
+pub(crate) const CHECK_CODE: &str = "display c(stata_version)";
 
 /// The longest the check waits for Stata. Start-up takes seconds; a licence server that
 /// does not answer must not keep `doctor` waiting for the server's hour-long default.
@@ -25,7 +25,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The report, printed line by line as the checks go, so a slow Stata start shows where it is.
 #[derive(Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// The first problem found, for the one line on stderr.
     pub first_failure: Option<String>,
 }
@@ -40,7 +40,7 @@ impl std::fmt::Write for Report {
 }
 
 /// Reports a problem, with its fix, in the report (once: stderr only points at it).
-pub fn fail(out: &mut Report, what: &str, detail: &str) {
+pub(crate) fn fail(out: &mut Report, what: &str, detail: &str) {
     let _ = writeln!(out, "  FAILED: {what}");
     for line in detail.lines() {
         let _ = writeln!(out, "    {line}");
@@ -49,7 +49,7 @@ pub fn fail(out: &mut Report, what: &str, detail: &str) {
 }
 
 /// Runs discovery and reports everything it did: searched, skipped, chosen, passed over.
-pub fn find(opts: &ServerOptions, out: &mut Report) -> Option<Found> {
+pub(crate) fn find(opts: &ServerOptions, out: &mut Report) -> Option<Found> {
     if std::env::var_os(INSTALL_ROOTS_VAR).is_some() {
         let _ = writeln!(
             out,
@@ -84,7 +84,7 @@ fn list(out: &mut Report, title: &str, items: &[String]) {
 }
 
 /// What the version check found out.
-pub struct Answer {
+pub(crate) struct Answer {
     pub outcome: RunOutcome,
     /// The version as Stata printed it.
     pub version: Option<String>,
@@ -92,7 +92,7 @@ pub struct Answer {
     pub startup: Duration,
 }
 
-pub async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
+pub(crate) async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answer {
     let started = Instant::now();
     // A session starts on its own first, so its start-up time can be told apart from the call.
     let warmed = runner.warm(stata, workdir, None).await;
@@ -135,7 +135,7 @@ pub async fn ask_version(runner: &Runner, stata: &Path, workdir: &Path) -> Answe
 }
 
 /// The first output line that is a version number (`18`, `19.5`), skipping command echoes.
-pub fn version_in(output: &str) -> Option<String> {
+pub(crate) fn version_in(output: &str) -> Option<String> {
     output
         .lines()
         .map(str::trim)
@@ -145,7 +145,7 @@ pub fn version_in(output: &str) -> Option<String> {
 }
 
 /// Why the check failed, and what to do, from the outcome's status and error.
-pub fn run_failure(outcome: &RunOutcome, stata: &Path) -> String {
+pub(crate) fn run_failure(outcome: &RunOutcome, stata: &Path) -> String {
     let said = outcome.error.as_ref().map_or("", |e| e.message.trim_end());
     // A start failure's message says so itself; the status line would repeat it.
     let mut text = if said.starts_with("Stata did not start") {

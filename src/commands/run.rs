@@ -28,17 +28,17 @@ use crate::stata::messages::{Audience, hint};
 use crate::text::human::human_duration;
 
 /// Exit codes, documented in docs/configuration.md.
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_STATA_ERROR: u8 = 1;
-pub const EXIT_NOT_STARTED: u8 = 2;
-pub const EXIT_TIMEOUT: u8 = 3;
-pub const EXIT_INTERRUPTED: u8 = 130;
+pub(crate) const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_STATA_ERROR: u8 = 1;
+pub(crate) const EXIT_NOT_STARTED: u8 = 2;
+pub(crate) const EXIT_TIMEOUT: u8 = 3;
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 /// The most unprinted output held while stdout is slow; beyond it the oldest is skipped
 /// (and said so). Large, since a terminal or pipe normally keeps up.
 const LIVE_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 
-pub fn exit_code(status: RunStatus) -> u8 {
+pub(crate) fn exit_code(status: RunStatus) -> u8 {
     match status {
         RunStatus::Ok => EXIT_OK,
         RunStatus::Error => EXIT_STATA_ERROR,
@@ -252,7 +252,7 @@ fn for_terminal(err: &ErrorInfo) -> ErrorInfo {
 }
 
 /// The status line, the error and notes, and where the full log is.
-pub fn summary(outcome: &RunOutcome) -> String {
+pub(crate) fn summary(outcome: &RunOutcome) -> String {
     let mut text = String::new();
     let rc = outcome.reported_rc();
     text.push_str(&status_line(outcome.status, rc, outcome.duration));

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::os::Os;
 
 /// The environment variable that replaces the usual install places (a `PATH`-style list).
-pub const INSTALL_ROOTS_VAR: &str = "STATA_MCP_INSTALL_ROOTS";
+pub(crate) const INSTALL_ROOTS_VAR: &str = "STATA_MCP_INSTALL_ROOTS";
 
 /// Where to look. Build it with [`SearchEnv::from_system`], or by hand in tests.
 #[derive(Debug, Clone)]

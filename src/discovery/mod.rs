@@ -24,12 +24,14 @@ mod windows;
 
 use std::path::{Path, PathBuf};
 
-pub use env::{INSTALL_ROOTS_VAR, SearchEnv};
-pub use error::{DiscoveryError, NotFound};
-pub use found::{Found, FoundVia, StataInstall};
-pub use os::{Os, is_gui_binary_name};
+pub(crate) use env::INSTALL_ROOTS_VAR;
+pub use env::SearchEnv;
+pub use error::DiscoveryError;
+pub(crate) use found::Found;
+pub use found::FoundVia;
+pub use os::Os;
 pub use search::discover;
-pub use version::{Edition, Version, edition_from_binary_name, version_from_path};
+pub use version::{Edition, Version, edition_from_binary_name};
 
 /// The binary to run, searching the real environment, or the message to show the user:
 /// [`discover`] for callers that need only the path (the server's tools).

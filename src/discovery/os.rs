@@ -70,7 +70,7 @@ impl Os {
 
 /// Whether `name` is one of Stata's GUI binaries on `os` (`xstata-mp`, macOS `StataMP`),
 /// which must never be run as a batch or console process.
-pub fn is_gui_binary_name(name: &str, os: Os) -> bool {
+pub(crate) fn is_gui_binary_name(name: &str, os: Os) -> bool {
     match os {
         Os::Linux => linux::is_gui_name(name),
         Os::MacOs => macos::is_gui_name(name),

@@ -145,7 +145,7 @@ fn version_from_folder_name(name: &str) -> Option<Version> {
 
 /// The version the folders above a binary give, nearest folder first:
 /// `/usr/local/stata18/stata-mp` → 18, `/Applications/StataNow/StataMP.app/...` → 19.5.
-pub fn version_from_path(binary: &Path) -> Option<Version> {
+pub(crate) fn version_from_path(binary: &Path) -> Option<Version> {
     binary
         .ancestors()
         .skip(1)

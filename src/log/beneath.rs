@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Component, Path};
 
 /// Opens the regular file `rel` (relative, no `..`) beneath the folder `root`.
-pub fn open_beneath(root: &Path, rel: &Path) -> io::Result<File> {
+pub(crate) fn open_beneath(root: &Path, rel: &Path) -> io::Result<File> {
     let parts: Vec<&std::ffi::OsStr> = rel
         .components()
         .map(|c| match c {

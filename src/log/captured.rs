@@ -4,13 +4,13 @@
 use crate::run::error::ErrorInfo;
 
 /// Captured errors kept; later ones are only counted.
-pub const MAX_WARNINGS: usize = 20;
+pub(crate) const MAX_WARNINGS: usize = 20;
 /// Candidates held while waiting to see whether `r(N);` follows.
-pub const MAX_PENDING: usize = 32;
+pub(crate) const MAX_PENDING: usize = 32;
 
 /// A message printed without `r(N);` so far: a captured error unless `r(N);` follows.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// The code its text is known for: only to match it with an `r(N);` that follows.
     pub guessed: i32,
     /// The code the log itself shows (Mata prints it in the message), if any.
@@ -21,7 +21,7 @@ pub struct Candidate {
 }
 
 #[derive(Debug, Default)]
-pub struct Captured {
+pub(crate) struct Captured {
     pending: Vec<Candidate>,
     warnings: Vec<ErrorInfo>,
     omitted: u64,
@@ -32,7 +32,7 @@ pub struct Captured {
 }
 
 impl Captured {
-    pub fn hold(&mut self, c: Candidate) {
+    pub(crate) fn hold(&mut self, c: Candidate) {
         if self.pending.len() >= MAX_PENDING {
             let first = self.pending.remove(0);
             self.keep_candidate(first);
@@ -42,7 +42,7 @@ impl Captured {
 
     /// `r(N);` has come: the candidate printed just before it (from `since` on) with this
     /// code is that error's message, not a captured error; the others are captured.
-    pub fn settle(&mut self, code: i32, since: u64) {
+    pub(crate) fn settle(&mut self, code: i32, since: u64) {
         let mut pending = std::mem::take(&mut self.pending);
         if let Some(last) = pending.last()
             && (last.guessed == code || last.guessed == crate::stata::messages::ANY_CODE)
@@ -57,7 +57,7 @@ impl Captured {
 
     /// A new command starts: what the last one printed without `r(N);` was captured.
     /// `shows_rc`: the new command displays `_rc`, so its output gives the code.
-    pub fn next_command(&mut self, shows_rc: bool) {
+    pub(crate) fn next_command(&mut self, shows_rc: bool) {
         self.last = None;
         for c in std::mem::take(&mut self.pending) {
             self.keep_candidate(c);
@@ -67,7 +67,7 @@ impl Captured {
 
     /// A line the current command printed: when it shows `_rc`, the last number in it is
     /// the captured error's code (0: the command did not fail after all).
-    pub fn output(&mut self, line: &str) {
+    pub(crate) fn output(&mut self, line: &str) {
         let Some(i) = self.probing.take() else { return };
         let Some(code) = line
             .split(|c: char| !c.is_ascii_digit())
@@ -84,7 +84,7 @@ impl Captured {
     }
 
     /// An error with `r(N);` that the run went on after.
-    pub fn keep(&mut self, w: ErrorInfo) -> Option<usize> {
+    pub(crate) fn keep(&mut self, w: ErrorInfo) -> Option<usize> {
         if let Some(i) = self
             .warnings
             .iter()
@@ -101,7 +101,7 @@ impl Captured {
     }
 
     /// Takes back the warning at `i` (it was the run's error after all), if it is the last.
-    pub fn take_back(&mut self, i: usize) {
+    pub(crate) fn take_back(&mut self, i: usize) {
         if i + 1 == self.warnings.len() {
             self.warnings.pop();
             self.last = None;
@@ -117,12 +117,12 @@ impl Captured {
 
     /// Candidates held now (bounded by [`MAX_PENDING`]).
     #[cfg(test)]
-    pub fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.pending.len()
     }
 
     /// The log is complete.
-    pub fn finish(mut self) -> (Vec<ErrorInfo>, u64) {
+    pub(crate) fn finish(mut self) -> (Vec<ErrorInfo>, u64) {
         self.next_command(false);
         (self.warnings, self.omitted)
     }

@@ -8,7 +8,7 @@ use crate::run::files::{SESSION_CALLS_PREFIX, SESSIONS_DIR, WRAPPER_LOG};
 use crate::run::id::RunId;
 
 /// The file to read, checked to be inside the log dir, and its run id when it has one.
-pub fn find_log(
+pub(crate) fn find_log(
     log_dir: &Path,
     run_id: Option<&str>,
     path: Option<&str>,
@@ -91,7 +91,7 @@ pub fn find_log(
 
 /// Opens `path` (found by [`find_log`], so inside the log dir) again from the log dir down,
 /// following no link on the way: a file swapped for a link after the check is refused.
-pub fn open_found(log_dir: &Path, path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_found(log_dir: &Path, path: &Path) -> std::io::Result<std::fs::File> {
     let root = log_dir.canonicalize()?;
     let rel = path
         .strip_prefix(&root)

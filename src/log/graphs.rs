@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 /// The most distinct graph files one run reports; a loop exporting thousands of graphs
 /// must not grow the result without bound.
-pub const MAX_TRACKED: usize = 256;
+pub(crate) const MAX_TRACKED: usize = 256;
 
 /// The file formats a graph can be shown from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GraphFormat {
+pub(crate) enum GraphFormat {
     Png,
     Svg,
 }
@@ -32,7 +32,7 @@ impl GraphFormat {
 /// which 17+ prints before exporting a new file with `replace`, is not an export. The line
 /// must be the whole message (line-anchored), so a `display` of some other text mentioning a
 /// file is not taken for one.
-pub fn export_message(line: &str) -> Option<(PathBuf, GraphFormat)> {
+pub(crate) fn export_message(line: &str) -> Option<(PathBuf, GraphFormat)> {
     let line = line.trim_end();
     let inner = match line.strip_prefix("(file ") {
         Some(rest) => rest.strip_suffix(" format)")?,

@@ -10,7 +10,7 @@ use super::decode::{decode_line, trim_eol};
 use crate::text::cut::contains_ignore_ascii_case;
 
 /// The most matching lines one `grep` returns (all are counted).
-pub const MAX_MATCHES: usize = 200;
+pub(crate) const MAX_MATCHES: usize = 200;
 /// A matching line is shown up to this many characters.
 const MATCH_TEXT_CHARS: usize = 500;
 /// Only this much of each line is searched, so one enormous line cannot take memory.
@@ -18,7 +18,7 @@ const LINE_SCAN_BYTES: usize = 64 * 1024;
 
 /// One line that matched `grep`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct LineMatch {
+pub(crate) struct LineMatch {
     /// 1-based line number in the log.
     pub line: u64,
     /// Byte offset of the line's start (pass it as `offset` to read around it).
@@ -28,7 +28,7 @@ pub struct LineMatch {
 }
 
 /// What a search found.
-pub struct Found {
+pub(crate) struct Found {
     /// The first [`MAX_MATCHES`] matching lines.
     pub matches: Vec<LineMatch>,
     /// Lines that matched, all of them.
@@ -40,7 +40,7 @@ pub struct Found {
 /// Streams `reader` line by line and collects the lines containing `needle`, ignoring case.
 /// Memory stays bounded: at most `LINE_SCAN_BYTES` of a line is held, at most `MAX_MATCHES`
 /// lines and `max_bytes` of their text are kept.
-pub fn grep<R: BufRead>(mut reader: R, needle: &str, max_bytes: u64) -> io::Result<Found> {
+pub(crate) fn grep<R: BufRead>(mut reader: R, needle: &str, max_bytes: u64) -> io::Result<Found> {
     let needle_lower = needle.to_lowercase();
     let ascii = needle.is_ascii();
     let mut found = Found {

@@ -8,7 +8,7 @@ const MAX_LICENSE_CHARS: usize = 1_000;
 
 /// Adds `trimmed` (a line before any command echo) to `license` if it is, or continues, a
 /// licence failure; returns whether it did.
-pub fn gather(license: &mut Option<String>, trimmed: &str) -> bool {
+pub(super) fn gather(license: &mut Option<String>, trimmed: &str) -> bool {
     if trimmed.is_empty() || trimmed == "." || trimmed.starts_with(". ") {
         return false;
     }

@@ -15,7 +15,7 @@ use crate::text::cut::cut_point;
 /// them at its own pace. Whatever the gap, at most `max_bytes` of text is held: under a
 /// flood the newest text is kept (it says where the run is now) and the frame says how
 /// much was skipped. Nothing is lost: the full text is in the log on disk.
-pub struct LiveOutput {
+pub(crate) struct LiveOutput {
     max_bytes: usize,
     inner: Mutex<Pending>,
     notify: Notify,
@@ -40,7 +40,7 @@ struct Pending {
 
 /// How far a run is, in top-level commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Commands {
+pub(crate) struct Commands {
     /// Commands finished: all started but the one running.
     pub done: u64,
     pub total: u64,
@@ -66,12 +66,12 @@ impl Pending {
 
 /// One frame's worth of news.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     pub message: String,
 }
 
 impl LiveOutput {
-    pub fn new(max_bytes: usize) -> Self {
+    pub(crate) fn new(max_bytes: usize) -> Self {
         Self {
             max_bytes: max_bytes.max(256),
             inner: Mutex::new(Pending::default()),
@@ -83,7 +83,7 @@ impl LiveOutput {
     /// The output of one part of a larger run (a sweep's task): each line and status also
     /// goes to `parent`, opened by `label` (`[task 3] `), so a reader of the whole can tell
     /// who printed it. Its own text is kept only up to the minimum (nobody reads it).
-    pub fn part_of(parent: std::sync::Arc<LiveOutput>, label: String) -> Self {
+    pub(crate) fn part_of(parent: std::sync::Arc<LiveOutput>, label: String) -> Self {
         Self {
             parent: Some((parent, label)),
             ..Self::new(0)
@@ -97,7 +97,7 @@ impl LiveOutput {
     }
 
     /// Adds complete output lines (each ending in `\n`).
-    pub fn push_lines(&self, text: &str) {
+    pub(crate) fn push_lines(&self, text: &str) {
         if text.is_empty() {
             return;
         }
@@ -134,7 +134,7 @@ impl LiveOutput {
     }
 
     /// A note about the run itself rather than Stata output (e.g. "queued behind another run").
-    pub fn push_status(&self, status: impl Into<String>) {
+    pub(crate) fn push_status(&self, status: impl Into<String>) {
         let status = status.into();
         if let Some((parent, label)) = &self.parent {
             parent.push_status(format!("{label}{status}"));
@@ -144,7 +144,7 @@ impl LiveOutput {
     }
 
     /// Takes everything pending as one frame message, or `None` when there is no news.
-    pub fn take(&self) -> Option<Chunk> {
+    pub(crate) fn take(&self) -> Option<Chunk> {
         let mut p = self.lock();
         if p.text.is_empty() && p.status.is_none() {
             return None;
@@ -170,12 +170,12 @@ impl LiveOutput {
     }
 
     /// Says how many top-level commands the code holds, so frames can say how far it is.
-    pub fn set_total(&self, total: u64) {
+    pub(crate) fn set_total(&self, total: u64) {
         self.lock().total = Some(total);
     }
 
     /// How far the run is, when its number of commands is known.
-    pub fn commands(&self) -> Option<Commands> {
+    pub(crate) fn commands(&self) -> Option<Commands> {
         let p = self.lock();
         let total = p.total?;
         Some(Commands {
@@ -185,12 +185,12 @@ impl LiveOutput {
     }
 
     /// The last command Stata echoed, if any.
-    pub fn last_command(&self) -> Option<String> {
+    pub(crate) fn last_command(&self) -> Option<String> {
         self.lock().last_command.clone()
     }
 
     /// Resolves when something new was pushed since the last `take`.
-    pub async fn changed(&self) {
+    pub(crate) async fn changed(&self) {
         self.notify.notified().await;
     }
 }

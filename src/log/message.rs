@@ -9,7 +9,7 @@ use crate::stata::messages::{known_message, mata_error};
 /// command's echo (`window`, oldest first; an empty string marks a blank line). `command` is
 /// the failing command, whose own output may begin the message's line (`display "x = " y`
 /// prints `x = ` before `y not found`).
-pub fn error_message(window: &[String], code: i32, command: Option<&str>) -> String {
+pub(crate) fn error_message(window: &[String], code: i32, command: Option<&str>) -> String {
     let mut lines = logical_lines(window);
     if let Some(cmd) = command
         && let Some(first) = lines.first_mut()

@@ -1,24 +1,24 @@
 //! Reading Stata's log while it is written: tailing, decoding, filtering the runner's lines,
 //! one pass that feeds the live output, the error scan and graph detection.
 
-pub mod beneath;
-pub mod captured;
-pub mod decode;
-pub mod filter;
-pub mod find;
-pub mod graphs;
-pub mod grep;
+pub(crate) mod beneath;
+pub(crate) mod captured;
+pub(crate) mod decode;
+pub(crate) mod filter;
+pub(crate) mod find;
+pub(crate) mod graphs;
+pub(crate) mod grep;
 mod license;
-pub mod live;
-pub mod message;
-pub mod pipeline;
-pub mod read;
-pub mod read_error;
-pub mod remote;
-pub mod scan;
-pub mod smcl;
-pub mod stack;
-pub mod tail;
-pub mod watch;
+pub(crate) mod live;
+pub(crate) mod message;
+pub(crate) mod pipeline;
+pub(crate) mod read;
+pub(crate) mod read_error;
+pub(crate) mod remote;
+pub(crate) mod scan;
+pub(crate) mod smcl;
+pub(crate) mod stack;
+pub(crate) mod tail;
+pub(crate) mod watch;
 #[cfg(any(target_os = "linux", windows))]
-pub mod watcher;
+pub(crate) mod watcher;

@@ -14,7 +14,7 @@ use crate::run::output::CappedOutput;
 /// Bytes of user lines gathered before they are handed to the live output.
 const BATCH_LIMIT: usize = 64 * 1024;
 
-pub struct LogPipeline {
+pub(crate) struct LogPipeline {
     decoder: LineDecoder,
     filter: RunnerFilter,
     sinks: Sinks,
@@ -51,7 +51,7 @@ impl Sinks {
 }
 
 /// What the log said, once the run is over.
-pub struct LogSummary {
+pub(crate) struct LogSummary {
     pub scan: Scan,
     pub output: CappedOutput,
     /// Whether the user's code was reached (false: Stata failed before it, e.g. licence).
@@ -65,7 +65,11 @@ pub struct LogSummary {
 }
 
 impl LogPipeline {
-    pub fn new(filter: RunnerFilter, live: Arc<LiveOutput>, max_output_chars: usize) -> Self {
+    pub(crate) fn new(
+        filter: RunnerFilter,
+        live: Arc<LiveOutput>,
+        max_output_chars: usize,
+    ) -> Self {
         Self {
             decoder: LineDecoder::default(),
             filter,
@@ -82,7 +86,7 @@ impl LogPipeline {
     }
 
     /// One raw line of log, with its newline (`\n` or `\r\n`) unless the log ends without one.
-    pub fn push_raw(&mut self, raw: &[u8]) {
+    pub(crate) fn push_raw(&mut self, raw: &[u8]) {
         let mut decoder = std::mem::take(&mut self.decoder);
         decoder.push(raw, &mut |line, len| self.push_line(line, len));
         self.decoder = decoder;
@@ -123,13 +127,13 @@ impl LogPipeline {
     }
 
     /// A raw line of log the caller kept from the filter (it still counts for offsets).
-    pub fn skip_raw(&mut self, raw: &[u8]) {
+    pub(crate) fn skip_raw(&mut self, raw: &[u8]) {
         self.release_held();
         self.read += raw.len() as u64;
     }
 
     /// A line that is not in the log (the caller stands it in for one), taking no bytes.
-    pub fn push_stand_in(&mut self, line: &str) {
+    pub(crate) fn push_stand_in(&mut self, line: &str) {
         self.release_held();
         let end = self.read;
         let sinks = &mut self.sinks;
@@ -137,12 +141,12 @@ impl LogPipeline {
     }
 
     /// Session mode: the number the end sentinel printed, once it has run.
-    pub fn ended_with(&self) -> Option<i32> {
+    pub(crate) fn ended_with(&self) -> Option<i32> {
         self.filter.ended_with()
     }
 
     /// Hands the lines read since the last call to the live output (one progress chunk).
-    pub fn flush_live(&mut self) {
+    pub(crate) fn flush_live(&mut self) {
         if !self.sinks.batch.is_empty() {
             self.live.push_lines(&self.sinks.batch);
             self.sinks.batch.clear();
@@ -150,7 +154,7 @@ impl LogPipeline {
     }
 
     /// The log is complete: releases held lines and returns what was found.
-    pub fn finish(mut self) -> LogSummary {
+    pub(crate) fn finish(mut self) -> LogSummary {
         self.release_held();
         let sinks = &mut self.sinks;
         self.filter.finish_at(|l, end| sinks.line(l, end));

@@ -15,14 +15,14 @@ use super::read_error::ReadError;
 use crate::run::files::{REGION_FILE, WRAPPER_LOG, parse_region};
 
 /// Bytes returned when `max_bytes` is not given.
-pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024;
+pub(crate) const DEFAULT_MAX_BYTES: u64 = 64 * 1024;
 /// The most bytes one call returns, whatever `max_bytes` asks: a tool result is read by a
 /// model, and a larger page would only crowd its context.
-pub const MAX_BYTES_LIMIT: u64 = 1024 * 1024;
+pub(crate) const MAX_BYTES_LIMIT: u64 = 1024 * 1024;
 
 /// What to read of which log: the checked form of a `stata_read_log` call.
 #[derive(Debug, Clone, Default)]
-pub struct LogQuery {
+pub(crate) struct LogQuery {
     /// The run whose log to read.
     pub run_id: Option<String>,
     /// Or a file under the log dir: absolute, or relative to the log dir.
@@ -42,7 +42,7 @@ pub struct LogQuery {
 /// How the log was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ReadMode {
+pub(crate) enum ReadMode {
     /// A byte range: `offset` .. `end_offset`.
     Range,
     /// The last lines.
@@ -53,7 +53,7 @@ pub enum ReadMode {
 
 /// The structured result of `stata_read_log` (the tool's `outputSchema`).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct LogPage {
+pub(crate) struct LogPage {
     /// The file read (absolute).
     pub path: String,
     /// The run the file belongs to, when it is in a run directory.
@@ -136,7 +136,7 @@ fn request(args: &LogQuery) -> Result<Request, ReadError> {
 }
 
 /// Reads what `args` asks of a log under `log_dir`.
-pub fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, ReadError> {
+pub(crate) fn read_log(log_dir: &Path, args: &LogQuery) -> Result<LogPage, ReadError> {
     let req = request(args)?;
     let (path, run_id) = find_log(log_dir, args.run_id.as_deref(), args.path.as_deref())?;
     let io_err = |what: &'static str| {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::run::files::WRAPPER_LOG;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// The arguments do not fit together (or one is out of range).
     #[error("{0}")]
     Arguments(&'static str),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// The name of the network file system `dir` is on, if it is on one.
 #[cfg(target_os = "linux")]
-pub fn remote_file_system(dir: &Path) -> Option<&'static str> {
+pub(crate) fn remote_file_system(dir: &Path) -> Option<&'static str> {
     let fs = nix::sys::statfs::statfs(dir).ok()?;
     // `f_type` magic numbers from the kernel's and the file systems' own headers.
     #[allow(clippy::unnecessary_cast)] // the field's width differs between targets

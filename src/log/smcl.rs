@@ -9,7 +9,7 @@ const RULE_WIDTH: usize = 78;
 /// Whether `line` shows the log is SMCL: its header, or a line that opens with a mode tag
 /// (`{com}. regress`, `{txt}`, `{err}`). A text log never starts a line so: Stata renders
 /// the markup of what it prints there, and echoes start with `. `.
-pub fn is_smcl_line(line: &str) -> bool {
+pub(crate) fn is_smcl_line(line: &str) -> bool {
     ["{smcl}", "{com}", "{txt}", "{res}", "{err}", "{inp}"]
         .iter()
         .any(|t| line.starts_with(t))
@@ -17,7 +17,7 @@ pub fn is_smcl_line(line: &str) -> bool {
 
 /// `line` without SMCL tags: styles dropped, `{bf:text}` and links reduced to their text,
 /// rules drawn, `{search r(111), local:r(111);}` back to `r(111);`.
-pub fn to_text(line: &str) -> Cow<'_, str> {
+pub(crate) fn to_text(line: &str) -> Cow<'_, str> {
     if !line.contains('{') {
         return Cow::Borrowed(line);
     }

@@ -5,7 +5,7 @@
 const MAX_STACK: usize = 32;
 
 #[derive(Debug, Clone)]
-pub struct DoFile {
+pub(crate) struct DoFile {
     pub path: String,
     /// Run without output (`run`, `quietly do`): no echo and no `end of do-file` will show.
     pub silent: bool,
@@ -14,7 +14,7 @@ pub struct DoFile {
 }
 
 #[derive(Debug, Default)]
-pub struct DoStack {
+pub(crate) struct DoStack {
     open: Vec<DoFile>,
     /// Do-files opened beyond [`MAX_STACK`].
     hidden: usize,
@@ -24,7 +24,7 @@ pub struct DoStack {
 }
 
 impl DoStack {
-    pub fn push(&mut self, file: DoFile) {
+    pub(crate) fn push(&mut self, file: DoFile) {
         if self.open.len() >= MAX_STACK {
             self.hidden += 1;
         } else {
@@ -34,7 +34,7 @@ impl DoStack {
 
     /// The innermost do-file has ended (or failed to open); `None` when it was one past
     /// [`MAX_STACK`] or none was known to be open.
-    pub fn pop(&mut self) -> Option<DoFile> {
+    pub(crate) fn pop(&mut self) -> Option<DoFile> {
         if self.hidden > 0 {
             self.hidden -= 1;
             None
@@ -45,7 +45,7 @@ impl DoStack {
 
     /// The innermost do-file's name (and the command that ran it) as a wrapped echo's rest
     /// completes them.
-    pub fn rename_top(&mut self, path: String, caller: String) {
+    pub(crate) fn rename_top(&mut self, path: String, caller: String) {
         if self.hidden == 0
             && let Some(top) = self.open.last_mut()
         {
@@ -56,7 +56,7 @@ impl DoStack {
 
     /// `end of do-file`: the innermost one ended, after any silent ones above it (they show
     /// no end of their own). Returns it, remembered as ended.
-    pub fn end(&mut self) -> Option<DoFile> {
+    pub(crate) fn end(&mut self) -> Option<DoFile> {
         self.drop_silent();
         let done = self.pop()?;
         if self.ended.len() >= MAX_STACK {
@@ -67,14 +67,14 @@ impl DoStack {
     }
 
     /// A new echo shows that silent do-files (which echo nothing) are over.
-    pub fn drop_silent(&mut self) {
+    pub(crate) fn drop_silent(&mut self) {
         while self.open.last().is_some_and(|d| d.silent) && self.hidden == 0 {
             self.open.pop();
         }
     }
 
     /// The names, outermost first.
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.open.iter().map(|d| d.path.clone()).collect();
         if self.hidden > 0 {
             names.push(format!("… {} more", self.hidden));
@@ -85,7 +85,7 @@ impl DoStack {
     /// `stack` made as deep as the error's trailer showed (`depth` ends after it), from the
     /// do-files whose end was seen too early: another file's `end of do-file`, whose start
     /// did not show, was taken for theirs.
-    pub fn complete(&mut self, stack: &mut Vec<String>, depth: usize) {
+    pub(crate) fn complete(&mut self, stack: &mut Vec<String>, depth: usize) {
         while stack.len() < depth
             && let Some(path) = self.ended.pop()
         {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Polling a plain file is used rather than filesystem notifications: it is the same
 /// code on Linux, macOS and Windows, works on network drives, and costs one `read`
 /// returning 0 per poll when nothing is new (see docs/performance.md for the latency).
-pub struct LogTail {
+pub(crate) struct LogTail {
     path: PathBuf,
     file: Option<File>,
     /// Bytes after the last newline: a line Stata has not finished writing yet.
@@ -31,7 +31,7 @@ const MAX_READ_PER_POLL: u64 = 1 << 20;
 const MAX_PARTIAL: usize = 1 << 20;
 
 impl LogTail {
-    pub fn new(path: impl AsRef<Path>) -> Self {
+    pub(crate) fn new(path: impl AsRef<Path>) -> Self {
         Self {
             path: path.as_ref().to_path_buf(),
             file: None,
@@ -43,12 +43,12 @@ impl LogTail {
     }
 
     /// Whether the last poll stopped at its read limit: poll again soon, after yielding.
-    pub fn behind(&self) -> bool {
+    pub(crate) fn behind(&self) -> bool {
         self.behind
     }
 
     /// Reads to the end of what is written now, however much that is (the run is over).
-    pub fn drain(&mut self, mut on_line: impl FnMut(&[u8])) -> io::Result<()> {
+    pub(crate) fn drain(&mut self, mut on_line: impl FnMut(&[u8])) -> io::Result<()> {
         self.poll(&mut on_line)?;
         while self.behind {
             self.poll(&mut on_line)?;
@@ -57,14 +57,15 @@ impl LogTail {
     }
 
     /// Bytes of log read so far.
-    pub fn offset(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn offset(&self) -> u64 {
         self.offset
     }
 
     /// Reads what is new (up to a limit, see [`LogTail::behind`]) and calls `on_line` for
     /// each complete line, its newline included (so a reader can count bytes). Returns whether anything was read. A log that does not exist yet
     /// (Stata still starting) is not an error.
-    pub fn poll(&mut self, mut on_line: impl FnMut(&[u8])) -> io::Result<bool> {
+    pub(crate) fn poll(&mut self, mut on_line: impl FnMut(&[u8])) -> io::Result<bool> {
         if self.file.is_none() {
             match File::open(&self.path) {
                 Ok(f) => self.file = Some(f),
@@ -117,7 +118,7 @@ impl LogTail {
     }
 
     /// The run is over: hand out a last line that never got its newline.
-    pub fn finish(&mut self, mut on_line: impl FnMut(&[u8])) {
+    pub(crate) fn finish(&mut self, mut on_line: impl FnMut(&[u8])) {
         if !self.partial.is_empty() {
             on_line(&self.partial);
             self.partial.clear();

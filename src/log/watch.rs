@@ -10,12 +10,12 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 /// How often the log is read when polling: a line reaches the client within a few
 /// milliseconds; an idle poll is one `read` returning 0.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// With notifications, a read this often anyway, so a missed event (an overflowed event
 /// queue) never delays text for long. Five seconds: each read wakes the run's task, and a
 /// sweep follows hundreds of logs at once (at one second, 200 tasks printing a line a second
 /// woke twice as often as their lines asked; docs/performance.md).
-pub const SAFETY_POLL: Duration = Duration::from_secs(5);
+pub(crate) const SAFETY_POLL: Duration = Duration::from_secs(5);
 
 /// `--follow`: how a running log is followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -29,7 +29,7 @@ pub enum FollowMode {
 
 /// How one log is being followed, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Strategy {
+pub(crate) enum Strategy {
     /// Woken by the OS on every write (`inotify` on Linux, `ReadDirectoryChangesW` on
     /// Windows), with a safety poll every [`SAFETY_POLL`].
     Notify,
@@ -62,7 +62,7 @@ fn backend() -> &'static str {
 }
 
 /// The wake-ups for one followed log.
-pub struct Wake {
+pub(crate) struct Wake {
     ticker: Interval,
     strategy: Strategy,
     /// Set by the OS watcher's thread on every change in the log's folder.
@@ -73,7 +73,7 @@ pub struct Wake {
 
 impl Wake {
     /// Wake-ups for a log in `dir` (which must exist: a run's folder), as `mode` asks.
-    pub fn new(dir: &Path, mode: FollowMode) -> Wake {
+    pub(crate) fn new(dir: &Path, mode: FollowMode) -> Wake {
         let news = Arc::new(tokio::sync::Notify::new());
         let (watcher, strategy) = match mode {
             FollowMode::Poll => (None, Strategy::Poll("--follow poll".into())),
@@ -103,7 +103,7 @@ impl Wake {
     /// Wake-ups every `period`, for a log another machine writes (a cluster job's, on
     /// shared storage): only reading sees such writes, and a job's log need not be read
     /// every few milliseconds.
-    pub fn every(period: Duration, why: &str) -> Wake {
+    pub(crate) fn every(period: Duration, why: &str) -> Wake {
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Wake {
@@ -115,12 +115,12 @@ impl Wake {
         }
     }
 
-    pub fn strategy(&self) -> &Strategy {
+    pub(crate) fn strategy(&self) -> &Strategy {
         &self.strategy
     }
 
     /// Waits until the log may have grown (or the safety poll is due).
-    pub async fn next(&mut self) {
+    pub(crate) async fn next(&mut self) {
         tokio::select! {
             _ = self.news.notified() => {}
             _ = self.ticker.tick() => {}

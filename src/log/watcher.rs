@@ -57,13 +57,13 @@ fn shared() -> Result<&'static Shared, String> {
 }
 
 /// `news` is woken on every change in `dir` until this is dropped.
-pub struct Subscription {
+pub(crate) struct Subscription {
     dir: PathBuf,
     id: u64,
 }
 
 /// Wakes `news` on every change in `dir` (not recursively); the reason when it cannot.
-pub fn subscribe(dir: &Path, news: &Arc<Notify>) -> Result<Subscription, String> {
+pub(crate) fn subscribe(dir: &Path, news: &Arc<Notify>) -> Result<Subscription, String> {
     let s = shared()?;
     let mut watcher = lock(&s.watcher);
     let first = lock(&s.subscribers).get(dir).is_none_or(Vec::is_empty);

@@ -27,7 +27,7 @@ const SUGGESTED_WAIT_S: u64 = 30;
 /// Once the job has ended, the run's result fields (`rc`, `error`, `output`, `log_path`...)
 /// are there too, as a foreground call returns them.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct JobJson {
+pub(crate) struct JobJson {
     /// The job's id, for stata_job.
     pub job_id: String,
     /// queued (waiting for the session), running, or how it ended: ok, error, timeout, cancelled, failed_to_start.
@@ -62,7 +62,7 @@ pub struct JobJson {
 
 /// One line of the job list.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct JobEntryJson {
+pub(crate) struct JobEntryJson {
     pub job_id: String,
     pub status: JobStatus,
     pub tool: String,
@@ -74,7 +74,7 @@ pub struct JobEntryJson {
 
 /// `stata_job {}`: the jobs of this server, newest first.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct JobListJson {
+pub(crate) struct JobListJson {
     pub jobs: Vec<JobEntryJson>,
     /// Runs whose server stopped before they ended (a crash, `kill -9`): their logs are kept.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -83,7 +83,7 @@ pub struct JobListJson {
 
 /// A run an earlier server left unfinished.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct CutOffJson {
+pub(crate) struct CutOffJson {
     pub run_id: String,
     pub server_pid: u32,
     /// A background cluster job the server never submitted: it stopped first.
@@ -97,7 +97,7 @@ pub struct CutOffJson {
 #[serde(untagged)]
 #[schemars(extend("type" = "object"))]
 #[allow(dead_code)] // only its schema is used
-pub enum RunOrJobJson {
+pub(crate) enum RunOrJobJson {
     Run(RunResultJson),
     Job(JobJson),
 }
@@ -107,21 +107,21 @@ pub enum RunOrJobJson {
 #[serde(untagged)]
 #[schemars(extend("type" = "object"))]
 #[allow(dead_code)] // only its schema is used
-pub enum JobToolJson {
+pub(crate) enum JobToolJson {
     Job(Box<JobJson>),
     List(JobListJson),
 }
 
 /// What one look at a job shows: the text, the job's JSON, and the run's outcome once the
 /// job has ended (whose result then follows the text, with the JSON's fields beside it).
-pub struct JobView {
+pub(crate) struct JobView {
     pub text: String,
     pub json: JobJson,
     pub outcome: Option<Arc<RunOutcome>>,
 }
 
 /// The answer about one job at `look`: its state and new output, or its run once ended.
-pub fn job_view(
+pub(crate) fn job_view(
     job: &Job,
     look: JobLook,
     runs_dir: &Path,
@@ -319,7 +319,7 @@ fn write_new_output(text: &mut String, new: &str) {
 }
 
 /// `stata_job {}`: every job, newest first.
-pub fn job_list(jobs: &[Arc<Job>], cut_off: &[CutOff]) -> (String, JobListJson) {
+pub(crate) fn job_list(jobs: &[Arc<Job>], cut_off: &[CutOff]) -> (String, JobListJson) {
     let entries: Vec<JobEntryJson> = jobs
         .iter()
         .map(|job| {
@@ -381,7 +381,7 @@ pub fn job_list(jobs: &[Arc<Job>], cut_off: &[CutOff]) -> (String, JobListJson) 
 }
 
 /// The runs a stopped server left, for `stata_job {}` and `doctor` (empty when none).
-pub fn cut_off_text(cut_off: &[CutOff]) -> String {
+pub(crate) fn cut_off_text(cut_off: &[CutOff]) -> String {
     let mut text = String::new();
     if cut_off.is_empty() {
         return text;
@@ -419,7 +419,7 @@ pub fn cut_off_text(cut_off: &[CutOff]) -> String {
 }
 
 /// Why `id` names no job of a server that started `started` jobs, and what to do instead.
-pub fn unknown_job(started: u64, id: &str) -> String {
+pub(crate) fn unknown_job(started: u64, id: &str) -> String {
     let mut msg = format!("no job {id:?} in this server. ");
     if RunId::parse(id).is_some() {
         let _ = write!(

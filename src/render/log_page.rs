@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::log::read::{LogPage, ReadMode};
 
 /// The text block: a header line saying what was read, then the text or the matches.
-pub fn render_log_page(j: &LogPage) -> String {
+pub(crate) fn render_log_page(j: &LogPage) -> String {
     let mut t = String::with_capacity(j.text.len() + 256);
     if j.user_output_only {
         let _ = writeln!(

@@ -1,9 +1,9 @@
 //! How results are shown: the text and structured content of a run's outcome, jobs, log
 //! pages and query reports, and graphs as images.
 
-pub mod job;
-pub mod log_page;
-pub mod outcome;
-pub mod query;
-pub mod started;
-pub mod sweep;
+pub(crate) mod job;
+pub(crate) mod log_page;
+pub(crate) mod outcome;
+pub(crate) mod query;
+pub(crate) mod started;
+pub(crate) mod sweep;

@@ -17,7 +17,7 @@ use crate::text::human::{group, human_duration};
 
 /// What a run tool returns: the text block, the structured content, and the error flag.
 #[derive(Debug, Clone)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub text: String,
     pub structured: serde_json::Value,
     pub is_error: bool,
@@ -25,7 +25,7 @@ pub struct Rendered {
 
 /// The structured result of a Stata run (the tool's `outputSchema`).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct RunResultJson {
+pub(crate) struct RunResultJson {
     /// How the run ended: ok, error, timeout, cancelled or failed_to_start.
     pub status: RunStatus,
     /// The run's id (names its log for stata_read_log).
@@ -58,7 +58,7 @@ pub struct RunResultJson {
 }
 
 /// Builds the tool result of a finished run.
-pub fn render(outcome: &RunOutcome) -> Rendered {
+pub(crate) fn render(outcome: &RunOutcome) -> Rendered {
     let log_path = outcome
         .log_path
         .as_ref()
@@ -142,14 +142,14 @@ pub fn render(outcome: &RunOutcome) -> Rendered {
 }
 
 /// A run's id as results print it: `-` for a run that never got a folder.
-pub fn run_id_text(outcome: &RunOutcome) -> String {
+pub(crate) fn run_id_text(outcome: &RunOutcome) -> String {
     outcome
         .run_id
         .map_or_else(|| "-".to_owned(), |id| id.to_string())
 }
 
 /// `Stata run ok in 1.2 s`, `Stata error r(111) in 0.4 s`, `Timed out after 30 s`, ...
-pub fn status_line(status: RunStatus, rc: Option<i32>, duration: Duration) -> String {
+pub(crate) fn status_line(status: RunStatus, rc: Option<i32>, duration: Duration) -> String {
     let d = human_duration(duration);
     match status {
         RunStatus::Ok => format!("Stata run ok in {d}"),
@@ -165,7 +165,7 @@ pub fn status_line(status: RunStatus, rc: Option<i32>, duration: Duration) -> St
 
 /// One error as a few lines: `r(111): message`, then `in:`, `in do-file:`, `at:` and
 /// `hint:`; the tool results and `stata-mcp run` both write errors so.
-pub fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
+pub(crate) fn write_error(text: &mut String, err: &ErrorInfo, indent: &str) {
     let mut lines = err.message.lines();
     let first = match lines.next().unwrap_or("").trim_end() {
         "" => "(Stata printed no message)",

@@ -13,7 +13,7 @@ use crate::text::human::{human_bytes, human_duration};
 /// Why a query failed, in the user's terms: Stata's message and hint, and the runner's
 /// notes, but none of the query's own commands (they are the server's plumbing).
 /// Why a session tool cannot answer here: the server runs no live session.
-pub fn needs_session(tool: &str) -> String {
+pub(crate) fn needs_session(tool: &str) -> String {
     format!(
         "{tool} needs the live Stata session, but this server runs in batch mode (a fresh Stata \
          per call, nothing kept in memory). Start the server with `--mode session` (or \
@@ -22,7 +22,7 @@ pub fn needs_session(tool: &str) -> String {
     )
 }
 
-pub fn query_failure(outcome: &RunOutcome) -> String {
+pub(crate) fn query_failure(outcome: &RunOutcome) -> String {
     let mut text = match &outcome.error {
         Some(err) if !err.message.trim().is_empty() => err.message.trim_end().to_owned(),
         _ => status_line(outcome.status, outcome.reported_rc(), outcome.duration),
@@ -38,7 +38,7 @@ pub fn query_failure(outcome: &RunOutcome) -> String {
 }
 
 /// `stata_inspect_data`: the command, the counts, any notes, then what Stata printed.
-pub fn inspect_text(j: &InspectJson) -> String {
+pub(crate) fn inspect_text(j: &InspectJson) -> String {
     let mut text = format!(
         "{}\n({} observations, {} variables in memory)\n",
         j.command,
@@ -55,7 +55,7 @@ pub fn inspect_text(j: &InspectJson) -> String {
 
 /// `stata_get_results`: a line when nothing is stored, the notes, then the JSON itself,
 /// which is the clearest text for a model: every number exact.
-pub fn results_text(j: &ResultsJson) -> String {
+pub(crate) fn results_text(j: &ResultsJson) -> String {
     let mut text = String::new();
     if j.scalars.is_empty() && j.macros.is_empty() && j.matrices.is_empty() {
         let _ = writeln!(
@@ -76,7 +76,7 @@ pub fn results_text(j: &ResultsJson) -> String {
     text
 }
 
-pub fn session_text(j: &SessionJson) -> String {
+pub(crate) fn session_text(j: &SessionJson) -> String {
     let mut t = String::new();
     let name = if j.session.is_empty() || j.session == "main" {
         String::new()

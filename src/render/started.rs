@@ -8,7 +8,7 @@ use crate::runner::rundir::RunDir;
 use crate::text::human::human_duration;
 
 /// "Started background job …": where its log is while it runs.
-pub fn job_started(job_id: &str, run_dir: Option<&RunDir>, timeout: Duration) -> String {
+pub(crate) fn job_started(job_id: &str, run_dir: Option<&RunDir>, timeout: Duration) -> String {
     let where_ = match run_dir {
         Some(dir) => format!(
             "its run id is {} and its full log, written as it runs, is {}",
@@ -26,13 +26,13 @@ pub fn job_started(job_id: &str, run_dir: Option<&RunDir>, timeout: Duration) ->
 
 /// Why a run went to the background: the client's limit (`limit`, from its
 /// `MCP_TOOL_TIMEOUT` when `from_env`), or `--auto-background-secs`.
-pub struct PromotedBecause {
+pub(crate) struct PromotedBecause {
     pub limit: Option<Duration>,
     pub from_env: bool,
 }
 
 /// "Still running after …": the run goes on as job `job_id`, and how to wait for it.
-pub fn promoted(job_id: &str, after: Duration, because: &PromotedBecause) -> String {
+pub(crate) fn promoted(job_id: &str, after: Duration, because: &PromotedBecause) -> String {
     let why = match because.limit {
         Some(limit) => format!(
             "before the client gives up on the call (after about {}{})",
@@ -54,7 +54,7 @@ pub fn promoted(job_id: &str, after: Duration, because: &PromotedBecause) -> Str
 }
 
 /// "Started sweep …".
-pub fn sweep_started(job_id: &str, tasks: usize, path: &str, max_parallel: usize) -> String {
+pub(crate) fn sweep_started(job_id: &str, tasks: usize, path: &str, max_parallel: usize) -> String {
     format!(
         "Started sweep {job_id}: {tasks} task{} of {path}, at most {max_parallel} at once.",
         plural(tasks)
@@ -62,12 +62,12 @@ pub fn sweep_started(job_id: &str, tasks: usize, path: &str, max_parallel: usize
 }
 
 /// A sweep's one-line summary: the do-file and how many argument lists.
-pub fn sweep_summary(path: &str, tasks: usize) -> String {
+pub(crate) fn sweep_summary(path: &str, tasks: usize) -> String {
     format!("{path} × {tasks} argument list{}", plural(tasks))
 }
 
 /// The note when a sweep asked for more tasks at once than `--max-parallel` allows.
-pub fn parallel_capped(asked: usize, cap: usize) -> String {
+pub(crate) fn parallel_capped(asked: usize, cap: usize) -> String {
     format!(
         "max_parallel {asked} is more than the server's --max-parallel {cap}: at most {cap} tasks \
          run at once (each Stata MP uses several cores and a licence seat)"
@@ -75,7 +75,7 @@ pub fn parallel_capped(asked: usize, cap: usize) -> String {
 }
 
 /// The note when `stata_job` was asked to wait longer than it ever does.
-pub fn wait_capped(asked_s: f64, max: Duration) -> String {
+pub(crate) fn wait_capped(asked_s: f64, max: Duration) -> String {
     format!(
         "wait_s {asked_s} is more than {} s: waited at most {} s (clients give up on longer \
          calls); call again to wait more",
@@ -85,7 +85,7 @@ pub fn wait_capped(asked_s: f64, max: Duration) -> String {
 }
 
 /// What a cancel did to job `job_id`.
-pub fn cancelled(job_id: &str, how: crate::service::background::Cancelled) -> String {
+pub(crate) fn cancelled(job_id: &str, how: crate::service::background::Cancelled) -> String {
     use crate::service::background::Cancelled;
     match how {
         Cancelled::AlreadyEnded => format!("Job {job_id} had already ended; nothing to cancel."),

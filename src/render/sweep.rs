@@ -19,7 +19,7 @@ const FAILED_TAIL_LINES: usize = 15;
 
 /// One task in the structured result.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct SweepTaskJson {
+pub(crate) struct SweepTaskJson {
     pub task: usize,
     pub args: Vec<String>,
     pub status: JobStatus,
@@ -35,7 +35,7 @@ pub struct SweepTaskJson {
 
 /// A sweep in the structured result of `stata_job`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct SweepJson {
+pub(crate) struct SweepJson {
     pub path: String,
     pub max_parallel: usize,
     /// The most tasks that ran at once so far.
@@ -43,7 +43,7 @@ pub struct SweepJson {
     pub tasks: Vec<SweepTaskJson>,
 }
 
-pub fn sweep_json(sweep: &Sweep) -> SweepJson {
+pub(crate) fn sweep_json(sweep: &Sweep) -> SweepJson {
     SweepJson {
         path: sweep.path.to_string_lossy().into_owned(),
         max_parallel: sweep.max_parallel,
@@ -74,7 +74,7 @@ pub fn sweep_json(sweep: &Sweep) -> SweepJson {
 }
 
 /// `10 tasks of /w/a.do, at most 3 at once (3 at most so far): 4 ok, 1 error, 3 running, 2 queued`
-pub fn headline(sweep: &Sweep) -> String {
+pub(crate) fn headline(sweep: &Sweep) -> String {
     let counts: Vec<String> = sweep
         .counts()
         .into_iter()
@@ -135,7 +135,7 @@ fn task_line(task: &Task, o: &RunOutcome) -> String {
 }
 
 /// While it runs: the headline and one line per finished task.
-pub fn progress_text(sweep: &Sweep) -> String {
+pub(crate) fn progress_text(sweep: &Sweep) -> String {
     let mut text = headline(sweep);
     text.push('\n');
     for task in &sweep.tasks {
@@ -148,7 +148,7 @@ pub fn progress_text(sweep: &Sweep) -> String {
 
 /// Once every task has ended: the sweep's output, holding the finished lines, the failed
 /// tasks' errors and output, and the table.
-pub fn final_output(sweep: &Sweep, max_chars: usize) -> CappedOutput {
+pub(crate) fn final_output(sweep: &Sweep, max_chars: usize) -> CappedOutput {
     let mut text = progress_text(sweep);
     let failed: Vec<(&Task, std::sync::Arc<RunOutcome>)> = sweep
         .tasks

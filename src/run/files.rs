@@ -1,26 +1,26 @@
 //! The names of the files in a run's folder.
 
 /// File name of the wrapper in the run directory; batch Stata names its log after it (`run.log`).
-pub const WRAPPER_FILE: &str = "run.do";
+pub(crate) const WRAPPER_FILE: &str = "run.do";
 /// The log batch Stata writes for [`WRAPPER_FILE`].
-pub const WRAPPER_LOG: &str = "run.log";
+pub(crate) const WRAPPER_LOG: &str = "run.log";
 /// Where `stata_run_code` puts the user's code.
-pub const CODE_FILE: &str = "code.do";
+pub(crate) const CODE_FILE: &str = "code.do";
 /// A sandboxed Stata's temporary folder (`STATATMP`), in the folder it may write.
-pub const RUN_TEMP: &str = "tmp";
+pub(crate) const RUN_TEMP: &str = "tmp";
 /// In a run folder while its run goes on: the pid of the server running it.
-pub const SERVER_FILE: &str = "server.pid";
+pub(crate) const SERVER_FILE: &str = "server.pid";
 /// In a run folder whose server stopped before the run ended: that server's pid.
-pub const CUT_OFF_FILE: &str = "cut-off";
+pub(crate) const CUT_OFF_FILE: &str = "cut-off";
 /// In the sessions folder, the folders a session's calls write in while they run
 /// (`calls-<pid>-<session>/<run id>/`), moved into their run folders after.
-pub const SESSION_CALLS_PREFIX: &str = "calls-";
+pub(crate) const SESSION_CALLS_PREFIX: &str = "calls-";
 /// The folder of session start-up logs, beside `runs/` in the log dir.
-pub const SESSIONS_DIR: &str = "sessions";
+pub(crate) const SESSIONS_DIR: &str = "sessions";
 
 /// The start-up log of session `session` in a server with process id `pid`, in
 /// [`SESSIONS_DIR`]: `start-<pid>.log` for `main`, `start-<pid>-<session>.log` for the others.
-pub fn start_log_name(pid: u32, session: &str) -> String {
+pub(crate) fn start_log_name(pid: u32, session: &str) -> String {
     if session == "main" {
         format!("start-{pid}.log")
     } else {
@@ -29,7 +29,7 @@ pub fn start_log_name(pid: u32, session: &str) -> String {
 }
 
 /// The server process id a [`start_log_name`] names, if it is one.
-pub fn start_log_pid(file_name: &str) -> Option<u32> {
+pub(crate) fn start_log_pid(file_name: &str) -> Option<u32> {
     let rest = file_name.strip_prefix("start-")?.strip_suffix(".log")?;
     rest.split_once('-')
         .map_or(rest, |(pid, _)| pid)
@@ -38,26 +38,26 @@ pub fn start_log_pid(file_name: &str) -> Option<u32> {
 }
 
 /// A cluster run's record of its SLURM job (JSON), so a later server can follow it.
-pub const SLURM_JOB_FILE: &str = "slurm-job.json";
+pub(crate) const SLURM_JOB_FILE: &str = "slurm-job.json";
 /// Written once a cluster run's job is over and its result was made: nothing to re-attach.
-pub const SLURM_ENDED_FILE: &str = "slurm-ended";
+pub(crate) const SLURM_ENDED_FILE: &str = "slurm-ended";
 
 /// Marks a cluster run's folder as a background job's (JSON: tool, summary, job id), so a
 /// later server re-attaches it; a sweep's own folder holds [`SWEEP_FILE`] instead.
-pub const BACKGROUND_FILE: &str = "background.json";
+pub(crate) const BACKGROUND_FILE: &str = "background.json";
 /// A sweep's record in its own folder (JSON): its tasks' run ids and arguments.
-pub const SWEEP_FILE: &str = "sweep.json";
+pub(crate) const SWEEP_FILE: &str = "sweep.json";
 
 /// Where in [`WRAPPER_LOG`] the user's output lies: `START END` (byte offsets), one line.
-pub const REGION_FILE: &str = "region";
+pub(crate) const REGION_FILE: &str = "region";
 
 /// The text of a [`REGION_FILE`] for `region`.
-pub fn region_text(region: &std::ops::Range<u64>) -> String {
+pub(crate) fn region_text(region: &std::ops::Range<u64>) -> String {
     format!("{} {}\n", region.start, region.end)
 }
 
 /// The range a [`REGION_FILE`]'s text names, if it is one.
-pub fn parse_region(text: &str) -> Option<std::ops::Range<u64>> {
+pub(crate) fn parse_region(text: &str) -> Option<std::ops::Range<u64>> {
     let mut parts = text.split_whitespace().map(str::parse::<u64>);
     let (Some(Ok(start)), Some(Ok(end)), None) = (parts.next(), parts.next(), parts.next()) else {
         return None;

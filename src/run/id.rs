@@ -10,7 +10,7 @@ const STAMP: &str = "%Y%m%d-%H%M%S";
 
 /// A run's id, which is also its directory's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RunId {
+pub(crate) struct RunId {
     /// When the run started, in seconds since 1970 (UTC); first, so ids order by time.
     pub started: u64,
     /// The server process that made it.
@@ -21,7 +21,7 @@ pub struct RunId {
 
 impl RunId {
     /// The id of a run started at `t` by this process, its `seq`-th.
-    pub fn new(t: SystemTime, seq: u64) -> Self {
+    pub(crate) fn new(t: SystemTime, seq: u64) -> Self {
         Self {
             started: t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             pid: std::process::id(),
@@ -30,7 +30,7 @@ impl RunId {
     }
 
     /// Parses `YYYYMMDD-HHMMSS-pid-seq`; anything else is not a run directory.
-    pub fn parse(name: &str) -> Option<RunId> {
+    pub(crate) fn parse(name: &str) -> Option<RunId> {
         let mut parts = name.split('-');
         let (date, time, pid, seq) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() || date.len() != 8 || time.len() != 6 {
@@ -56,7 +56,7 @@ impl fmt::Display for RunId {
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC, so names made of it sort by time.
-pub fn utc_stamp(t: SystemTime) -> String {
+pub(crate) fn utc_stamp(t: SystemTime) -> String {
     stamp_of(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 

@@ -7,7 +7,7 @@ use base64::Engine as _;
 
 /// A PNG image ready to send to a client.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Image {
+pub(crate) struct Image {
     /// The encoded PNG file.
     pub png: Vec<u8>,
     pub width: u32,
@@ -18,7 +18,7 @@ pub struct Image {
 
 impl Image {
     /// The PNG as base64, the encoding MCP image content carries.
-    pub fn base64(&self) -> String {
+    pub(crate) fn base64(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(&self.png)
     }
 }

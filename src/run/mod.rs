@@ -1,12 +1,12 @@
 //! The vocabulary of a run, shared by every layer: what to run, how it ended, what it printed.
 
-pub mod error;
-pub mod files;
-pub mod id;
-pub mod image;
-pub mod output;
-pub mod session_name;
-pub mod tool;
+pub(crate) mod error;
+pub(crate) mod files;
+pub(crate) mod id;
+pub(crate) mod image;
+pub(crate) mod output;
+pub(crate) mod session_name;
+pub(crate) mod tool;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use output::CappedOutput;
 /// What the user asked Stata to run.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RunSource {
+pub(crate) enum RunSource {
     /// Stata code, any number of lines.
     Code(String),
     /// A do-file and the arguments passed to it.
@@ -30,7 +30,7 @@ pub enum RunSource {
 
 impl RunSource {
     /// The arguments a do-file is run with (none for code).
-    pub fn args(&self) -> &[String] {
+    pub(crate) fn args(&self) -> &[String] {
         match self {
             RunSource::File { args, .. } => args,
             RunSource::Code(_) => &[],
@@ -41,7 +41,7 @@ impl RunSource {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum RunStatus {
+pub(crate) enum RunStatus {
     Ok,
     Error,
     Timeout,
@@ -50,7 +50,7 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RunStatus::Ok => "ok",
             RunStatus::Error => "error",
@@ -63,7 +63,7 @@ impl RunStatus {
 
 /// Everything the result shaping needs to know about a finished run.
 #[derive(Debug, Clone)]
-pub struct RunOutcome {
+pub(crate) struct RunOutcome {
     pub status: RunStatus,
     /// The run's id (its folder's name); none when it never got a folder.
     pub run_id: Option<RunId>,
@@ -96,7 +96,7 @@ pub struct RunOutcome {
 
 impl RunOutcome {
     /// An `ok` outcome holding what the log said; the runner then sets how the run ended.
-    pub fn from_log(
+    pub(crate) fn from_log(
         warnings: Vec<ErrorInfo>,
         warnings_omitted: u64,
         output: CappedOutput,
@@ -127,7 +127,7 @@ impl RunOutcome {
     }
 
     /// The return code to report: Stata's own, or for an error the code of its message.
-    pub fn reported_rc(&self) -> Option<i32> {
+    pub(crate) fn reported_rc(&self) -> Option<i32> {
         self.rc.or_else(|| {
             (self.status == RunStatus::Error)
                 .then(|| self.error.as_ref().and_then(|e| e.code))
@@ -137,7 +137,7 @@ impl RunOutcome {
 
     /// A run that never got going: nothing ran, nothing is left running. `code` is the
     /// return code Stata would give the same refusal (601: file not found), if any.
-    pub fn not_started(
+    pub(crate) fn not_started(
         run_id: Option<RunId>,
         started: Instant,
         code: Option<i32>,

@@ -7,7 +7,7 @@ const MAX_LEN: usize = 32;
 
 /// The name of one console Stata of the server.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SessionName(String);
+pub(crate) struct SessionName(String);
 
 /// Why a name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,18 +16,18 @@ pub struct SessionName(String);
      `-`), such as \"main\" or \"explore\"; {0:?} is not one",
     max = MAX_LEN - 1
 )]
-pub struct BadSessionName(pub String);
+pub(crate) struct BadSessionName(pub String);
 
 impl SessionName {
     /// The session every call uses unless it names another; the only one `--warm` starts
     /// and the only one never closed for being idle.
-    pub const MAIN: &'static str = "main";
+    pub(crate) const MAIN: &'static str = "main";
 
-    pub fn main() -> Self {
+    pub(crate) fn main() -> Self {
         Self(Self::MAIN.to_owned())
     }
 
-    pub fn parse(given: &str) -> Result<Self, BadSessionName> {
+    pub(crate) fn parse(given: &str) -> Result<Self, BadSessionName> {
         let mut chars = given.chars();
         let ok = given.len() <= MAX_LEN
             && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -39,11 +39,11 @@ impl SessionName {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
-    pub fn is_main(&self) -> bool {
+    pub(crate) fn is_main(&self) -> bool {
         self.0 == Self::MAIN
     }
 }

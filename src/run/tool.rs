@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every tool this server has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ToolName {
+pub(crate) enum ToolName {
     #[serde(rename = "stata_run_code")]
     RunCode,
     #[serde(rename = "stata_run_file")]
@@ -29,7 +29,7 @@ pub enum ToolName {
 }
 
 impl ToolName {
-    pub const ALL: [ToolName; 10] = [
+    pub(crate) const ALL: [ToolName; 10] = [
         ToolName::RunCode,
         ToolName::RunFile,
         ToolName::Sweep,
@@ -42,7 +42,7 @@ impl ToolName {
         ToolName::SessionInfo,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ToolName::RunCode => "stata_run_code",
             ToolName::RunFile => "stata_run_file",
@@ -57,17 +57,17 @@ impl ToolName {
         }
     }
 
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
     /// Whether the call runs the user's code, and so keeps its place in the line of calls.
-    pub fn runs_user_code(self) -> bool {
+    pub(crate) fn runs_user_code(self) -> bool {
         matches!(self, ToolName::RunCode | ToolName::RunFile)
     }
 
     /// The run tool for `source`.
-    pub fn running(source: &super::RunSource) -> Self {
+    pub(crate) fn running(source: &super::RunSource) -> Self {
         match source {
             super::RunSource::Code(_) => ToolName::RunCode,
             super::RunSource::File { .. } => ToolName::RunFile,

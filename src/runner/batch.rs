@@ -25,7 +25,7 @@ use crate::run::{RunOutcome, RunSource, RunStatus};
 /// stdout and stderr of a batch run are normally empty; keep at most this much of each.
 const MAX_STREAM_CAPTURE: usize = 16 * 1024;
 
-pub struct BatchRunner {
+pub(crate) struct BatchRunner {
     dirs: Arc<RunDirs>,
     max_output_chars: usize,
     follow: FollowMode,
@@ -34,7 +34,7 @@ pub struct BatchRunner {
 }
 
 impl BatchRunner {
-    pub fn new(
+    pub(crate) fn new(
         dirs: Arc<RunDirs>,
         max_output_chars: usize,
         max_parallel: usize,
@@ -48,7 +48,7 @@ impl BatchRunner {
         }
     }
 
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         req: RunRequest,
         live: Arc<LiveOutput>,

@@ -9,7 +9,7 @@ use crate::run::id::RunId;
 
 /// A run whose server stopped before it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CutOff {
+pub(crate) struct CutOff {
     pub run_id: String,
     pub server_pid: u32,
     /// A process of the run (its supervisor) was still alive and has now been stopped.
@@ -20,7 +20,7 @@ pub struct CutOff {
 
 /// The runs under `runs_root` cut off by a server that stopped (newest first), those found
 /// now marked and any of their processes still alive stopped.
-pub fn cut_off_runs(runs_root: &Path) -> Vec<CutOff> {
+pub(crate) fn cut_off_runs(runs_root: &Path) -> Vec<CutOff> {
     let Ok(entries) = std::fs::read_dir(runs_root) else {
         return Vec::new();
     };

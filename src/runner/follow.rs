@@ -15,7 +15,7 @@ use crate::log::watch::{FollowMode, Wake};
 
 /// Why a run must stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// The call was cancelled (or the client went away).
     Cancelled,
     /// The time limit was reached.
@@ -23,13 +23,13 @@ pub enum Stop {
 }
 
 impl Stop {
-    pub fn timed_out(self) -> bool {
+    pub(crate) fn timed_out(self) -> bool {
         self == Stop::TimedOut
     }
 }
 
 /// A log being followed for one run, with the run's deadline and cancel.
-pub struct Follower {
+pub(crate) struct Follower {
     tail: LogTail,
     wake: Wake,
     deadline: Instant,
@@ -41,7 +41,7 @@ pub struct Follower {
 impl Follower {
     /// Follows the log at `path` (in a folder that exists), as `mode` says, due to stop at
     /// `deadline` or when `cancel` fires.
-    pub fn new(
+    pub(crate) fn new(
         path: &Path,
         mode: FollowMode,
         deadline: Instant,
@@ -59,7 +59,7 @@ impl Follower {
 
     /// Follows the log at `path` by reading it every `period` (a log written on another
     /// machine), due to stop at `deadline` or when `cancel` fires.
-    pub fn every(
+    pub(crate) fn every(
         path: &Path,
         period: std::time::Duration,
         why: &str,
@@ -76,13 +76,13 @@ impl Follower {
     }
 
     /// Moves the time limit (a cluster job's starts when the job does, not in the queue).
-    pub fn set_deadline(&mut self, deadline: Instant) {
+    pub(crate) fn set_deadline(&mut self, deadline: Instant) {
         self.deadline = deadline;
     }
 
     /// Waits until the next read is due, or the run must stop. Once a stop is being dealt
     /// with (`watching` false), only the next read is waited for.
-    pub async fn wait(&mut self, watching: bool) -> Option<Stop> {
+    pub(crate) async fn wait(&mut self, watching: bool) -> Option<Stop> {
         let behind = self.tail.behind();
         if !watching {
             due(behind, &mut self.wake).await;
@@ -98,14 +98,14 @@ impl Follower {
     }
 
     /// Reads what is new, line by line.
-    pub fn poll(&mut self, on_line: impl FnMut(&[u8])) {
+    pub(crate) fn poll(&mut self, on_line: impl FnMut(&[u8])) {
         if let Err(e) = self.tail.poll(on_line) {
             self.read_error.get_or_insert(e);
         }
     }
 
     /// Reads everything written so far (Stata has exited).
-    pub fn drain(&mut self, on_line: impl FnMut(&[u8])) {
+    pub(crate) fn drain(&mut self, on_line: impl FnMut(&[u8])) {
         if let Err(e) = self.tail.drain(on_line) {
             self.read_error.get_or_insert(e);
         }
@@ -113,7 +113,7 @@ impl Follower {
 
     /// The run is over: reads the rest, hands out a last unfinished line, and returns the
     /// note to give the user if reading the log failed on the way.
-    pub fn finish(mut self, mut on_line: impl FnMut(&[u8])) -> Option<String> {
+    pub(crate) fn finish(mut self, mut on_line: impl FnMut(&[u8])) -> Option<String> {
         self.drain(&mut on_line);
         self.tail.finish(on_line);
         self.read_error.map(|e| {
@@ -133,7 +133,7 @@ async fn due(behind: bool, wake: &mut Wake) {
 }
 
 /// Where a followed run's output goes, what stops it, and who hears that it started.
-pub struct Watch<'a> {
+pub(crate) struct Watch<'a> {
     pub live: Arc<LiveOutput>,
     pub cancel: CancellationToken,
     /// Called once the run really starts (its turn came, or the cluster started the job).

@@ -12,7 +12,7 @@ const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// Sets the error's `file` and `line` when the failing command appears exactly once in the
 /// innermost do-file that was running (or in the call's own code). Stata's log names the
 /// command but not where it is; a command found twice is left unlocated rather than guessed.
-pub fn locate_error(outcome: &mut RunOutcome, source: &RunSource, cwd: &Path) {
+pub(crate) fn locate_error(outcome: &mut RunOutcome, source: &RunSource, cwd: &Path) {
     let Some(err) = outcome.error.as_mut() else {
         return;
     };
@@ -52,7 +52,7 @@ pub fn locate_error(outcome: &mut RunOutcome, source: &RunSource, cwd: &Path) {
 
 /// Puts the user's do-file at the bottom of the error's stack: the runner's own `do` of it
 /// is not in the output the scanner reads, so the log alone shows only the files it runs.
-pub fn add_outermost(outcome: &mut RunOutcome, source: &RunSource, cwd: &Path) {
+pub(crate) fn add_outermost(outcome: &mut RunOutcome, source: &RunSource, cwd: &Path) {
     // Only Stata's own errors: a run that did not start or died had no do-file running.
     if outcome.status != RunStatus::Error {
         return;
@@ -82,7 +82,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// The line on which `command` starts, if exactly one statement of `text` is that command.
-pub fn unique_line(text: &str, command: &str) -> Option<usize> {
+pub(crate) fn unique_line(text: &str, command: &str) -> Option<usize> {
     let want = squash(command);
     if want.is_empty() {
         return None;

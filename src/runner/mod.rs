@@ -3,20 +3,20 @@
 //! session, a cluster job) is known here and nowhere above: a new way is a folder and a
 //! variant of `Way`.
 
-pub mod batch;
-pub mod cutoff;
-pub mod follow;
-pub mod locate;
-pub mod outcome;
-pub mod pending;
-pub mod process;
-pub mod request;
-pub mod rundir;
-pub mod session;
-pub mod signals;
-pub mod slurm;
-pub mod turns;
-pub mod wrapper;
+pub(crate) mod batch;
+pub(crate) mod cutoff;
+pub(crate) mod follow;
+pub(crate) mod locate;
+pub(crate) mod outcome;
+pub(crate) mod pending;
+pub(crate) mod process;
+pub(crate) mod request;
+pub(crate) mod rundir;
+pub(crate) mod session;
+pub(crate) mod signals;
+pub(crate) mod slurm;
+pub(crate) mod turns;
+pub(crate) mod wrapper;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ use rundir::{RunDir, RunDirs};
 use session::pool::SessionPool;
 
 /// How the server runs Stata, chosen once from the settings.
-pub struct Runner {
+pub(crate) struct Runner {
     way: Way,
     /// Session mode: the batch runner a sweep's tasks run with (a session is one process).
     sweeps: Option<batch::BatchRunner>,
@@ -53,7 +53,7 @@ enum Way {
 impl Runner {
     /// The runner `settings` ask for, keeping its run directories in `dirs`. The server
     /// and the `doctor` and `run` commands all build it here, so they run Stata the same way.
-    pub fn new(settings: &Settings, dirs: Arc<RunDirs>) -> Self {
+    pub(crate) fn new(settings: &Settings, dirs: Arc<RunDirs>) -> Self {
         let batch = || {
             batch::BatchRunner::new(
                 dirs.clone(),
@@ -91,14 +91,14 @@ impl Runner {
     }
 
     /// Starts what keeps the runner tidy while the server lives (closing idle sessions).
-    pub fn start_upkeep(&self) {
+    pub(crate) fn start_upkeep(&self) {
         if let Way::Session(pool) = &self.way {
             pool.spawn_idle_closer();
         }
     }
 
     /// The named sessions, in session mode.
-    pub fn sessions(&self) -> Option<&Arc<SessionPool>> {
+    pub(crate) fn sessions(&self) -> Option<&Arc<SessionPool>> {
         match &self.way {
             Way::Session(pool) => Some(pool),
             Way::Batch(_) | Way::Slurm(_) => None,
@@ -107,12 +107,12 @@ impl Runner {
 
     /// Whether a background run goes on after the server stops (a cluster job does, and a
     /// later server with the same log dir follows it again).
-    pub fn outlives_server(&self) -> bool {
+    pub(crate) fn outlives_server(&self) -> bool {
         matches!(self.way, Way::Slurm(_))
     }
 
     /// Runs `req` to its end.
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         req: RunRequest,
         live: Arc<LiveOutput>,
@@ -134,7 +134,7 @@ impl Runner {
     /// reported as started: a cluster job is submitted now, so a server that stops right
     /// after answering leaves the job on the cluster, not a folder never submitted. Local
     /// runners start it when it runs. The error says why it could not be submitted.
-    pub async fn hand_over(&self, req: &RunRequest) -> Result<(), String> {
+    pub(crate) async fn hand_over(&self, req: &RunRequest) -> Result<(), String> {
         match &self.way {
             Way::Slurm(r) => r.submit_planned(req).await.map(drop),
             Way::Batch(_) | Way::Session(_) => Ok(()),
@@ -144,7 +144,7 @@ impl Runner {
     /// Hands over a sweep's tasks (each request naming its run folder), at most
     /// `max_parallel` running at once: one job array on a cluster, submitted now, with its
     /// script in `sweep_dir`; local runs otherwise, each starting at its turn.
-    pub async fn submit_all(
+    pub(crate) async fn submit_all(
         &self,
         sweep_dir: &Path,
         reqs: Vec<RunRequest>,
@@ -167,7 +167,7 @@ impl Runner {
 
     /// The run an earlier server left in `dir` still to be followed, where this runner's
     /// runs outlive their server.
-    pub fn pending_in(&self, dir: &RunDir) -> Option<Pending> {
+    pub(crate) fn pending_in(&self, dir: &RunDir) -> Option<Pending> {
         if !self.outlives_server() {
             return None;
         }
@@ -176,7 +176,7 @@ impl Runner {
 
     /// Follows `pending` to its end: a local run waits for its turn (a cancel meanwhile
     /// ends it with nothing run), then runs; a cluster job is followed where it runs.
-    pub async fn follow(&self, pending: Pending, watch: Watch<'_>) -> RunOutcome {
+    pub(crate) async fn follow(&self, pending: Pending, watch: Watch<'_>) -> RunOutcome {
         let started = Instant::now();
         let Pending { req, place } = pending;
         let (source, cwd) = (req.source.clone(), req.cwd.clone());
@@ -217,19 +217,19 @@ impl Runner {
     }
 
     /// Whether the run in `dir` was followed to its end (a later server leaves it be).
-    pub fn has_ended(&self, dir: &Path) -> bool {
+    pub(crate) fn has_ended(&self, dir: &Path) -> bool {
         slurm::record::has_ended(dir)
     }
 
     /// Marks the run (or sweep) in `dir` as over, and its folder as free for retention.
-    pub fn close(&self, dir: &RunDir) {
+    pub(crate) fn close(&self, dir: &RunDir) {
         slurm::record::mark_ended(&dir.path);
         self.dirs.finished(dir.id);
     }
 
     /// Starts `main` now rather than at its first call (`--warm`, `doctor`); `None` where
     /// this way of running has no session to start.
-    pub async fn warm(
+    pub(crate) async fn warm(
         &self,
         stata: &Path,
         cwd: &Path,
@@ -241,7 +241,7 @@ impl Runner {
 
     /// As the server stops: the cluster jobs of foreground runs are cancelled; background
     /// jobs stay on the cluster for a later server.
-    pub async fn release(&self) {
+    pub(crate) async fn release(&self) {
         if let Way::Slurm(slurm) = &self.way {
             let _ = tokio::time::timeout(Duration::from_secs(5), slurm.cancel_foreground()).await;
         }
@@ -249,7 +249,7 @@ impl Runner {
 
     /// Ends whatever Stata is still running: a session outlives its calls, and nothing may
     /// be left behind when a command exits.
-    pub async fn shut_down(&self) {
+    pub(crate) async fn shut_down(&self) {
         if let Some(pool) = self.sessions() {
             pool.stop_all().await;
         }

@@ -14,7 +14,7 @@ use crate::stata::log_lines::rc_line;
 /// The error the log ended with: the run failed. A break the log shows (`--Break--`, then
 /// `r(1);`) was not this server's (its own cancels and time limits end runs elsewhere):
 /// the code stopped itself, or something else interrupted Stata.
-pub fn take_error(outcome: &mut RunOutcome, err: ErrorInfo, interrupted: bool) {
+pub(crate) fn take_error(outcome: &mut RunOutcome, err: ErrorInfo, interrupted: bool) {
     if interrupted {
         outcome.notes.push(
             "Stata reported a break (--Break--, r(1)) that this server did not send: the code \
@@ -28,7 +28,7 @@ pub fn take_error(outcome: &mut RunOutcome, err: ErrorInfo, interrupted: bool) {
 }
 
 /// ` It said: ...` when Stata said something on stderr as it died.
-pub fn it_said(stderr: &str) -> String {
+pub(crate) fn it_said(stderr: &str) -> String {
     if stderr.is_empty() {
         String::new()
     } else {
@@ -37,7 +37,7 @@ pub fn it_said(stderr: &str) -> String {
 }
 
 /// How the wait for Stata ended.
-pub enum BatchEnd {
+pub(crate) enum BatchEnd {
     Exited(ExitStatus),
     /// A cluster job's script ended; its exit says nothing of the run (Stata's own exit is 0
     /// even when the do-file fails), so the log alone is read.
@@ -47,7 +47,7 @@ pub enum BatchEnd {
     WaitFailed(io::Error),
 }
 
-pub fn batch_outcome(
+pub(crate) fn batch_outcome(
     end: BatchEnd,
     summary: LogSummary,
     req: &RunRequest,
@@ -159,7 +159,7 @@ pub fn batch_outcome(
 
 /// A call stopped `when` (waiting, starting Stata) before any of its code ran; the server
 /// going is said as the reason when it is.
-pub fn cancelled_before(started: std::time::Instant, when: &str) -> RunOutcome {
+pub(crate) fn cancelled_before(started: std::time::Instant, when: &str) -> RunOutcome {
     let note = match shutting_down() {
         Some(why) => format!(
             "The run was stopped {when}: {}; nothing ran.",

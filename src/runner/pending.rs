@@ -10,7 +10,7 @@ use super::slurm::record::JobRecord;
 use tokio::sync::Semaphore;
 
 /// A run the runner holds until it is followed ([`super::Runner::follow`]).
-pub struct Pending {
+pub(crate) struct Pending {
     pub(super) req: RunRequest,
     pub(super) place: Place,
 }
@@ -66,12 +66,12 @@ impl Pending {
     }
 
     /// What the run was asked to do.
-    pub fn request(&self) -> &RunRequest {
+    pub(crate) fn request(&self) -> &RunRequest {
         &self.req
     }
 
     /// The lines its result starts its notes with, taken out of the request.
-    pub fn take_notes(&mut self) -> Vec<String> {
+    pub(crate) fn take_notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.req.notes)
     }
 }

@@ -27,7 +27,7 @@ fn groups() -> parking_lot::MutexGuard<'static, HashSet<u32>> {
 /// Why every Stata is being stopped: said in the result of a run this cuts short, which
 /// would otherwise look like Stata dying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shutdown {
+pub(crate) enum Shutdown {
     /// The client closed the server's stdin (it went away, or it piped its input and ended).
     ClientGone,
     /// A stop signal (Ctrl-C, SIGTERM, SIGHUP).
@@ -38,7 +38,7 @@ pub enum Shutdown {
 
 impl Shutdown {
     /// Why a run stopped by this ended, in a sentence.
-    pub fn explain(self) -> &'static str {
+    pub(crate) fn explain(self) -> &'static str {
         match self {
             Shutdown::ClientGone => {
                 "the server stopped Stata on purpose because its client closed the server's \
@@ -59,7 +59,7 @@ impl Shutdown {
 static SHUTTING_DOWN: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// Why the server is shutting down, once it is.
-pub fn shutting_down() -> Option<Shutdown> {
+pub(crate) fn shutting_down() -> Option<Shutdown> {
     match SHUTTING_DOWN.load(std::sync::atomic::Ordering::SeqCst) {
         1 => Some(Shutdown::ClientGone),
         2 => Some(Shutdown::Signal),
@@ -70,7 +70,7 @@ pub fn shutting_down() -> Option<Shutdown> {
 
 /// Kills every process group the server started, and refuses new ones. Called on shutdown;
 /// the first reason given is the one kept.
-pub fn kill_all_groups(why: Shutdown) {
+pub(crate) fn kill_all_groups(why: Shutdown) {
     let code = match why {
         Shutdown::ClientGone => 1,
         Shutdown::Signal => 2,
@@ -89,7 +89,7 @@ pub fn kill_all_groups(why: Shutdown) {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// Stata's break: interrupts the running command.
     Interrupt,
     /// Ends Stata and everything it started.
@@ -141,7 +141,7 @@ fn signal_group(pid: u32, sig: Signal) {
 
 /// How to start Stata: whether its stdin is a pipe, and the sandbox it runs in.
 #[derive(Debug, Clone, Copy)]
-pub struct Launch<'a> {
+pub(crate) struct Launch<'a> {
     pub stdin: bool,
     /// The confinement this binary's launcher applies before it starts Stata.
     pub sandbox: Option<&'a crate::sandbox::Plan>,
@@ -153,7 +153,7 @@ pub struct Launch<'a> {
 /// A running Stata process, leader of its own process group.
 ///
 /// Dropping it kills the group, so no early return or panic can leave Stata running.
-pub struct StataProcess {
+pub(crate) struct StataProcess {
     child: Child,
     pgid: u32,
     exited: Option<ExitStatus>,
@@ -163,7 +163,12 @@ pub struct StataProcess {
 }
 
 impl StataProcess {
-    pub fn spawn<I, S>(program: &Path, args: I, cwd: &Path, pipes: Launch<'_>) -> io::Result<Self>
+    pub(crate) fn spawn<I, S>(
+        program: &Path,
+        args: I,
+        cwd: &Path,
+        pipes: Launch<'_>,
+    ) -> io::Result<Self>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -227,19 +232,19 @@ impl StataProcess {
         })
     }
 
-    pub fn pgid(&self) -> u32 {
+    pub(crate) fn pgid(&self) -> u32 {
         self.pgid
     }
 
     /// Sends SIGINT to the whole group: Stata's break key.
-    pub fn interrupt(&self) {
+    pub(crate) fn interrupt(&self) {
         if self.exited.is_none() {
             signal_group(self.pgid, Signal::Interrupt);
         }
     }
 
     /// Stops Stata and everything it started, and reaps the leader.
-    pub async fn kill(&mut self) -> io::Result<ExitStatus> {
+    pub(crate) async fn kill(&mut self) -> io::Result<ExitStatus> {
         if let Some(status) = self.exited {
             return Ok(status);
         }
@@ -254,7 +259,7 @@ impl StataProcess {
     }
 
     /// Waits for the leader to exit; then kills what is left of its group (helpers).
-    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+    pub(crate) async fn wait(&mut self) -> io::Result<ExitStatus> {
         if let Some(status) = self.exited {
             return Ok(status);
         }
@@ -267,7 +272,7 @@ impl StataProcess {
     }
 
     /// Whether the leader has exited, without waiting.
-    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+    pub(crate) fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if let Some(status) = self.exited {
             return Ok(Some(status));
         }
@@ -302,7 +307,7 @@ fn this_binary() -> io::Result<std::path::PathBuf> {
 }
 
 /// Describes how a process ended, for messages: "exit code 1", "killed by signal 9".
-pub fn describe_exit(status: &ExitStatus) -> String {
+pub(crate) fn describe_exit(status: &ExitStatus) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
@@ -318,7 +323,7 @@ pub fn describe_exit(status: &ExitStatus) -> String {
 
 /// The resident memory of process `pid` and all it started (Stata under its supervisor), in
 /// bytes, where the system tells (Linux).
-pub fn process_memory(pid: u32) -> Option<u64> {
+pub(crate) fn process_memory(pid: u32) -> Option<u64> {
     #[cfg(target_os = "linux")]
     {
         let rss = |pid: i32| -> Option<u64> {

@@ -9,7 +9,7 @@ use crate::run::RunSource;
 use crate::run::session_name::SessionName;
 
 #[derive(Debug)]
-pub struct RunRequest {
+pub(crate) struct RunRequest {
     /// The Stata console binary to run.
     pub stata: PathBuf,
     pub source: RunSource,
@@ -42,14 +42,14 @@ pub struct RunRequest {
 /// Whether a run has become a background job; shared, so a run promoted while it runs is
 /// seen as such by the runner following it.
 #[derive(Debug, Clone, Default)]
-pub struct Detach(std::sync::Arc<std::sync::atomic::AtomicBool>);
+pub(crate) struct Detach(std::sync::Arc<std::sync::atomic::AtomicBool>);
 
 impl Detach {
-    pub fn set(&self) {
+    pub(crate) fn set(&self) {
         self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

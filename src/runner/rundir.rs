@@ -12,7 +12,7 @@ use crate::run::id::RunId;
 
 /// Why a run directory or a file in it could not be made; the text says what to do.
 #[derive(Debug, thiserror::Error)]
-pub enum RunDirError {
+pub(crate) enum RunDirError {
     #[error(
         "could not create a run directory under {}: {source}. Check that the log directory \
          is writable, or choose another with --log-dir / STATA_MCP_LOG_DIR.",
@@ -24,7 +24,7 @@ pub enum RunDirError {
 }
 
 /// Hands out run directories `<log dir>/runs/<run id>/`.
-pub struct RunDirs {
+pub(crate) struct RunDirs {
     root: PathBuf,
     seq: AtomicU64,
     /// The runs whose directories this server made and whose runs have not ended: the
@@ -34,14 +34,14 @@ pub struct RunDirs {
 
 /// One run's folder.
 #[derive(Debug, Clone)]
-pub struct RunDir {
+pub(crate) struct RunDir {
     pub id: RunId,
     pub path: PathBuf,
 }
 
 impl RunDir {
     /// Writes `name` in the run directory, readable by the user only; says what failed.
-    pub fn write_private(&self, name: &str, text: &str) -> Result<PathBuf, RunDirError> {
+    pub(crate) fn write_private(&self, name: &str, text: &str) -> Result<PathBuf, RunDirError> {
         let path = self.path.join(name);
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
@@ -58,7 +58,7 @@ impl RunDir {
 
     /// Writes the code of a `stata_run_code` call as the run's do-file. It always ends in
     /// a newline: some Stata versions ignore a last line without one.
-    pub fn write_code(&self, code: &str) -> Result<PathBuf, RunDirError> {
+    pub(crate) fn write_code(&self, code: &str) -> Result<PathBuf, RunDirError> {
         if code.ends_with('\n') {
             self.write_private(CODE_FILE, code)
         } else {
@@ -68,7 +68,7 @@ impl RunDir {
 }
 
 impl RunDirs {
-    pub fn new(log_dir: &Path) -> Self {
+    pub(crate) fn new(log_dir: &Path) -> Self {
         Self {
             root: log_dir.join("runs"),
             seq: AtomicU64::new(0),
@@ -76,13 +76,13 @@ impl RunDirs {
         }
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// The run directory for a run: the one made in advance, or a new one; the error says
     /// what to do.
-    pub fn for_run(&self, planned: Option<&RunDir>) -> Result<RunDir, RunDirError> {
+    pub(crate) fn for_run(&self, planned: Option<&RunDir>) -> Result<RunDir, RunDirError> {
         if let Some(dir) = planned {
             return Ok(dir.clone());
         }
@@ -98,23 +98,23 @@ impl RunDirs {
 
     /// The run `id`, made by an earlier server, is followed by this one until it ends
     /// (a cluster job re-attached): retention keeps it meanwhile.
-    pub fn adopt(&self, id: RunId) {
+    pub(crate) fn adopt(&self, id: RunId) {
         self.live_runs().insert(id);
     }
 
     /// The run `id` has ended: its directory is now like any other for retention.
-    pub fn finished(&self, id: RunId) {
+    pub(crate) fn finished(&self, id: RunId) {
         self.live_runs().remove(&id);
         mark_ended(&self.root.join(id.to_string()));
     }
 
     /// Whether `id` is a run of this server that has not ended.
-    pub fn in_use(&self, id: &RunId) -> bool {
+    pub(crate) fn in_use(&self, id: &RunId) -> bool {
         self.live_runs().contains(id)
     }
 
     /// Creates a new, empty run directory readable by the user only (data may be confidential).
-    pub fn create(&self) -> io::Result<RunDir> {
+    pub(crate) fn create(&self) -> io::Result<RunDir> {
         ensure_private_dir(&self.root)?;
         loop {
             let seq = self.seq.fetch_add(1, Ordering::Relaxed);
@@ -136,7 +136,7 @@ impl RunDirs {
 
 /// Writes `bytes` to `path`, a file readable by the user only, replacing what it held; a
 /// symlink there (planted by code that could write in the folder) is refused, not followed.
-pub fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -155,7 +155,7 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Makes sure `path` (and any missing parent) exists and is the user's only: created so, or
 /// tightened if an earlier version left it readable by others.
-pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
+pub(crate) fn ensure_private_dir(path: &Path) -> io::Result<()> {
     create_private_dir(path, true)?;
     #[cfg(unix)]
     {
@@ -169,7 +169,7 @@ pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
 }
 
 /// Records in the run folder `dir` that this server runs it (see `cutoff.rs`).
-pub fn mark_running(dir: &Path) {
+pub(crate) fn mark_running(dir: &Path) {
     let pid = std::process::id().to_string();
     if let Err(e) = write_private_file(&dir.join(SERVER_FILE), pid.as_bytes()) {
         tracing::debug!("could not mark {} as running: {e}", dir.display());
@@ -177,13 +177,13 @@ pub fn mark_running(dir: &Path) {
 }
 
 /// Records in the run folder `dir` that its run has ended.
-pub fn mark_ended(dir: &Path) {
+pub(crate) fn mark_ended(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(SERVER_FILE));
 }
 
 /// Makes the log dir the user's only (created so, or tightened, saying so on stderr when it
 /// was open to others); a failure is said, not fatal: each run folder is private anyway.
-pub fn tighten_log_dir(dir: &Path) {
+pub(crate) fn tighten_log_dir(dir: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -208,7 +208,7 @@ pub fn tighten_log_dir(dir: &Path) {
 /// Makes the files directly in `dir` readable by the user only. Stata creates its logs with
 /// the user's umask (often 0644); the folder is private already, but a copied or moved log
 /// should not become readable by others.
-pub fn make_files_private(dir: &Path) {
+pub(crate) fn make_files_private(dir: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

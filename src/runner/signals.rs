@@ -3,14 +3,14 @@
 //! by themselves, and whoever receives them must stop it.
 
 /// The signals that mean "stop", watched from before a run starts so none is missed.
-pub struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     streams: [tokio::signal::unix::Signal; 3],
 }
 
 impl Signals {
     /// Starts watching; None where the signals cannot be watched.
-    pub fn new() -> Option<Self> {
+    pub(crate) fn new() -> Option<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -29,7 +29,7 @@ impl Signals {
     }
 
     /// Waits for the next one.
-    pub async fn next(&mut self) {
+    pub(crate) async fn next(&mut self) {
         #[cfg(unix)]
         {
             let [int, term, hup] = &mut self.streams;

@@ -15,7 +15,7 @@ const UNCLAIMED_GRACE: Duration = Duration::from_secs(1);
 
 /// A tool call's place in the order calls arrived, stamped on the request as it is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Arrival(pub u64);
+pub(crate) struct Arrival(pub u64);
 
 /// The arrival order of tool calls, handed out as they are read from stdin. One per
 /// server: the transport stamps arrivals, the tool calls claim them.

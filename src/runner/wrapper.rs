@@ -22,7 +22,7 @@ fn path_text(p: &Path) -> String {
 
 /// The lines that make `packages` Stata's PLUS folder (where `ssc install` and `net install`
 /// put packages, searched first), keeping the user's own PLUS on the ado-path to read from.
-pub fn packages_lines(packages: Option<&Path>) -> Result<String, Unquotable> {
+pub(crate) fn packages_lines(packages: Option<&Path>) -> Result<String, Unquotable> {
     let Some(dir) = packages else {
         return Ok(String::new());
     };
@@ -36,7 +36,7 @@ pub fn packages_lines(packages: Option<&Path>) -> Result<String, Unquotable> {
 
 /// The wrapper's text: the project's package folder, `cd` to `cwd`, then `do` the user's
 /// file with its arguments.
-pub fn batch_wrapper(
+pub(crate) fn batch_wrapper(
     cwd: &Path,
     do_file: &Path,
     args: &[String],

@@ -3,7 +3,7 @@
 
 use super::plan::Plan;
 
-pub fn apply(plan: &Plan) -> Result<(), String> {
+pub(super) fn apply(plan: &Plan) -> Result<(), String> {
     super::landlock::apply(plan)?;
     super::seccomp::apply(plan)
 }

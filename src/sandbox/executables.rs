@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 const PT_INTERP: u32 = 3;
 
 /// Stata's install folder (as given and with symlinks resolved) and what starting it needs.
-pub fn stata_executables(stata: &Path) -> Vec<PathBuf> {
+pub(crate) fn stata_executables(stata: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     let mut add = |p: PathBuf| {
         if !p.as_os_str().is_empty() && !out.contains(&p) {
@@ -54,12 +54,6 @@ const SYSTEM_BIN: [&str; 6] = [
     "/usr/local/bin",
     "/",
 ];
-
-/// Whether Stata is started through a script, whose interpreter the sandbox must then let
-/// run (so a shell can start): the interpreter, if so.
-pub fn started_by_script(stata: &Path) -> Option<PathBuf> {
-    shebang(&std::fs::canonicalize(stata).unwrap_or_else(|_| stata.to_path_buf()))
-}
 
 /// The absolute paths of executable files a script names (the program a wrapper starts).
 fn named_programs(script: &Path) -> Vec<PathBuf> {

@@ -23,7 +23,7 @@ const DEVICES: [&str; 5] = [
 ];
 
 /// The ABI the kernel offers, as it reports it.
-pub fn abi() -> Result<u8, String> {
+pub(super) fn abi() -> Result<u8, String> {
     const VERSION: nix::libc::c_uint = 1; // LANDLOCK_CREATE_RULESET_VERSION
     // SAFETY: with a null attribute, size 0 and the VERSION flag the call only returns the
     // ABI number (or -1 with errno); it reads and writes no memory of ours.
@@ -45,7 +45,7 @@ pub fn abi() -> Result<u8, String> {
 }
 
 /// Confines this process to `plan`; what it execs next is confined too.
-pub fn apply(plan: &Plan) -> Result<(), String> {
+pub(super) fn apply(plan: &Plan) -> Result<(), String> {
     let fail = |e: &dyn std::fmt::Display| format!("could not set up the sandbox: {e}");
     let all = AccessFs::from_all(NEWEST);
     let execute = AccessFs::Execute;

@@ -9,7 +9,7 @@ mod confine;
 mod executables;
 #[cfg(target_os = "linux")]
 mod landlock;
-pub mod launch;
+pub(crate) mod launch;
 mod plan;
 #[cfg(target_os = "linux")]
 mod proctree;
@@ -20,10 +20,11 @@ mod supervise;
 
 use std::path::{Path, PathBuf};
 
-pub use executables::{started_by_script, stata_executables};
-pub use plan::{LAUNCHER, Plan, launcher_args};
+pub(crate) use executables::stata_executables;
+pub use plan::LAUNCHER;
+pub(crate) use plan::{Plan, launcher_args};
 #[cfg(target_os = "linux")]
-pub use proctree::descendants;
+pub(crate) use proctree::descendants;
 
 /// `--sandbox`: how far Stata is confined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -49,7 +50,7 @@ impl SandboxMode {
 }
 
 /// What `mode` amounts to on this system, in a line for `doctor` and `stata_session status`.
-pub fn describe(mode: SandboxMode) -> String {
+pub(crate) fn describe(mode: SandboxMode) -> String {
     match (mode, landlock_abi()) {
         (SandboxMode::Off, _) => {
             "off (--sandbox off): Stata may write wherever the user can".to_owned()
@@ -72,7 +73,7 @@ pub fn describe(mode: SandboxMode) -> String {
 }
 
 /// What an older kernel's Landlock leaves out, as a clause (empty when nothing is missing).
-pub fn missing_parts(abi: u8) -> String {
+pub(crate) fn missing_parts(abi: u8) -> String {
     let mut missing = Vec::new();
     if abi < 4 {
         missing.push("TCP limits (ABI 4)");
@@ -106,7 +107,7 @@ pub fn landlock_abi() -> Result<u8, String> {
 
 /// Folders Stata itself needs to read in strict mode: its install (symlinks resolved) and
 /// the system's libraries and settings.
-pub fn system_reads(stata: &Path) -> Vec<PathBuf> {
+pub(crate) fn system_reads(stata: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = [
         "/usr",
         "/lib",

@@ -8,7 +8,7 @@ pub const LAUNCHER: &str = "__sandbox";
 
 /// What one Stata process may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub strict: bool,
     /// Strict mode: TCP connections allowed anyway (`--allow-network`).
     pub network: bool,
@@ -25,7 +25,7 @@ pub struct Plan {
 
 /// The launcher's command line running `program` with `args`, supervised for the server
 /// `server` (its death stops the run), confined to `plan` when there is one.
-pub fn launcher_args(
+pub(crate) fn launcher_args(
     plan: Option<&Plan>,
     server: u32,
     program: &Path,
@@ -77,7 +77,7 @@ impl Plan {
     }
 
     /// This plan with the run's own folder writable (and readable in strict mode).
-    pub fn with_run_folder(&self, dir: &Path) -> Plan {
+    pub(crate) fn with_run_folder(&self, dir: &Path) -> Plan {
         let mut plan = self.clone();
         plan.write.push(dir.to_path_buf());
         if plan.strict {
@@ -87,7 +87,7 @@ impl Plan {
     }
 
     /// The one line a result adds when the sandbox may have refused something.
-    pub fn refusal_note(&self) -> String {
+    pub(crate) fn refusal_note(&self) -> String {
         let folders: Vec<String> = self.write.iter().map(|p| p.display().to_string()).collect();
         format!(
             "the sandbox (--sandbox {}) lets Stata write only in {}{}; a file elsewhere cannot be \

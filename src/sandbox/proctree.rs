@@ -2,7 +2,7 @@
 //! what a session's memory counts.
 
 /// The live (not yet dead) descendants of `root`, nearest first.
-pub fn descendants(root: i32) -> Vec<i32> {
+pub(crate) fn descendants(root: i32) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

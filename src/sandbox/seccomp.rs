@@ -15,7 +15,7 @@ use super::plan::Plan;
 const X32: i64 = 0x4000_0000;
 
 /// Installs the filter of `plan` on this process; what it execs next keeps it.
-pub fn apply(plan: &Plan) -> Result<(), String> {
+pub(super) fn apply(plan: &Plan) -> Result<(), String> {
     let fail = |e: &dyn std::fmt::Display| format!("could not set up the system-call filter: {e}");
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| fail(&e))?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();

@@ -22,7 +22,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(2);
 
 /// Runs `program` supervised (confined by `plan` when given); returns the exit code to end
 /// with, after mirroring a death by signal on itself.
-pub fn supervise(
+pub(super) fn supervise(
     plan: Option<&Plan>,
     server: Option<i32>,
     program: &OsString,

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 
 /// Parses `tool`'s arguments; a failure is the message for the model, ending with
 /// `example`, a correct call.
-pub fn parse_args<T: DeserializeOwned>(
+pub(crate) fn parse_args<T: DeserializeOwned>(
     tool: &str,
     args: JsonObject,
     example: &str,
@@ -19,7 +19,7 @@ pub fn parse_args<T: DeserializeOwned>(
 }
 
 /// The message for arguments of `tool` that are wrong as `what` says.
-pub fn bad_arguments(tool: &str, what: &str, example: &str) -> String {
+pub(crate) fn bad_arguments(tool: &str, what: &str, example: &str) -> String {
     format!("invalid arguments for {tool}: {what}. A correct call: {example}")
 }
 

@@ -20,7 +20,7 @@ use crate::client::roots::{RootsState, path_of_uri};
 const ROOTS_ANSWER_WAIT: Duration = Duration::from_secs(10);
 
 /// Chooses the policy for the client that sent `request`, and says why in the log.
-pub fn introduce(server: &StataServer, request: &InitializeRequestParams) {
+pub(crate) fn introduce(server: &StataServer, request: &InitializeRequestParams) {
     let has_roots = request.capabilities.roots.is_some();
     let connection = &server.service().shared.client;
     if has_roots {
@@ -36,7 +36,7 @@ pub fn introduce(server: &StataServer, request: &InitializeRequestParams) {
 /// A client of the 2026-07-28 revision sends no `initialize`: it is known from the first
 /// request whose `_meta` names it (`clientInfo`, `clientCapabilities`). It may not be sent
 /// `roots/list`: its project folder comes from a tool argument or its environment.
-pub fn introduce_from_request(server: &StataServer, context: &RequestContext<RoleServer>) {
+pub(crate) fn introduce_from_request(server: &StataServer, context: &RequestContext<RoleServer>) {
     let connection = &server.service().shared.client;
     if connection.is_introduced()
         || context.peer.peer_info().is_some()
@@ -80,7 +80,7 @@ const ROOTS_INPUT: &str = "roots";
 // Roots are deprecated by the 2026-07-28 revision, yet the only word of the user's folder
 // a client without CLAUDE_PROJECT_DIR gives.
 #[allow(deprecated)]
-pub fn roots_by_input(
+pub(crate) fn roots_by_input(
     server: &StataServer,
     context: &RequestContext<RoleServer>,
     responses: Option<&InputResponses>,
@@ -119,7 +119,7 @@ pub fn roots_by_input(
 // Roots are deprecated by the 2026-07-28 revision (removal no earlier than 2027), but the
 // clients of today send them, and they are the only word of the user's project folder.
 #[allow(deprecated)]
-pub fn ask_roots(server: &StataServer, peer: Peer<RoleServer>) {
+pub(crate) fn ask_roots(server: &StataServer, peer: Peer<RoleServer>) {
     let has_roots = peer
         .peer_info()
         .is_some_and(|info| info.capabilities.roots.is_some());

@@ -26,7 +26,7 @@ const JOB_EXAMPLE: &str = r#"{"job_id": "job-1", "wait_s": 30}"#;
 /// Arguments of `stata_job`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct JobArgs {
+pub(crate) struct JobArgs {
     /// The job's id (`job-1`), from the call that started it. Omit it to list this server's jobs.
     #[serde(default)]
     pub job_id: Option<String>,
@@ -38,7 +38,7 @@ pub struct JobArgs {
     pub cancel: bool,
 }
 
-pub fn tools() -> Vec<Tool> {
+pub(crate) fn tools() -> Vec<Tool> {
     vec![
         Tool::new(
             ToolName::Job.as_str(),
@@ -62,7 +62,7 @@ pub fn tools() -> Vec<Tool> {
 }
 
 /// Runs `stata_job`.
-pub async fn call(
+pub(crate) async fn call(
     server: &StataServer,
     args: JsonObject,
     context: &RequestContext<RoleServer>,
@@ -140,7 +140,7 @@ pub async fn call(
 }
 
 /// The answer about one job, as `stata_job` and a run tool that started one give it.
-pub fn job_answer(
+pub(crate) fn job_answer(
     server: &StataServer,
     job: &Job,
     intro: Option<String>,

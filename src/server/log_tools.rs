@@ -21,7 +21,7 @@ const EXAMPLE: &str = r#"{"run_id": "20250101-120000-4242-0", "tail_lines": 50}"
 /// Arguments of `stata_read_log`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReadLogArgs {
+pub(crate) struct ReadLogArgs {
     /// The run whose log to read: the `run_id` of a run result (e.g. `20250101-120000-4242-0`).
     #[serde(default)]
     pub run_id: Option<String>,
@@ -61,7 +61,7 @@ impl From<ReadLogArgs> for LogQuery {
     }
 }
 
-pub fn tools() -> Vec<Tool> {
+pub(crate) fn tools() -> Vec<Tool> {
     vec![
         Tool::new(
             ToolName::ReadLog.as_str(),
@@ -85,7 +85,7 @@ pub fn tools() -> Vec<Tool> {
 }
 
 /// Runs `stata_read_log`.
-pub async fn call(service: &Service, args: JsonObject) -> CallToolResult {
+pub(crate) async fn call(service: &Service, args: JsonObject) -> CallToolResult {
     let query: LogQuery = match parse_args::<ReadLogArgs>(ToolName::ReadLog.as_str(), args, EXAMPLE)
     {
         Ok(a) => a.into(),

@@ -1,18 +1,18 @@
 //! The MCP side: the stdio transport, the tool surface, and progress notifications.
 
-pub mod arguments;
-pub mod handshake;
-pub mod job_tools;
-pub mod log_tools;
-pub mod progress;
-pub mod reply;
-pub mod run_tools;
-pub mod schema;
-pub mod session_tools;
-pub mod state;
-pub mod sweep_tools;
-pub mod tools;
-pub mod transport;
+pub(crate) mod arguments;
+pub(crate) mod handshake;
+pub(crate) mod job_tools;
+pub(crate) mod log_tools;
+pub(crate) mod progress;
+pub(crate) mod reply;
+pub(crate) mod run_tools;
+pub(crate) mod schema;
+pub(crate) mod session_tools;
+pub(crate) mod state;
+pub(crate) mod sweep_tools;
+pub(crate) mod tools;
+pub(crate) mod transport;
 
 use anyhow::Context;
 use rmcp::ServiceExt;

@@ -16,7 +16,7 @@ use crate::log::live::{Commands, LiveOutput};
 use crate::text::human::human_duration;
 
 #[derive(Debug, Clone, Copy)]
-pub struct ProgressSettings {
+pub(crate) struct ProgressSettings {
     /// At most one frame per this interval.
     pub interval: Duration,
     /// A heartbeat after this much silence.
@@ -28,7 +28,7 @@ pub struct ProgressSettings {
 /// Runs `work` with a live output whose text reaches the client as the progress frames of
 /// the request in `context`, when the request asked for them (the protocol forbids them
 /// otherwise). Every frame is written before this returns, so none can follow the response.
-pub async fn streaming<T, Fut>(
+pub(crate) async fn streaming<T, Fut>(
     context: &RequestContext<RoleServer>,
     settings: ProgressSettings,
     work: impl FnOnce(Arc<LiveOutput>) -> Fut,
@@ -63,10 +63,10 @@ where
 }
 
 /// How long the response waits after the last frame, when that frame has just left.
-pub const LAST_FRAME_LEAD: Duration = Duration::from_millis(5);
+pub(crate) const LAST_FRAME_LEAD: Duration = Duration::from_millis(5);
 
 /// Where frames go; a trait so the pacing can be tested without a client.
-pub trait FrameSink: Send + Sync {
+pub(crate) trait FrameSink: Send + Sync {
     /// Sends one frame; `progress` strictly increases from one call to the next, and stays
     /// below `total` when there is one.
     fn send(
@@ -78,7 +78,7 @@ pub trait FrameSink: Send + Sync {
 }
 
 /// Frames to an MCP peer for one progress token.
-pub struct PeerSink {
+pub(crate) struct PeerSink {
     pub peer: Peer<RoleServer>,
     pub token: ProgressToken,
 }
@@ -124,7 +124,7 @@ impl Counter {
 /// Streams `live` to `sink` until `done` fires; then sends what is left (unless the
 /// request was cancelled) and returns when the last frame was sent. The caller awaits
 /// this before writing the response, so no frame can follow the response.
-pub async fn pump<S: FrameSink>(
+pub(crate) async fn pump<S: FrameSink>(
     live: Arc<LiveOutput>,
     sink: S,
     settings: ProgressSettings,

@@ -9,12 +9,12 @@ use crate::run::RunOutcome;
 use crate::service::images::PNG_MIME;
 
 /// The tool result of a run: text for the model, structured content for programs.
-pub fn run_result(outcome: &RunOutcome) -> CallToolResult {
+pub(crate) fn run_result(outcome: &RunOutcome) -> CallToolResult {
     run_result_after(String::new(), outcome)
 }
 
 /// The tool result of a run, its text following `preface` (e.g. a line naming a job).
-pub fn run_result_after(mut preface: String, outcome: &RunOutcome) -> CallToolResult {
+pub(crate) fn run_result_after(mut preface: String, outcome: &RunOutcome) -> CallToolResult {
     let rendered = render(outcome);
     preface.push_str(&rendered.text);
     let mut content = vec![ContentBlock::text(preface)];
@@ -35,7 +35,7 @@ pub fn run_result_after(mut preface: String, outcome: &RunOutcome) -> CallToolRe
 }
 
 /// A successful answer: `text` for the model and the same facts as structured content.
-pub fn report<T: Serialize>(text: String, structured: &T) -> CallToolResult {
+pub(crate) fn report<T: Serialize>(text: String, structured: &T) -> CallToolResult {
     match serde_json::to_value(structured) {
         Ok(value) => {
             let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
@@ -47,6 +47,6 @@ pub fn report<T: Serialize>(text: String, structured: &T) -> CallToolResult {
 }
 
 /// A tool error that is not a run: bad arguments the model can correct.
-pub fn tool_error(message: impl Into<String>) -> CallToolResult {
+pub(crate) fn tool_error(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])
 }

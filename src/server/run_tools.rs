@@ -32,7 +32,7 @@ const RUN_FILE_EXAMPLE: &str = r#"{"path": "analysis.do", "args": ["2024"]}"#;
 /// Arguments of `stata_run_code`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RunCodeArgs {
+pub(crate) struct RunCodeArgs {
     /// Stata code to run: any number of lines; `///`, `/* */` and `#delimit ;` work as in a do-file.
     pub code: String,
     /// Working directory for the code (relative paths in it resolve here). Default: batch mode, the server's working directory; session mode, wherever Stata already is (the last `cd`).
@@ -52,7 +52,7 @@ pub struct RunCodeArgs {
 /// Arguments of `stata_run_file`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RunFileArgs {
+pub(crate) struct RunFileArgs {
     /// Path of the do-file (absolute, or relative to the server's working directory).
     pub path: String,
     /// Arguments passed to the do-file (its `args` / `` `1' `` ...).
@@ -72,7 +72,7 @@ pub struct RunFileArgs {
     pub session: Option<String>,
 }
 
-pub fn tools() -> Vec<Tool> {
+pub(crate) fn tools() -> Vec<Tool> {
     let run_annotations = ToolAnnotations::new()
         .read_only(false)
         .destructive(false)
@@ -138,7 +138,7 @@ impl RunFileArgs {
 /// `--auto-background-secs`. Bad arguments are a tool error saying which and how to call
 /// it; a run that cannot start (a missing do-file, a shell escape) is a run that failed to
 /// start, as Stata reports it.
-pub async fn call(
+pub(crate) async fn call(
     server: &StataServer,
     tool: ToolName,
     args: JsonObject,

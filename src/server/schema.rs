@@ -7,7 +7,7 @@ use rmcp::model::{JsonObject, Tool};
 use serde_json::{Map, Value, json};
 
 /// `tool`'s input and output schemas, made portable.
-pub fn portable_tool(mut tool: Tool) -> Tool {
+pub(crate) fn portable_tool(mut tool: Tool) -> Tool {
     tool.input_schema = std::sync::Arc::new(portable(&tool.input_schema));
     if let Some(out) = &tool.output_schema {
         tool.output_schema = Some(std::sync::Arc::new(portable(out)));
@@ -16,7 +16,7 @@ pub fn portable_tool(mut tool: Tool) -> Tool {
 }
 
 /// A copy of `schema` with numeric formats removed and type arrays written as `anyOf`.
-pub fn portable(schema: &JsonObject) -> JsonObject {
+pub(crate) fn portable(schema: &JsonObject) -> JsonObject {
     let mut v = Value::Object(schema.clone());
     rewrite(&mut v);
     match v {

@@ -33,7 +33,7 @@ const INFO_EXAMPLE: &str = r#"{"action": "list"}"#;
 /// Arguments of `stata_inspect_data`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// What to show: describe (variables and types), summarize (statistics), list (rows), codebook.
     pub what: InspectWhat,
     /// Variables to show (Stata names); default: all.
@@ -53,7 +53,7 @@ pub struct InspectArgs {
 /// Arguments of `stata_get_results`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GetResultsArgs {
+pub(crate) struct GetResultsArgs {
     /// `r` for the results of the last r-class command (summarize, count...), `e` for the last estimation (regress...).
     pub class: ResultClass,
     /// Which Stata session to ask (a short name, default "main"); each session has its own data and results.
@@ -64,7 +64,7 @@ pub struct GetResultsArgs {
 /// Arguments of `stata_help`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct HelpArgs {
+pub(crate) struct HelpArgs {
     /// The command or topic, e.g. `regress` or `regress postestimation`.
     pub topic: String,
     /// Which Stata session to ask (a short name, default "main"); each session has its own data and results.
@@ -74,7 +74,7 @@ pub struct HelpArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum SessionAction {
+pub(crate) enum SessionAction {
     List,
     Status,
     Restart,
@@ -84,7 +84,7 @@ pub enum SessionAction {
 /// Arguments of `stata_session`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SessionArgs {
+pub(crate) struct SessionArgs {
     /// `list`: every session and what it is doing; `status`: one session in detail; `restart`: end one and start it afresh (clears its data and results); `close`: end one for good (its background jobs are cancelled first), freeing its licence seat and memory.
     pub action: SessionAction,
     /// The session for status, restart and close (a short name, default "main").
@@ -95,7 +95,7 @@ pub struct SessionArgs {
 /// What `stata_session_info` may do: only read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum InfoAction {
+pub(crate) enum InfoAction {
     List,
     Status,
 }
@@ -103,7 +103,7 @@ pub enum InfoAction {
 /// Arguments of `stata_session_info`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SessionInfoArgs {
+pub(crate) struct SessionInfoArgs {
     /// `list`: every session and what it is doing; `status`: one session in detail.
     pub action: InfoAction,
     /// The session for status (a short name, default "main").
@@ -111,7 +111,7 @@ pub struct SessionInfoArgs {
     pub session: Option<String>,
 }
 
-pub fn tools() -> Vec<Tool> {
+pub(crate) fn tools() -> Vec<Tool> {
     let read_only = read_only();
     let empty = || Arc::new(JsonObject::new());
     vec![
@@ -189,7 +189,7 @@ fn read_only() -> ToolAnnotations {
 }
 
 /// Runs one of this family's tools (`tool` is one of its names).
-pub async fn call(
+pub(crate) async fn call(
     service: &Service,
     tool: ToolName,
     args: JsonObject,

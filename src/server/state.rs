@@ -7,7 +7,7 @@ use crate::runner::turns::Turns;
 use crate::service::Service;
 
 #[derive(Clone)]
-pub struct StataServer {
+pub(crate) struct StataServer {
     service: Arc<Service>,
     progress: ProgressSettings,
     /// The arrival order the transport stamps; a call claims its place here.
@@ -15,7 +15,7 @@ pub struct StataServer {
 }
 
 impl StataServer {
-    pub fn new(service: Arc<Service>, turns: Arc<Turns>) -> Self {
+    pub(crate) fn new(service: Arc<Service>, turns: Arc<Turns>) -> Self {
         let s = &service.shared.settings;
         let progress = ProgressSettings {
             interval: s.progress_interval,
@@ -29,15 +29,15 @@ impl StataServer {
         }
     }
 
-    pub fn service(&self) -> &Arc<Service> {
+    pub(crate) fn service(&self) -> &Arc<Service> {
         &self.service
     }
 
-    pub fn progress(&self) -> ProgressSettings {
+    pub(crate) fn progress(&self) -> ProgressSettings {
         self.progress
     }
 
-    pub fn turns(&self) -> &Arc<Turns> {
+    pub(crate) fn turns(&self) -> &Arc<Turns> {
         &self.turns
     }
 }

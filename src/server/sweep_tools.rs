@@ -24,7 +24,7 @@ const SWEEP_EXAMPLE: &str =
 /// Arguments of `stata_sweep`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SweepArgs {
+pub(crate) struct SweepArgs {
     /// Path of the do-file (absolute, or relative to the project folder).
     pub path: String,
     /// One argument list per task: the do-file runs once with each (its `args` / `1'...).
@@ -40,7 +40,7 @@ pub struct SweepArgs {
     pub max_parallel: Option<u64>,
 }
 
-pub fn tools() -> Vec<Tool> {
+pub(crate) fn tools() -> Vec<Tool> {
     vec![
         Tool::new(
             ToolName::Sweep.as_str(),
@@ -66,7 +66,7 @@ pub fn tools() -> Vec<Tool> {
 }
 
 /// Runs `stata_sweep`.
-pub async fn call(server: &StataServer, args: JsonObject) -> CallToolResult {
+pub(crate) async fn call(server: &StataServer, args: JsonObject) -> CallToolResult {
     let tool = ToolName::Sweep.as_str();
     let a: SweepArgs = match parse_args(tool, args, SWEEP_EXAMPLE) {
         Ok(a) => a,

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// Longest request line accepted (a do-file's text can be large, but not this large).
-pub const MAX_LINE_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 32 * 1024 * 1024;
 
 /// JSON-RPC error codes.
 const PARSE_ERROR: i64 = -32700;
@@ -36,7 +36,7 @@ type Writer = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
 /// Request ids: a second request with the id of one still running is refused, since its
 /// response could not be told apart (rmcp would silently drop one of the two).
 #[derive(Default)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     by_token: HashMap<String, String>,
     in_flight: HashSet<String>,
     /// Requests the client cancelled while in flight: their late response is not sent.
@@ -75,7 +75,7 @@ impl Ledger {
     }
 }
 
-pub struct StdioTransport<R> {
+pub(crate) struct StdioTransport<R> {
     reader: BufReader<R>,
     line: Vec<u8>,
     /// Dropping the rest of an over-long line.
@@ -95,7 +95,7 @@ pub enum Verdict {
 
 impl<R: AsyncRead + Send + Unpin> StdioTransport<R> {
     /// A transport over `reader` and `writer` that stamps each tool call's arrival in `turns`.
-    pub fn new(
+    pub(crate) fn new(
         reader: R,
         writer: impl AsyncWrite + Send + Unpin + 'static,
         turns: Arc<Turns>,
@@ -111,7 +111,7 @@ impl<R: AsyncRead + Send + Unpin> StdioTransport<R> {
     }
 
     /// A token cancelled when stdin ends (or cannot be read): the client has gone.
-    pub fn closed_token(&self) -> tokio_util::sync::CancellationToken {
+    pub(crate) fn closed_token(&self) -> tokio_util::sync::CancellationToken {
         self.closed.clone()
     }
 

@@ -19,11 +19,11 @@ use crate::runner::rundir::RunDirError;
 
 /// The longest a `stata_job` call waits: well inside the few minutes after which clients
 /// give up on a call, whatever the progress frames say.
-pub const MAX_WAIT: Duration = Duration::from_secs(50);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(50);
 
 /// How a run call that may go to the background ended.
 #[derive(Debug)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// The run ended while the call waited.
     Finished(Arc<RunOutcome>),
     /// The run outlasted the wait and goes on as this job; nothing was stopped.
@@ -32,7 +32,7 @@ pub enum Answer {
 
 /// How a cancel went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cancelled {
+pub(crate) enum Cancelled {
     /// The job had ended before: nothing to stop.
     AlreadyEnded,
     /// It was stopped and has ended.
@@ -43,7 +43,7 @@ pub enum Cancelled {
 
 /// Why a background job could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum StartJobError {
+pub(crate) enum StartJobError {
     #[error(transparent)]
     RunDir(#[from] RunDirError),
     #[error("the job was not started: {0}")]
@@ -52,14 +52,14 @@ pub enum StartJobError {
 
 /// The runs that outlive their call: background jobs, promoted runs, sweeps, and the
 /// cluster jobs an earlier server left (`sweep.rs`, `reattach.rs`).
-pub struct Background {
+pub(crate) struct Background {
     pub(super) shared: Arc<Shared>,
     /// Background jobs (`background: true`, `stata_job`), kept until the server exits.
     pub jobs: Jobs,
 }
 
 impl Background {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self {
             shared,
             jobs: Jobs::default(),
@@ -68,7 +68,7 @@ impl Background {
 
     /// Starts `req` as a background job, its run directory named at once so the answer
     /// can say where the log is while the job runs.
-    pub async fn start_job(
+    pub(crate) async fn start_job(
         &self,
         tool: ToolName,
         mut req: RunRequest,
@@ -103,7 +103,7 @@ impl Background {
     /// Runs `req` while the call waits, its output going to `frames`; if it is still going
     /// after `after`, it goes on as a job. When `stop` (the call's end) fires first, the
     /// run is stopped, as a foreground run is.
-    pub async fn run_or_promote(
+    pub(crate) async fn run_or_promote(
         &self,
         tool: ToolName,
         req: RunRequest,
@@ -150,7 +150,7 @@ impl Background {
 
     /// Stops `job` and waits (at most [`MAX_WAIT`]) for it to end, its last output going
     /// to `frames`.
-    pub async fn cancel_job(
+    pub(crate) async fn cancel_job(
         &self,
         job: &Job,
         frames: &LiveOutput,
@@ -174,7 +174,7 @@ impl Background {
 
     /// Cancels the background jobs still running in session `name` (it is about to close);
     /// a note for each.
-    pub async fn cancel_session_jobs(
+    pub(crate) async fn cancel_session_jobs(
         &self,
         name: &SessionName,
         cancel: &CancellationToken,
@@ -212,12 +212,12 @@ impl Background {
 }
 
 /// What a run runs, in one short line.
-pub fn summary(req: &RunRequest) -> String {
+pub(crate) fn summary(req: &RunRequest) -> String {
     summary_of(&req.source)
 }
 
 /// What `source` runs, in one short line.
-pub fn summary_of(source: &RunSource) -> String {
+pub(crate) fn summary_of(source: &RunSource) -> String {
     const MAX: usize = 80;
     let short = |s: &str| {
         if s.chars().count() > MAX {

@@ -22,7 +22,7 @@ const MAX_TIMEOUT_S: f64 = 7.0 * 86_400.0;
 
 /// What a run tool was asked to run, as given.
 #[derive(Debug, Clone)]
-pub enum CallSource {
+pub(crate) enum CallSource {
     /// `stata_run_code`: the code.
     Code(String),
     /// `stata_run_file`: the do-file as given, and its arguments.
@@ -31,7 +31,7 @@ pub enum CallSource {
 
 /// A run tool's arguments, as given.
 #[derive(Debug, Clone)]
-pub struct RunCall {
+pub(crate) struct RunCall {
     pub source: CallSource,
     pub cwd: Option<String>,
     pub timeout_s: Option<f64>,
@@ -41,7 +41,7 @@ pub struct RunCall {
 
 /// Why a call could not start; `rc` is the return code Stata gives the same failure.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     #[error("timeout_s must be a number of seconds between 0 and 604800, not {0}")]
     BadTimeout(f64),
     #[error(
@@ -93,7 +93,7 @@ pub enum StartError {
 
 impl StartError {
     /// Whether an argument itself is wrong (rather than what it names).
-    pub fn is_argument(&self) -> bool {
+    pub(crate) fn is_argument(&self) -> bool {
         matches!(
             self,
             StartError::BadTimeout(_) | StartError::BadSession(_) | StartError::NoSessions(_)
@@ -102,12 +102,12 @@ impl StartError {
 
     /// Whether the server itself refused the call (a rule, not a missing thing): the shell
     /// guard, or a path outside the user's folders.
-    pub fn is_refusal(&self) -> bool {
+    pub(crate) fn is_refusal(&self) -> bool {
         matches!(self, StartError::ShellEscape(_) | StartError::Outside(_))
     }
 
     /// Stata's return code for the same failure, where it has one.
-    pub fn rc(&self) -> Option<i32> {
+    pub(crate) fn rc(&self) -> Option<i32> {
         match self {
             StartError::FileNotFound { .. } | StartError::NoProjectFolder { .. } => Some(601),
             StartError::NotADirectory(_) => Some(170),
@@ -117,17 +117,17 @@ impl StartError {
 }
 
 /// Turns run calls into run requests: checked, resolved, guarded, sandboxed.
-pub struct Calls {
+pub(crate) struct Calls {
     shared: Arc<Shared>,
 }
 
 impl Calls {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
 
     /// Checks `call` and makes its run request, holding `turn` (its place in the line).
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         call: RunCall,
         turn: Option<Ticket>,
@@ -217,7 +217,7 @@ impl Calls {
 }
 
 /// The session a call names (`main` when none); refused in batch mode, which has none.
-pub fn session_name(s: &Settings, given: Option<&str>) -> Result<SessionName, StartError> {
+pub(crate) fn session_name(s: &Settings, given: Option<&str>) -> Result<SessionName, StartError> {
     match given {
         None => Ok(SessionName::main()),
         Some(_) if s.mode != crate::cli::Mode::Session => {
@@ -229,7 +229,7 @@ pub fn session_name(s: &Settings, given: Option<&str>) -> Result<SessionName, St
 
 /// The top-level commands of a do-file run, so progress frames can say how far it is;
 /// `None` for code (whose frames count themselves) or a file that cannot be read.
-pub fn command_total(source: &RunSource) -> Option<u64> {
+pub(crate) fn command_total(source: &RunSource) -> Option<u64> {
     let RunSource::File { path, .. } = source else {
         return None;
     };

@@ -11,13 +11,13 @@ use crate::settings::Settings;
 
 /// Where relative paths are taken from, and why there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Base {
+pub(crate) struct Base {
     pub dir: PathBuf,
     pub from: BaseFrom,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BaseFrom {
+pub(crate) enum BaseFrom {
     /// `--workdir` (or `STATA_MCP_WORKDIR`).
     Workdir,
     /// The client's first root: the user's project folder as the client knows it.
@@ -32,7 +32,7 @@ pub enum BaseFrom {
 
 impl Base {
     /// The note a result carries when its relative paths or default folder came from `self`.
-    pub fn note(&self) -> Option<String> {
+    pub(crate) fn note(&self) -> Option<String> {
         match self.from {
             BaseFrom::Root => Some(format!(
                 "relative paths and the default folder are the client's project folder {} (its \
@@ -55,21 +55,21 @@ impl Base {
 }
 
 /// Whether `dir` is a folder no one means as their project: the file system's root or home.
-pub fn is_no_project(dir: &Path) -> bool {
+pub(crate) fn is_no_project(dir: &Path) -> bool {
     dir.parent().is_none() || dirs::home_dir().is_some_and(|home| home == dir)
 }
 
 /// The folders the user chose for this server's work, symlinks resolved: a call's folder and
 /// do-file must lie in one of them, and (with a sandbox) Stata writes nowhere else.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserFolders {
+pub(crate) struct UserFolders {
     pub dirs: Vec<PathBuf>,
 }
 
 /// A call's path outside the user's folders.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", outside_text(path, what, folders))]
-pub struct Outside {
+pub(crate) struct Outside {
     pub path: PathBuf,
     pub what: &'static str,
     pub folders: UserFolders,
@@ -103,7 +103,7 @@ fn outside_text(path: &Path, what: &str, folders: &UserFolders) -> String {
 impl UserFolders {
     /// `path` with symlinks resolved (`..`, `/proc/self/root` and the like included), if it
     /// lies in one of the folders.
-    pub fn admit(&self, path: &Path, what: &'static str) -> Result<PathBuf, Outside> {
+    pub(crate) fn admit(&self, path: &Path, what: &'static str) -> Result<PathBuf, Outside> {
         let outside = || Outside {
             path: path.to_path_buf(),
             what,
@@ -122,7 +122,7 @@ impl UserFolders {
     /// The user's folders: the client's roots, `--workdir`, `CLAUDE_PROJECT_DIR`,
     /// `--sandbox-allow-write`; with none of the first three, the server's own folder unless
     /// it is `/` or home.
-    pub async fn of(s: &Settings, client: &Connection) -> UserFolders {
+    pub(crate) async fn of(s: &Settings, client: &Connection) -> UserFolders {
         let base = Base::of(s, client).await;
         let mut given: Vec<PathBuf> = client.roots.all();
         if s.workdir_given {
@@ -149,7 +149,7 @@ impl UserFolders {
 impl Base {
     /// Where a call's relative paths are taken from (waiting briefly for the client's
     /// first answer to `roots/list` if it is on its way).
-    pub async fn of(s: &Settings, client: &Connection) -> Base {
+    pub(crate) async fn of(s: &Settings, client: &Connection) -> Base {
         let workdir = &s.workdir;
         if s.workdir_given {
             return Base {

@@ -9,7 +9,7 @@ use crate::settings::Settings;
 
 /// Resolves the run's graph paths against `cwd` and loads up to `--max-images` of them
 /// as PNG (none with `--no-images`); a graph that cannot be shown gets a note saying why.
-pub async fn attach(settings: &Settings, outcome: &mut RunOutcome, cwd: &Path) {
+pub(crate) async fn attach(settings: &Settings, outcome: &mut RunOutcome, cwd: &Path) {
     for g in &mut outcome.graphs {
         if g.is_relative() {
             *g = cwd.join(&*g);

@@ -13,9 +13,9 @@ use resvg::usvg;
 use crate::run::image::Image;
 
 /// The width images are scaled down to when wider (height follows, keeping the aspect).
-pub const MAX_WIDTH: u32 = 1200;
+pub(crate) const MAX_WIDTH: u32 = 1200;
 /// The MIME type of every image this module produces.
-pub const PNG_MIME: &str = "image/png";
+pub(crate) const PNG_MIME: &str = "image/png";
 /// A graph file larger than this is not read: no Stata graph comes near it, and reading
 /// an arbitrary huge file into memory to show it would be a way to exhaust the server.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -29,7 +29,7 @@ const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 /// its aspect; an SVG is rendered at its own size (or scaled down to fit). The format is
 /// read from the file's content, not its name. Blocking: call it off the async runtime
 /// (`spawn_blocking`) for large files.
-pub fn load_png(path: &Path, max_width: u32) -> Result<Image, String> {
+pub(crate) fn load_png(path: &Path, max_width: u32) -> Result<Image, String> {
     let bytes = read_bounded(path)?;
     let max_width = max_width.max(1);
     let image = if bytes.starts_with(PNG_SIGNATURE) {

@@ -12,11 +12,11 @@ use crate::runner::rundir::RunDir;
 
 /// Jobs remembered at once. Beyond this the oldest finished jobs are forgotten (their logs
 /// stay on disk), so a server that runs for weeks does not grow without bound.
-pub const MAX_JOBS: usize = 200;
+pub(crate) const MAX_JOBS: usize = 200;
 
 /// A background job: a run with the id the client follows it by.
 #[derive(Debug)]
-pub struct Job {
+pub(crate) struct Job {
     /// `job-1`, `job-2`, ... in the order the server started them.
     pub id: String,
     /// The tool that started it.
@@ -34,7 +34,7 @@ pub struct Job {
 
 /// What a job id refers to.
 #[derive(Debug)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     Found(Arc<Job>),
     /// The id was handed out, but the job was dropped to keep at most [`MAX_JOBS`].
     Forgotten,
@@ -44,7 +44,7 @@ pub enum Lookup {
 
 /// The jobs of this server, oldest first.
 #[derive(Debug, Default)]
-pub struct Jobs {
+pub(crate) struct Jobs {
     inner: Mutex<Registry>,
 }
 
@@ -61,7 +61,7 @@ impl Jobs {
     }
 
     /// Hands out the next job id (`job-3`), for a job about to be added.
-    pub fn next_id(&self) -> String {
+    pub(crate) fn next_id(&self) -> String {
         let mut r = self.registry();
         r.last += 1;
         format!("job-{}", r.last)
@@ -69,7 +69,7 @@ impl Jobs {
 
     /// Keeps `job` (its id from [`Jobs::next_id`]); the oldest finished jobs go beyond
     /// [`MAX_JOBS`].
-    pub fn add(&self, job: Job) -> Arc<Job> {
+    pub(crate) fn add(&self, job: Job) -> Arc<Job> {
         let mut r = self.registry();
         let job = Arc::new(job);
         r.jobs.push_back(job.clone());
@@ -89,7 +89,7 @@ impl Jobs {
         job
     }
 
-    pub fn find(&self, id: &str) -> Lookup {
+    pub(crate) fn find(&self, id: &str) -> Lookup {
         let r = self.registry();
         if let Some(job) = r.jobs.iter().find(|j| j.id == id) {
             return Lookup::Found(job.clone());
@@ -101,12 +101,12 @@ impl Jobs {
     }
 
     /// Every job kept, the newest first.
-    pub fn newest_first(&self) -> Vec<Arc<Job>> {
+    pub(crate) fn newest_first(&self) -> Vec<Arc<Job>> {
         self.registry().jobs.iter().rev().cloned().collect()
     }
 
     /// How many job ids were handed out.
-    pub fn started(&self) -> u64 {
+    pub(crate) fn started(&self) -> u64 {
         self.registry().last
     }
 }

@@ -22,7 +22,7 @@ use crate::text::cut::cut_point;
 
 /// Unread output kept per job. A run printing faster than it is read loses its oldest
 /// unread text beyond this (the reader is told how much; it is all in the log on disk).
-pub const JOURNAL_BYTES: usize = 1 << 20;
+pub(crate) const JOURNAL_BYTES: usize = 1 << 20;
 
 /// The session runner announces a wait for the session with a status starting so
 /// (`runner/session.rs`, `acquire`); it marks the job as queued rather than being output.
@@ -31,7 +31,7 @@ const QUEUE_NOTICE: &str = "queued";
 /// Where a job is: waiting for its turn, running, or how it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum JobStatus {
+pub(crate) enum JobStatus {
     Queued,
     Running,
     Ok,
@@ -42,7 +42,7 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             JobStatus::Queued => "queued",
             JobStatus::Running => "running",
@@ -55,7 +55,7 @@ impl JobStatus {
     }
 
     /// Whether the job has ended (its result is then available).
-    pub fn is_done(self) -> bool {
+    pub(crate) fn is_done(self) -> bool {
         !matches!(self, JobStatus::Queued | JobStatus::Running)
     }
 }
@@ -75,7 +75,7 @@ impl From<RunStatus> for JobStatus {
 /// Output handed to a reader: the text since the last read, and how many bytes before it
 /// were dropped (to a flood that overflowed the journal, or to the reader's size limit).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Excerpt {
+pub(crate) struct Excerpt {
     pub text: String,
     pub skipped_bytes: u64,
     /// Lines earlier looks already handed out (not in `text`).
@@ -164,7 +164,7 @@ struct State {
 
 /// What a run looks like at one moment.
 #[derive(Debug, Clone)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub status: JobStatus,
     pub elapsed: Duration,
     pub queue_note: Option<String>,
@@ -176,14 +176,14 @@ pub struct Snapshot {
 
 /// One look at a run: where it is, and what it printed since the last look.
 #[derive(Debug)]
-pub struct JobLook {
+pub(crate) struct JobLook {
     pub snap: Snapshot,
     pub excerpt: Excerpt,
 }
 
 /// A run going on in a task of its own, its output kept in a journal.
 #[derive(Debug)]
-pub struct LiveRun {
+pub(crate) struct LiveRun {
     started: Instant,
     cancel: CancellationToken,
     state: Mutex<State>,
@@ -195,7 +195,7 @@ impl LiveRun {
     /// Starts `start(live, cancel)` in a task of its own. The run writes its output to
     /// `live`, which this task drains into the journal; it stops when `cancel` fires,
     /// which only [`LiveRun::cancel`] does: no request's end can stop it.
-    pub fn spawn<F, Fut>(start: F) -> Arc<LiveRun>
+    pub(crate) fn spawn<F, Fut>(start: F) -> Arc<LiveRun>
     where
         F: FnOnce(Arc<LiveOutput>, CancellationToken) -> Fut,
         Fut: Future<Output = RunOutcome> + Send + 'static,
@@ -298,12 +298,12 @@ impl LiveRun {
     }
 
     /// Asks the run to stop (in session mode Stata gets a break first).
-    pub fn cancel(&self) {
+    pub(crate) fn cancel(&self) {
         self.cancel.cancel();
         self.bump();
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         let s = self.state();
         Snapshot {
             status: s.status,
@@ -315,13 +315,13 @@ impl LiveRun {
     }
 
     /// The output since the last read, at most `max` bytes of it; it is not given again.
-    pub fn take_output(&self, max: usize) -> Excerpt {
+    pub(crate) fn take_output(&self, max: usize) -> Excerpt {
         self.state().journal.take(max)
     }
 
     /// The run's state and the output since the last look (at most `max` bytes), which is
     /// then marked as read.
-    pub fn look(&self, max: usize) -> JobLook {
+    pub(crate) fn look(&self, max: usize) -> JobLook {
         JobLook {
             snap: self.snapshot(),
             excerpt: self.take_output(max),
@@ -331,7 +331,7 @@ impl LiveRun {
     /// Follows the run until it ends (`true`), `until` passes or `stop` fires (`false`),
     /// pushing its new output (starting with what is unread) and queue notices to
     /// `frames`, for a request's progress notifications. Nothing is marked as read.
-    pub async fn follow(
+    pub(crate) async fn follow(
         &self,
         frames: &LiveOutput,
         until: Instant,

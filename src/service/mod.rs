@@ -3,23 +3,23 @@
 //! sweeps, re-attached cluster jobs), `Queries` answers questions from a live session. They
 //! share a `Shared` core: the settings, the runner, the run folders and the client.
 
-pub mod background;
-pub mod calls;
-pub mod folders;
-pub mod graphs;
-pub mod images;
-pub mod jobs;
-pub mod live_run;
-pub mod queries;
-pub mod reattach;
-pub mod records;
-pub mod retention;
-pub mod sandbox;
-pub mod sessions;
-pub mod shared;
-pub mod shell_guard;
-pub mod sweep;
-pub mod tasks;
+pub(crate) mod background;
+pub(crate) mod calls;
+pub(crate) mod folders;
+pub(crate) mod graphs;
+pub(crate) mod images;
+pub(crate) mod jobs;
+pub(crate) mod live_run;
+pub(crate) mod queries;
+pub(crate) mod reattach;
+pub(crate) mod records;
+pub(crate) mod retention;
+pub(crate) mod sandbox;
+pub(crate) mod sessions;
+pub(crate) mod shared;
+pub(crate) mod shell_guard;
+pub(crate) mod sweep;
+pub(crate) mod tasks;
 
 use std::sync::Arc;
 
@@ -34,7 +34,7 @@ use sessions::SessionJson;
 use shared::Shared;
 
 /// The service: its three parts over the state they share.
-pub struct Service {
+pub(crate) struct Service {
     pub shared: Arc<Shared>,
     pub calls: Calls,
     pub background: Background,
@@ -43,7 +43,7 @@ pub struct Service {
 
 impl Service {
     /// The service `settings` describe.
-    pub fn new(settings: Settings) -> Self {
+    pub(crate) fn new(settings: Settings) -> Self {
         let shared = Arc::new(Shared::new(settings));
         Self {
             calls: Calls::new(shared.clone()),
@@ -55,7 +55,7 @@ impl Service {
 
     /// `stata_session close`: the session's background jobs are cancelled, then its Stata
     /// ends and the pool forgets it.
-    pub async fn close_session(
+    pub(crate) async fn close_session(
         &self,
         pool: &SessionPool,
         given: Option<&str>,
@@ -76,7 +76,7 @@ impl Service {
     /// `--warm`: starts the session in the background as the server starts, so the first
     /// call does not wait for Stata. A failure is only logged; the first call retries and
     /// reports it.
-    pub fn spawn_warm(&self) {
+    pub(crate) fn spawn_warm(&self) {
         let shared = self.shared.clone();
         tokio::spawn(async move {
             let started = match shared.locate_stata() {

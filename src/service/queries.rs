@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::shared::Shared;
 use crate::discovery::DiscoveryError;
+use crate::run::tool::ToolName;
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
 use crate::runner::session::pool::PoolError;
@@ -27,14 +28,14 @@ use crate::stata::stored::{ResultClass, StoredMatrix, parse_list, parse_matrix};
 const QUERY_MAX_CHARS: usize = 400_000;
 /// `list` shows this many rows unless asked, and never more than `MAX_LIST_ROWS`.
 const DEFAULT_LIST_ROWS: u32 = 20;
-pub const MAX_LIST_ROWS: u32 = 1000;
+pub(crate) const MAX_LIST_ROWS: u32 = 1000;
 /// Matrices larger than this are listed by name and size only.
 const MAX_MATRIX_CELLS: usize = 10_000;
 const MAX_MATRICES: usize = 50;
 
 /// Why a query gave no report.
 #[derive(Debug, thiserror::Error)]
-pub enum QueryError {
+pub(crate) enum QueryError {
     /// The arguments cannot make a safe query.
     #[error("{0}")]
     BadArgument(String),
@@ -57,7 +58,7 @@ pub enum QueryError {
 
 /// What `stata_inspect_data` asks.
 #[derive(Debug, Clone)]
-pub struct InspectQuery {
+pub(crate) struct InspectQuery {
     pub what: InspectWhat,
     pub vars: Vec<String>,
     /// Rows for `list`, as given.
@@ -67,7 +68,7 @@ pub struct InspectQuery {
 
 /// The structured result of `stata_inspect_data`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct InspectJson {
+pub(crate) struct InspectJson {
     pub what: InspectWhat,
     /// The Stata command that produced `output`.
     pub command: String,
@@ -88,7 +89,7 @@ pub struct InspectJson {
 
 /// The structured result of `stata_get_results`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct ResultsJson {
+pub(crate) struct ResultsJson {
     pub class: ResultClass,
     /// Scalars by name (missing values are null).
     pub scalars: BTreeMap<String, Option<f64>>,
@@ -103,18 +104,18 @@ pub struct ResultsJson {
 
 /// The structured result of `stata_help`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct HelpJson {
+pub(crate) struct HelpJson {
     pub topic: String,
     pub text: String,
 }
 
 /// Questions answered from a live session: the data, stored results, help, the sessions.
-pub struct Queries {
+pub(crate) struct Queries {
     pub(super) shared: Arc<Shared>,
 }
 
 impl Queries {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
 
@@ -158,7 +159,7 @@ impl Queries {
     }
 
     /// `stata_inspect_data`.
-    pub async fn inspect(
+    pub(crate) async fn inspect(
         &self,
         runner: &SessionRunner,
         q: InspectQuery,
@@ -189,7 +190,7 @@ impl Queries {
         let plan = inspect_plan(q.what, &vars, cond.as_deref(), rows).map_err(bad)?;
 
         let mut session = runner
-            .exclusive("stata_inspect_data", cancel)
+            .exclusive(ToolName::Inspect.as_str(), cancel)
             .await
             .ok_or(QueryError::Cancelled)?;
         let (sections, mut notes) = self
@@ -232,14 +233,14 @@ impl Queries {
     }
 
     /// `stata_get_results`: the stored results, matrices read at full precision.
-    pub async fn results(
+    pub(crate) async fn results(
         &self,
         runner: &SessionRunner,
         class: ResultClass,
         cancel: &CancellationToken,
     ) -> Result<ResultsJson, QueryError> {
         let mut session = runner
-            .exclusive("stata_get_results", cancel)
+            .exclusive(ToolName::Results.as_str(), cancel)
             .await
             .ok_or(QueryError::Cancelled)?;
         let list_cmd = class.list_command().to_owned();
@@ -300,7 +301,7 @@ impl Queries {
     }
 
     /// `stata_help`: the text of the help for `topic`.
-    pub async fn help(
+    pub(crate) async fn help(
         &self,
         runner: &SessionRunner,
         topic: &str,
@@ -309,7 +310,7 @@ impl Queries {
         let topic = check_topic(topic).map_err(QueryError::BadArgument)?;
         let cmd = help_command(&topic);
         let mut session = runner
-            .exclusive("stata_help", cancel)
+            .exclusive(ToolName::Help.as_str(), cancel)
             .await
             .ok_or(QueryError::Cancelled)?;
         let (sections, _) = self

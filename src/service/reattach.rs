@@ -18,7 +18,7 @@ use crate::runner::rundir::RunDir;
 impl Background {
     /// The background runs and sweeps an earlier server left running, each followed again
     /// as a job of this server; how many.
-    pub fn reattach(&self) -> usize {
+    pub(crate) fn reattach(&self) -> usize {
         let runner = &self.shared.runner;
         if !runner.outlives_server() {
             return 0;

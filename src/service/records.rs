@@ -14,7 +14,7 @@ use crate::runner::rundir::RunDir;
 
 /// What [`BACKGROUND_FILE`] holds.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct BackgroundRecord {
+pub(crate) struct BackgroundRecord {
     pub tool: ToolName,
     pub summary: String,
     /// The id the job had in the server that started it.
@@ -23,7 +23,7 @@ pub struct BackgroundRecord {
 
 /// What [`SWEEP_FILE`] holds.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct SweepRecord {
+pub(crate) struct SweepRecord {
     pub background: BackgroundRecord,
     pub path: PathBuf,
     pub max_parallel: usize,
@@ -32,19 +32,25 @@ pub struct SweepRecord {
 }
 
 impl BackgroundRecord {
-    pub fn read(dir: &Path) -> Option<Self> {
+    pub(crate) fn read(dir: &Path) -> Option<Self> {
         read_json(&dir.join(BACKGROUND_FILE))
     }
 }
 
 impl SweepRecord {
-    pub fn read(dir: &Path) -> Option<Self> {
+    pub(crate) fn read(dir: &Path) -> Option<Self> {
         read_json(&dir.join(SWEEP_FILE))
     }
 }
 
 /// Marks the run in `dir` as job `id`'s, where the runner's runs outlive the server.
-pub fn keep_for_later(runner: &Runner, dir: &RunDir, tool: ToolName, summary: &str, id: &str) {
+pub(crate) fn keep_for_later(
+    runner: &Runner,
+    dir: &RunDir,
+    tool: ToolName,
+    summary: &str,
+    id: &str,
+) {
     if !runner.outlives_server() {
         return;
     }
@@ -57,7 +63,7 @@ pub fn keep_for_later(runner: &Runner, dir: &RunDir, tool: ToolName, summary: &s
 }
 
 /// Records sweep `id` in its folder, where the runner's runs outlive the server.
-pub fn keep_sweep_for_later(
+pub(crate) fn keep_sweep_for_later(
     runner: &Runner,
     sweep_dir: &RunDir,
     id: &str,

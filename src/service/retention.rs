@@ -16,14 +16,14 @@ use crate::runner::rundir::RunDirs;
 
 /// How much to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub keep_runs: usize,
     pub keep_bytes: u64,
 }
 
 impl Policy {
     /// The policy `--keep-runs` and `--keep-mb` set: the server's and the terminal's.
-    pub fn of(settings: &crate::settings::Settings) -> Self {
+    pub(crate) fn of(settings: &crate::settings::Settings) -> Self {
         Self {
             keep_runs: settings.keep_runs,
             keep_bytes: settings.keep_bytes,
@@ -33,7 +33,7 @@ impl Policy {
 
 /// What a sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SweepReport {
+pub(crate) struct SweepReport {
     /// Names of the run directories removed, oldest first.
     pub removed: Vec<String>,
     pub freed_bytes: u64,
@@ -47,7 +47,7 @@ pub struct SweepReport {
 /// Removes the oldest run directories under `runs_root` until at most `policy.keep_runs`
 /// remain and they hold at most `policy.keep_bytes`. Runs for which `protected` says true
 /// are never removed (but still count). A missing `runs_root` is not an error: nothing ran yet.
-pub fn sweep(
+pub(crate) fn sweep(
     runs_root: &Path,
     policy: Policy,
     protected: &dyn Fn(&RunId) -> bool,
@@ -122,7 +122,7 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 /// The server's retention: its policy, the runs in progress, and the sweeps it starts.
-pub struct Retention {
+pub(crate) struct Retention {
     runs_root: PathBuf,
     policy: Policy,
     /// This server's run directories, which know the runs still in progress; none for a
@@ -136,7 +136,7 @@ pub struct Retention {
 }
 
 impl Retention {
-    pub fn new(runs_root: PathBuf, policy: Policy, dirs: Option<Arc<RunDirs>>) -> Self {
+    pub(crate) fn new(runs_root: PathBuf, policy: Policy, dirs: Option<Arc<RunDirs>>) -> Self {
         Self {
             runs_root,
             policy,
@@ -157,13 +157,13 @@ impl Retention {
     }
 
     /// Sweeps now, on this thread (it does file I/O: call it from a blocking context).
-    pub fn sweep_now(&self) -> io::Result<SweepReport> {
+    pub(crate) fn sweep_now(&self) -> io::Result<SweepReport> {
         sweep(&self.runs_root, self.policy, &|id| self.in_progress(id))
     }
 
     /// Sweeps in the background, so no call waits for it; does nothing outside a tokio
     /// runtime or while another sweep is running.
-    pub fn spawn_sweep(self: &Arc<Self>) {
+    pub(crate) fn spawn_sweep(self: &Arc<Self>) {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -244,12 +244,15 @@ fn server_may_be_running(_pid: u32, started: u64) -> bool {
 }
 
 /// Start-up logs of servers no longer running kept for troubleshooting (the newest).
-pub const KEEP_START_LOGS: usize = 3;
+pub(crate) const KEEP_START_LOGS: usize = 3;
 
 /// Removes the start-up logs (`sessions/start-<pid>.log`) of servers that no longer run,
 /// but the newest [`KEEP_START_LOGS`]; returns how many went. One is written per server
 /// start, so without this they would pile up.
-pub fn sweep_start_logs(sessions: &Path, alive: &dyn Fn(u32, u64) -> bool) -> io::Result<usize> {
+pub(crate) fn sweep_start_logs(
+    sessions: &Path,
+    alive: &dyn Fn(u32, u64) -> bool,
+) -> io::Result<usize> {
     let entries = match std::fs::read_dir(sessions) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),

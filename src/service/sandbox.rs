@@ -11,12 +11,12 @@ use crate::sandbox::{Plan, landlock_abi, stata_executables, system_reads};
 use crate::settings::Settings;
 
 /// Where a sandboxed run's `ssc install` and `net install` put packages, in the project.
-pub const PROJECT_ADO: &str = "ado/plus";
+pub(crate) const PROJECT_ADO: &str = "ado/plus";
 
 /// The sandbox of a run with Stata `stata` in the user's `folders` (relative paths taken from
 /// `base`): none when `--sandbox off`, in slurm mode, or where Landlock is missing. The runner
 /// adds the run's own folder.
-pub fn plan(s: &Settings, folders: &UserFolders, base: &Base, stata: &Path) -> Option<Plan> {
+pub(crate) fn plan(s: &Settings, folders: &UserFolders, base: &Base, stata: &Path) -> Option<Plan> {
     // A cluster job runs on a compute node, out of this machine's reach.
     if s.sandbox == SandboxMode::Off || s.mode == crate::cli::Mode::Slurm || landlock_abi().is_err()
     {
@@ -51,7 +51,12 @@ pub fn plan(s: &Settings, folders: &UserFolders, base: &Base, stata: &Path) -> O
 /// Notes for a finished run: that the sandbox may be why something failed, or (on the first
 /// run only, `told` remembering it) that this system has no sandbox or an older one lacking
 /// some parts.
-pub fn notes(s: &Settings, told: &AtomicBool, plan: Option<&Plan>, outcome: &mut RunOutcome) {
+pub(crate) fn notes(
+    s: &Settings,
+    told: &AtomicBool,
+    plan: Option<&Plan>,
+    outcome: &mut RunOutcome,
+) {
     if plan.is_some()
         && let Ok(abi) = landlock_abi()
         && let lacking = crate::sandbox::missing_parts(abi)

@@ -16,7 +16,7 @@ use crate::stata::queries::{read_status, status_commands};
 /// The structured result of `stata_session`. The fields up to `notes` describe the session
 /// asked about (status, restart, close); `list` leaves them empty and fills `sessions`.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
-pub struct SessionJson {
+pub(crate) struct SessionJson {
     /// The session's name (`main` unless another was named); empty for `list`.
     pub session: String,
     pub running: bool,
@@ -52,7 +52,7 @@ pub struct SessionJson {
 
 /// One session in `stata_session list`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct SessionEntryJson {
+pub(crate) struct SessionEntryJson {
     pub session: String,
     pub running: bool,
     /// As in the status: busy with what and for how long, or idle for how long.
@@ -89,7 +89,7 @@ impl SessionEntryJson {
 
 /// The client profile in use, as `stata_session status` shows it.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
-pub struct ClientJson {
+pub(crate) struct ClientJson {
     /// The profile's name (`claude-code`, `vscode`, ..., `other`).
     pub profile: String,
     /// `clientInfo.name` as the client sent it.
@@ -116,23 +116,27 @@ impl ClientJson {
 
 impl Queries {
     /// The session pool, in session mode.
-    pub fn pool(&self) -> Option<&SessionPool> {
+    pub(crate) fn pool(&self) -> Option<&SessionPool> {
         self.shared.runner.sessions().map(|p| &**p)
     }
 
     /// The session a query names (`main` when none).
-    pub fn session_name(&self, given: Option<&str>) -> Result<SessionName, QueryError> {
+    pub(crate) fn session_name(&self, given: Option<&str>) -> Result<SessionName, QueryError> {
         Ok(session_name(&self.shared.settings, given)?)
     }
 
     /// The session a query names, admitted for one call.
-    pub fn admit(&self, pool: &SessionPool, given: Option<&str>) -> Result<Admitted, QueryError> {
+    pub(crate) fn admit(
+        &self,
+        pool: &SessionPool,
+        given: Option<&str>,
+    ) -> Result<Admitted, QueryError> {
         let name = self.session_name(given)?;
         Ok(pool.admit(&name)?)
     }
 
     /// `stata_session list`: every session, without waiting for any.
-    pub fn list_sessions(&self, pool: &SessionPool) -> SessionJson {
+    pub(crate) fn list_sessions(&self, pool: &SessionPool) -> SessionJson {
         let sessions: Vec<SessionEntryJson> =
             pool.list().iter().map(SessionEntryJson::of).collect();
         let mut notes = Vec::new();
@@ -154,7 +158,7 @@ impl Queries {
     /// `stata_session close`: the session `name` (whose background jobs the caller has
     /// cancelled, saying so in `notes`) ends its Stata and the pool forgets it (the next call
     /// naming it starts afresh).
-    pub async fn close_session(
+    pub(crate) async fn close_session(
         &self,
         pool: &SessionPool,
         name: SessionName,
@@ -185,7 +189,7 @@ impl Queries {
 
     /// `stata_session status` (and `restart`): the session's state, after a restart when
     /// `restart`, with what Stata says of its version, folder and data.
-    pub async fn session_status(
+    pub(crate) async fn session_status(
         &self,
         runner: &Admitted,
         restart: bool,

@@ -24,7 +24,7 @@ use crate::sandbox::Plan;
 use crate::settings::Settings;
 
 /// The state every part of the service uses.
-pub struct Shared {
+pub(crate) struct Shared {
     pub settings: Settings,
     pub runner: Runner,
     pub dirs: Arc<RunDirs>,
@@ -39,7 +39,7 @@ pub struct Shared {
 impl Shared {
     /// The core `settings` describe; logs left by earlier servers are trimmed in the
     /// background.
-    pub fn new(settings: Settings) -> Self {
+    pub(crate) fn new(settings: Settings) -> Self {
         // The user's only, even if an earlier version (or the user) left it open to others:
         // its runs hold the user's data.
         crate::runner::rundir::tighten_log_dir(&settings.log_dir);
@@ -64,29 +64,29 @@ impl Shared {
 
     /// Finds Stata on every call, so installing it or fixing STATA_PATH in the client's
     /// config does not need a server restart.
-    pub fn locate_stata(&self) -> Result<PathBuf, DiscoveryError> {
+    pub(crate) fn locate_stata(&self) -> Result<PathBuf, DiscoveryError> {
         self.settings.stata()
     }
 
     /// Where this call's relative paths are taken from.
-    pub async fn base(&self) -> Base {
+    pub(crate) async fn base(&self) -> Base {
         Base::of(&self.settings, &self.client).await
     }
 
     /// The folders the user chose for this server's work.
-    pub async fn user_folders(&self) -> UserFolders {
+    pub(crate) async fn user_folders(&self) -> UserFolders {
         UserFolders::of(&self.settings, &self.client).await
     }
 
     /// The sandbox of a run with Stata `stata` in the user's `folders` (none where there is
     /// no sandbox).
-    pub async fn sandbox_plan(&self, folders: &UserFolders, stata: &Path) -> Option<Plan> {
+    pub(crate) async fn sandbox_plan(&self, folders: &UserFolders, stata: &Path) -> Option<Plan> {
         super::sandbox::plan(&self.settings, folders, &self.base().await, stata)
     }
 
     /// Runs `req` to its end: its output goes to `live`, `cancel` stops it; the outcome is
     /// finished (see [`Self::finish_run`]).
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         mut req: RunRequest,
         live: Arc<LiveOutput>,
@@ -101,7 +101,7 @@ impl Shared {
 
     /// Follows a run handed to the runner before (a sweep's task, a re-attached job) to
     /// its finished outcome.
-    pub async fn follow(&self, mut pending: Pending, watch: Watch<'_>) -> RunOutcome {
+    pub(crate) async fn follow(&self, mut pending: Pending, watch: Watch<'_>) -> RunOutcome {
         let cwd = pending.request().cwd.clone();
         let plan = pending.request().sandbox.clone();
         let notes = pending.take_notes();
@@ -111,7 +111,7 @@ impl Shared {
 
     /// What every run's outcome gets once the runner is done: the sandbox's and the call's
     /// notes, the run folder sealed, graphs as images, retention.
-    pub async fn finish_run(
+    pub(crate) async fn finish_run(
         &self,
         mut outcome: RunOutcome,
         cwd: &Path,

@@ -29,7 +29,7 @@ const PYTHON_ESCAPES: &[(&str, bool)] = &[
 
 /// Where a shell escape was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShellEscape {
+pub(crate) struct ShellEscape {
     /// The do-file it is in (None: the code of the call itself).
     pub file: Option<PathBuf>,
     /// 1-based line number.
@@ -63,7 +63,11 @@ impl std::fmt::Display for ShellEscape {
 
 /// Looks for shell escapes in `code`, and in the do-files it runs with `do`, `run` or
 /// `include` when their paths are literal and readable (relative to `cwd`).
-pub fn find_shell_escape(code: &str, file: Option<&Path>, cwd: &Path) -> Option<ShellEscape> {
+pub(crate) fn find_shell_escape(
+    code: &str,
+    file: Option<&Path>,
+    cwd: &Path,
+) -> Option<ShellEscape> {
     let mut seen = HashSet::new();
     let mut globals = HashMap::new();
     scan(code, file, cwd, 0, &mut seen, &mut globals)

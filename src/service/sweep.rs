@@ -24,14 +24,14 @@ use crate::runner::pending::Pending;
 use crate::runner::request::RunRequest;
 
 /// The most tasks one sweep may have: each is a Stata run with its own folder.
-pub const MAX_TASKS: usize = 1000;
+pub(crate) const MAX_TASKS: usize = 1000;
 
 impl Background {
     /// Starts a sweep of `reqs` (one per argument list, made like `stata_run_file`'s) as a
     /// background job, at most `max_parallel` at once. The runner gets them all at once
     /// (on a cluster: one job array, submitted before the sweep is reported as started, so a
     /// server that stops right after answering leaves it on the cluster).
-    pub async fn start_sweep(
+    pub(crate) async fn start_sweep(
         &self,
         reqs: Vec<RunRequest>,
         max_parallel: usize,
@@ -89,7 +89,7 @@ impl Background {
 
 /// Follows every task of `sweep` (handed to the runner as `pendings`, in order) to its end,
 /// each task's lines labelled in `live`.
-pub async fn follow_sweep(
+pub(crate) async fn follow_sweep(
     shared: &Arc<Shared>,
     sweep: &Arc<Sweep>,
     pendings: Vec<Pending>,

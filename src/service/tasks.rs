@@ -11,7 +11,7 @@ use crate::runner::rundir::RunDir;
 
 /// One task of a sweep: its arguments, run folder and where it is.
 #[derive(Debug)]
-pub struct Task {
+pub(crate) struct Task {
     pub index: usize,
     pub args: Vec<String>,
     pub run_dir: RunDir,
@@ -20,14 +20,14 @@ pub struct Task {
 
 /// Where a task is.
 #[derive(Debug, Clone)]
-pub enum TaskState {
+pub(crate) enum TaskState {
     Queued,
     Running,
     Done(Arc<RunOutcome>),
 }
 
 impl Task {
-    pub fn new(index: usize, args: Vec<String>, run_dir: RunDir) -> Self {
+    pub(crate) fn new(index: usize, args: Vec<String>, run_dir: RunDir) -> Self {
         Self {
             index,
             args,
@@ -40,7 +40,7 @@ impl Task {
         self.state.lock()
     }
 
-    pub fn state(&self) -> TaskState {
+    pub(crate) fn state(&self) -> TaskState {
         self.state_lock().clone()
     }
 
@@ -48,7 +48,7 @@ impl Task {
         *self.state_lock() = state;
     }
 
-    pub fn status(&self) -> JobStatus {
+    pub(crate) fn status(&self) -> JobStatus {
         match &*self.state_lock() {
             TaskState::Queued => JobStatus::Queued,
             TaskState::Running => JobStatus::Running,
@@ -57,14 +57,14 @@ impl Task {
     }
 
     /// `[task 3]`, as its output lines are labelled.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("[task {}]", self.index)
     }
 }
 
 /// A sweep's tasks and its bounds.
 #[derive(Debug)]
-pub struct Sweep {
+pub(crate) struct Sweep {
     pub path: PathBuf,
     pub tasks: Vec<Task>,
     /// At most this many tasks run at once.
@@ -75,7 +75,7 @@ pub struct Sweep {
 }
 
 impl Sweep {
-    pub fn new(path: PathBuf, tasks: Vec<Task>, max_parallel: usize) -> Self {
+    pub(crate) fn new(path: PathBuf, tasks: Vec<Task>, max_parallel: usize) -> Self {
         Self {
             path,
             tasks,
@@ -85,12 +85,12 @@ impl Sweep {
         }
     }
 
-    pub fn peak_running(&self) -> usize {
+    pub(crate) fn peak_running(&self) -> usize {
         self.peak.load(Ordering::SeqCst)
     }
 
     /// Tasks per status, in the order statuses are listed.
-    pub fn counts(&self) -> Vec<(JobStatus, usize)> {
+    pub(crate) fn counts(&self) -> Vec<(JobStatus, usize)> {
         let mut counts: Vec<(JobStatus, usize)> = Vec::new();
         for task in &self.tasks {
             let s = task.status();

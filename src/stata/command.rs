@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// A command with its prefixes taken off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Prefixed<'a> {
+pub(crate) struct Prefixed<'a> {
     /// What follows the prefixes (and the `{` of a one-line block).
     pub rest: &'a str,
     /// `capture noisily` (in any abbreviation and order of a later `noisily`): its errors
@@ -19,7 +19,7 @@ pub struct Prefixed<'a> {
 }
 
 /// Whether `word` is `full` abbreviated to at least `min` characters.
-pub fn is_abbrev(word: &str, full: &str, min: usize) -> bool {
+pub(crate) fn is_abbrev(word: &str, full: &str, min: usize) -> bool {
     word.len() >= min && word.len() <= full.len() && full.starts_with(word)
 }
 
@@ -27,7 +27,7 @@ pub fn is_abbrev(word: &str, full: &str, min: usize) -> bool {
 /// the least, with or without a colon) and one-line block openers (`{`) off a command.
 ///
 /// A prefix is a whole word: `capture_x` or `quietly2` is a command of its own.
-pub fn strip_prefixes(cmd: &str) -> Prefixed<'_> {
+pub(crate) fn strip_prefixes(cmd: &str) -> Prefixed<'_> {
     let mut rest = cmd.trim_start();
     let mut capture = false;
     let mut noisily_after_capture = false;
@@ -66,7 +66,7 @@ pub fn strip_prefixes(cmd: &str) -> Prefixed<'_> {
 
 /// The command that runs a do-file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DoVerb {
+pub(crate) enum DoVerb {
     Do,
     /// `run` (or `ru`): like `do`, but shows nothing, so no echo and no `end of do-file`.
     Run,
@@ -76,7 +76,7 @@ pub enum DoVerb {
 
 /// The do-file a `do`, `run` or `include` command names, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DoTarget {
+pub(crate) struct DoTarget {
     pub verb: DoVerb,
     /// The file name with its quotes removed; it may still hold macros (`` `f' ``, `$f`).
     pub name: String,
@@ -85,7 +85,7 @@ pub struct DoTarget {
 /// The do-file `cmd` runs, if it is `do FILE`, `run FILE` or `include FILE` (`cmd` with
 /// its prefixes already stripped). The name is `` `"…"' ``, `"…"`, or a bare word ended by
 /// white space or the comma of the options (`do a.do, nostop`).
-pub fn do_target(cmd: &str) -> Option<DoTarget> {
+pub(crate) fn do_target(cmd: &str) -> Option<DoTarget> {
     let (word, rest) = cmd.split_once(char::is_whitespace)?;
     let verb = match word {
         "do" => DoVerb::Do,
@@ -116,7 +116,7 @@ pub fn do_target(cmd: &str) -> Option<DoTarget> {
 /// The file a do-file name refers to, as Stata finds it: `.do` added when the name has no
 /// extension, a relative name taken from the first of `bases` where such a file exists.
 /// None for a name holding macros (their values are not known here) or a missing file.
-pub fn do_file_path(name: &str, bases: &[&Path]) -> Option<PathBuf> {
+pub(crate) fn do_file_path(name: &str, bases: &[&Path]) -> Option<PathBuf> {
     if name.is_empty() || name.contains('`') || name.contains('$') {
         return None;
     }
@@ -132,7 +132,7 @@ pub fn do_file_path(name: &str, bases: &[&Path]) -> Option<PathBuf> {
 
 /// Whether `cmd` is a `display` (any abbreviation Stata takes) that shows `_rc`: its
 /// output gives the code of the error just captured.
-pub fn displays_rc(cmd: &str) -> bool {
+pub(crate) fn displays_rc(cmd: &str) -> bool {
     let rest = strip_prefixes(cmd).rest;
     let verb = rest.split_whitespace().next().unwrap_or("");
     is_abbrev(verb, "display", 2) && rest.contains("_rc")
@@ -140,7 +140,7 @@ pub fn displays_rc(cmd: &str) -> bool {
 
 /// Whether `cmd` is `exit 1` (`exit, 1` too): the code's own way to stop with r(1), which
 /// Stata reports as `--Break--` like a break.
-pub fn is_exit_1(cmd: &str) -> bool {
+pub(crate) fn is_exit_1(cmd: &str) -> bool {
     let rest = strip_prefixes(cmd).rest;
     let mut words = rest
         .split(|c: char| c.is_whitespace() || c == ',')

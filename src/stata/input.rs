@@ -2,19 +2,19 @@
 //! Each check says what is wrong in words a model can act on.
 
 /// At most this many variables in one query.
-pub const MAX_VARS: usize = 300;
+pub(crate) const MAX_VARS: usize = 300;
 /// An `if` condition is kept to this many characters.
-pub const MAX_IF_CHARS: usize = 1000;
+pub(crate) const MAX_IF_CHARS: usize = 1000;
 
 /// Whether `s` is a Stata name: a letter or `_`, then letters, digits, `_`; at most 32.
-pub fn is_stata_name(s: &str) -> bool {
+pub(crate) fn is_stata_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && s.len() <= 32
 }
 
-pub fn check_vars(vars: &[String]) -> Result<String, String> {
+pub(crate) fn check_vars(vars: &[String]) -> Result<String, String> {
     if vars.len() > MAX_VARS {
         return Err(format!(
             "vars: at most {MAX_VARS} variables, not {}",
@@ -34,7 +34,7 @@ pub fn check_vars(vars: &[String]) -> Result<String, String> {
 
 /// An `if` condition goes into Stata code: it may not end the line, start a comment, open
 /// a block or expand macros.
-pub fn check_condition(c: &str) -> Result<String, String> {
+pub(crate) fn check_condition(c: &str) -> Result<String, String> {
     let c = c.trim();
     if c.is_empty() {
         return Err("if: the condition is empty".into());
@@ -54,7 +54,7 @@ pub fn check_condition(c: &str) -> Result<String, String> {
     Ok(c.to_owned())
 }
 
-pub fn check_topic(t: &str) -> Result<String, String> {
+pub(crate) fn check_topic(t: &str) -> Result<String, String> {
     let t = t.trim();
     let ok = !t.is_empty()
         && t.len() <= 80

@@ -3,7 +3,7 @@
 
 /// `N` when the line is `r(N);` alone (white space around allowed): Stata's report of an
 /// uncaptured error. Line-anchored, so `display "see r(198);"` does not count.
-pub fn rc_line(line: &str) -> Option<i32> {
+pub(crate) fn rc_line(line: &str) -> Option<i32> {
     let inner = line.trim().strip_prefix("r(")?.strip_suffix(");")?;
     if inner.is_empty() || inner.len() > 9 || !inner.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -12,7 +12,7 @@ pub fn rc_line(line: &str) -> Option<i32> {
 }
 
 /// The command of an echo line: `. cmd` (or a bare `.`).
-pub fn echo_text(line: &str) -> Option<&str> {
+pub(crate) fn echo_text(line: &str) -> Option<&str> {
     if line == "." {
         return Some("");
     }
@@ -21,7 +21,7 @@ pub fn echo_text(line: &str) -> Option<&str> {
 
 /// `N` for a numbered body echo, `  N. text` or `  N.`: spaces, digits, a dot, then a space
 /// or nothing. `list` rows (`  1. | make ...`) are not body lines.
-pub fn body_number(line: &str) -> Option<u32> {
+pub(crate) fn body_number(line: &str) -> Option<u32> {
     let t = line.trim_start_matches(' ');
     let digits = t.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 || digits > 6 {
@@ -35,7 +35,7 @@ pub fn body_number(line: &str) -> Option<u32> {
 }
 
 /// The command of a `set trace on` line: `  - cmd` or `  = cmd` (indented by depth).
-pub fn trace_command(line: &str) -> Option<&str> {
+pub(crate) fn trace_command(line: &str) -> Option<&str> {
     let t = line.trim_start_matches(' ');
     if t == "-" || t == "=" {
         return Some("");
@@ -44,7 +44,7 @@ pub fn trace_command(line: &str) -> Option<&str> {
 }
 
 /// A trace rule: `---- begin prog ---` / `---- end prog ---`.
-pub fn is_trace_rule(trimmed: &str) -> bool {
+pub(crate) fn is_trace_rule(trimmed: &str) -> bool {
     trimmed.starts_with("---")
         && trimmed.ends_with("---")
         && (trimmed.contains(" begin ") || trimmed.contains(" end "))

@@ -6,7 +6,7 @@ use super::command::strip_prefixes;
 /// A Stata error message from the table of common ones: its code, and whether the text is
 /// unmistakable (a weak one, like `no observations`, is also printed by commands that
 /// succeed, so it only counts under `capture noisily`).
-pub fn known_message(line: &str) -> Option<(i32, bool)> {
+pub(crate) fn known_message(line: &str) -> Option<(i32, bool)> {
     // Error messages start at column 0 and are short.
     if line.is_empty() || line.starts_with([' ', '(']) || line.len() > 300 {
         return None;
@@ -75,13 +75,13 @@ pub fn known_message(line: &str) -> Option<(i32, bool)> {
 
 /// A code a message's own text does not tell: the message is matched with whatever `r(N);`
 /// follows it, and reported with no code when none does.
-pub const ANY_CODE: i32 = -1;
+pub(crate) const ANY_CODE: i32 = -1;
 
 /// Whether `line` reads like one of Stata's error messages that the table does not know,
 /// by their grammar (`'test' found where number expected`, `linesize must be between 40
 /// and 255`, `too many variables specified`...): weak, so it counts only where the command
 /// was `capture noisily`, which prints the message and no `r(N);`.
-pub fn error_grammar(line: &str) -> bool {
+pub(crate) fn error_grammar(line: &str) -> bool {
     if line.is_empty() || line.starts_with([' ', '(', '.', '>']) || line.len() > 120 {
         return false;
     }
@@ -98,7 +98,7 @@ pub fn error_grammar(line: &str) -> bool {
 
 /// The code of a Mata error line, `<istmt>:  3499  y not found` or `myfunc():  3301
 /// subscript invalid`: Mata prints its own code between the function and the message.
-pub fn mata_error(line: &str) -> Option<i32> {
+pub(crate) fn mata_error(line: &str) -> Option<i32> {
     let (place, rest) = line.trim().split_once(':')?;
     if !(place == "<istmt>" || (place.ends_with("()") && !place.contains(' '))) {
         return None;
@@ -117,7 +117,7 @@ pub fn mata_error(line: &str) -> Option<i32> {
 /// Who reads a hint: a model, which has the MCP tools, or a person at a terminal, who
 /// types Stata commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
+pub(crate) enum Audience {
     Model,
     Terminal,
 }
@@ -125,7 +125,7 @@ pub enum Audience {
 /// A short hint for an error with `code`, its `message` and failing `command`, only where
 /// it is certain, worded for `audience`. `working_dir` is Stata's, when known, for the hint
 /// of a missing file.
-pub fn hint(
+pub(crate) fn hint(
     code: i32,
     message: &str,
     command: Option<&str>,

@@ -1,11 +1,11 @@
 //! Stata's language and log grammar, as pure functions: one home for each rule.
 
-pub mod command;
-pub mod input;
-pub mod log_lines;
-pub mod messages;
-pub mod queries;
-pub mod query_output;
-pub mod quote;
-pub mod statements;
-pub mod stored;
+pub(crate) mod command;
+pub(crate) mod input;
+pub(crate) mod log_lines;
+pub(crate) mod messages;
+pub(crate) mod queries;
+pub(crate) mod query_output;
+pub(crate) mod quote;
+pub(crate) mod statements;
+pub(crate) mod stored;

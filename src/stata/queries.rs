@@ -7,8 +7,8 @@ use super::query_output::{count_of, marked};
 use super::stored::ResultClass;
 
 /// Marks the `display` lines whose values a query reads back.
-pub const NK_MARK: &str = "STATA_MCP_NK:";
-pub const COUNT_MARK: &str = "STATA_MCP_COUNT:";
+pub(crate) const NK_MARK: &str = "STATA_MCP_NK:";
+pub(crate) const COUNT_MARK: &str = "STATA_MCP_COUNT:";
 const VERSION_MARK: &str = "STATA_MCP_VER:";
 const PWD_MARK: &str = "STATA_MCP_PWD:";
 /// Full precision for matrix values (the default `%10.0g` keeps about 8 digits).
@@ -17,7 +17,7 @@ const MATRIX_FORMAT: &str = "%18.0g";
 /// What `stata_inspect_data` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum InspectWhat {
+pub(crate) enum InspectWhat {
     Describe,
     Summarize,
     List,
@@ -26,7 +26,7 @@ pub enum InspectWhat {
 
 /// The commands of one inspection, and which of them prints what the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InspectPlan {
+pub(crate) struct InspectPlan {
     pub commands: Vec<String>,
     /// The command that shows the data (`summarize price`, `list ... if _n <= 20`).
     pub main: String,
@@ -36,7 +36,7 @@ pub struct InspectPlan {
 /// The commands that inspect the data: the observation and variable counts first, then
 /// `what` of `vars` (checked names, space-separated; empty for all) where `cond` holds
 /// (checked), `rows` rows at most for `list`.
-pub fn inspect_plan(
+pub(crate) fn inspect_plan(
     what: InspectWhat,
     vars: &str,
     cond: Option<&str>,
@@ -91,7 +91,7 @@ pub fn inspect_plan(
 }
 
 /// Observations and variables in memory, from the section of the counts command.
-pub fn read_counts(section: &[String]) -> (Option<u64>, Option<u64>) {
+pub(crate) fn read_counts(section: &[String]) -> (Option<u64>, Option<u64>) {
     let nk = marked(section, NK_MARK).unwrap_or_default();
     let mut nk = nk.split_whitespace();
     (
@@ -101,7 +101,7 @@ pub fn read_counts(section: &[String]) -> (Option<u64>, Option<u64>) {
 }
 
 /// How many observations met the condition, from any section of an inspection.
-pub fn read_matching(sections: &[Vec<String>]) -> Option<u64> {
+pub(crate) fn read_matching(sections: &[Vec<String>]) -> Option<u64> {
     sections
         .iter()
         .find_map(|s| marked(s, COUNT_MARK))
@@ -111,18 +111,18 @@ pub fn read_matching(sections: &[Vec<String>]) -> Option<u64> {
 /// Lists stored matrix `name` of `class` at full precision.
 /// Captured, so one matrix that cannot be listed does not lose the others: its error is
 /// printed in its own section instead.
-pub fn matrix_list(class: ResultClass, name: &str) -> String {
+pub(crate) fn matrix_list(class: ResultClass, name: &str) -> String {
     let c = class.letter();
     format!("capture noisily matrix list {c}({name}), format({MATRIX_FORMAT})")
 }
 
 /// Shows the help for `topic` (checked).
-pub fn help_command(topic: &str) -> String {
+pub(crate) fn help_command(topic: &str) -> String {
     format!("help {topic}")
 }
 
 /// The commands of a status query: version, edition flags and counts, then the folder.
-pub fn status_commands() -> Vec<String> {
+pub(crate) fn status_commands() -> Vec<String> {
     // Version and edition from flags every Stata since 11 has (c(edition) is newer).
     vec![
         format!(
@@ -135,7 +135,7 @@ pub fn status_commands() -> Vec<String> {
 
 /// What a status query found.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct StatusFacts {
+pub(crate) struct StatusFacts {
     pub version: Option<f64>,
     /// MP, SE, BE (IC before Stata 17).
     pub edition: Option<String>,
@@ -145,7 +145,7 @@ pub struct StatusFacts {
 }
 
 /// Reads the sections of [`status_commands`].
-pub fn read_status(sections: &[Vec<String>]) -> StatusFacts {
+pub(crate) fn read_status(sections: &[Vec<String>]) -> StatusFacts {
     let mut facts = StatusFacts::default();
     if let Some(v) = sections.first().and_then(|s| marked(s, VERSION_MARK)) {
         let f: Vec<&str> = v.split_whitespace().collect();
@@ -173,7 +173,7 @@ pub fn read_status(sections: &[Vec<String>]) -> StatusFacts {
 }
 
 /// Lists the graphs in memory (and `.gph` files on disk, which [`graph_names`] leaves out).
-pub const GRAPH_DIR: &str = "graph dir";
+pub(crate) const GRAPH_DIR: &str = "graph dir";
 
 /// Words that start a command drawing a graph (or running a do-file that may).
 const DRAWING_WORDS: &[&str] = &[
@@ -204,13 +204,16 @@ const DRAWING_WORDS: &[&str] = &[
 
 /// Whether `code` may draw a graph: it names a graph command (or runs a do-file) somewhere;
 /// so do the `...plot` commands (`marginsplot`, `coefplot`, `rvfplot`, `avplot`).
-pub fn may_draw(code: &str) -> bool {
+pub(crate) fn may_draw(code: &str) -> bool {
     code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .any(|w| DRAWING_WORDS.contains(&w) || (w.len() > 4 && w.ends_with("plot")))
 }
 
 /// Exports the graph in memory called `name` as SVG to `path` (every edition can).
-pub fn graph_export_svg(name: &str, path: &str) -> Result<String, crate::stata::quote::Unquotable> {
+pub(crate) fn graph_export_svg(
+    name: &str,
+    path: &str,
+) -> Result<String, crate::stata::quote::Unquotable> {
     let path = crate::stata::quote::stata_quote(path)?;
     Ok(format!(
         "quietly graph export {path}, name({name}) as(svg) replace"
@@ -218,7 +221,7 @@ pub fn graph_export_svg(name: &str, path: &str) -> Result<String, crate::stata::
 }
 
 /// The names of the graphs in memory in `graph dir`'s output.
-pub fn graph_names(output: &str) -> Vec<String> {
+pub(crate) fn graph_names(output: &str) -> Vec<String> {
     output
         .split_whitespace()
         .filter(|w| crate::stata::input::is_stata_name(w))

@@ -9,7 +9,7 @@ use super::stored::parse_number;
 
 /// One row of `summarize`.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct SummaryRow {
+pub(crate) struct SummaryRow {
     pub variable: String,
     pub obs: Option<f64>,
     pub mean: Option<f64>,
@@ -19,7 +19,7 @@ pub struct SummaryRow {
 }
 
 /// Splits a query's output at the echo of each command (`. cmd`, wrapped or not).
-pub fn split_sections(text: &str, commands: &[String]) -> Vec<Vec<String>> {
+pub(crate) fn split_sections(text: &str, commands: &[String]) -> Vec<Vec<String>> {
     let squash = |s: &str| s.split_whitespace().collect::<String>();
     let wanted: Vec<String> = commands.iter().map(|c| squash(c)).collect();
     let lines: Vec<&str> = text.lines().collect();
@@ -66,7 +66,7 @@ pub fn split_sections(text: &str, commands: &[String]) -> Vec<Vec<String>> {
 }
 
 /// The value a `display "MARK:" ...` line printed, joining wrapped continuation lines.
-pub fn marked(section: &[String], mark: &str) -> Option<String> {
+pub(crate) fn marked(section: &[String], mark: &str) -> Option<String> {
     let k = section.iter().position(|l| l.starts_with(mark))?;
     let mut v = section[k][mark.len()..].to_owned();
     for l in &section[k + 1..] {
@@ -78,13 +78,13 @@ pub fn marked(section: &[String], mark: &str) -> Option<String> {
     Some(v)
 }
 
-pub fn count_of(s: Option<String>) -> Option<u64> {
+pub(crate) fn count_of(s: Option<String>) -> Option<u64> {
     let x: f64 = s?.trim().parse().ok()?;
     (x.is_finite() && x >= 0.0).then_some(x as u64)
 }
 
 /// Reads `summarize`'s table: `   price |   74   6165.257   2949.496   3291   15906`.
-pub fn parse_summary(lines: &[String]) -> Vec<SummaryRow> {
+pub(crate) fn parse_summary(lines: &[String]) -> Vec<SummaryRow> {
     let mut rows = Vec::new();
     for l in lines {
         let Some((name, rest)) = l.split_once('|') else {

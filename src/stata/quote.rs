@@ -4,7 +4,7 @@ use std::fmt;
 
 /// A path or argument that cannot be written as a Stata string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unquotable(pub String);
+pub(crate) struct Unquotable(pub String);
 
 impl fmt::Display for Unquotable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -20,7 +20,7 @@ impl fmt::Display for Unquotable {
 /// Writes `s` as a Stata compound-quoted string, `` `"..."' ``, which may itself contain
 /// double quotes and apostrophes (`O'Brien`). `$` and `` ` `` are escaped so Stata does
 /// not expand them as macros.
-pub fn stata_quote(s: &str) -> Result<String, Unquotable> {
+pub(crate) fn stata_quote(s: &str) -> Result<String, Unquotable> {
     if s.contains("\"'") || s.contains('\n') || s.contains('\r') {
         return Err(Unquotable(s.to_owned()));
     }

@@ -4,7 +4,7 @@
 /// Splits do-file text into statements with their first line number: joins `///`
 /// continuations, drops `//` and `/* */` comments and `*` comment lines, and follows
 /// `#delimit ;`.
-pub fn statements(code: &str) -> Vec<(usize, String)> {
+pub(crate) fn statements(code: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut semicolon = false;
     let mut in_block_comment = false;
@@ -59,7 +59,7 @@ pub fn statements(code: &str) -> Vec<(usize, String)> {
 /// How many commands of `code` Stata echoes at its top level (`. cmd`): the statements
 /// outside the bodies of `{ }` blocks, `program` definitions and `mata`/`python` blocks,
 /// whose lines it echoes numbered or not at all.
-pub fn top_level_commands(code: &str) -> usize {
+pub(crate) fn top_level_commands(code: &str) -> usize {
     let mut count = 0;
     let mut braces = 0usize;
     let mut until_end = false;

@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 /// `r()` or `e()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum ResultClass {
+pub(crate) enum ResultClass {
     R,
     E,
 }
 
 impl ResultClass {
-    pub fn letter(self) -> char {
+    pub(crate) fn letter(self) -> char {
         match self {
             ResultClass::R => 'r',
             ResultClass::E => 'e',
@@ -22,7 +22,7 @@ impl ResultClass {
     }
 
     /// The command that lists this class: `return list` or `ereturn list`.
-    pub fn list_command(self) -> &'static str {
+    pub(crate) fn list_command(self) -> &'static str {
         match self {
             ResultClass::R => "return list",
             ResultClass::E => "ereturn list",
@@ -32,7 +32,7 @@ impl ResultClass {
 
 /// A stored matrix: names and values, row by row. Missing values are null.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct StoredMatrix {
+pub(crate) struct StoredMatrix {
     pub rows: usize,
     pub cols: usize,
     pub rownames: Vec<String>,
@@ -42,7 +42,7 @@ pub struct StoredMatrix {
 
 /// What `return list` / `ereturn list` shows, before the matrices are read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
-pub struct ResultList {
+pub(crate) struct ResultList {
     /// Scalars by name (without the `r(` `)`); Stata's missing values are null.
     pub scalars: BTreeMap<String, Option<f64>>,
     /// Macros by name, their text without the surrounding quotes.
@@ -64,7 +64,7 @@ enum Section {
 }
 
 /// Parses the text of `return list` or `ereturn list` (echo lines, if any, are skipped).
-pub fn parse_list(text: &str, class: ResultClass) -> ResultList {
+pub(crate) fn parse_list(text: &str, class: ResultClass) -> ResultList {
     let mut out = ResultList::default();
     let mut section = Section::None;
     let prefix = format!("{}(", class.letter());
@@ -145,7 +145,7 @@ fn finish_macro(
 }
 
 /// A number as Stata prints it (`.2195`, `-1.2e+10`, `1,234`); missing (`.`, `.a`) is None.
-pub fn parse_number(s: &str) -> Option<f64> {
+pub(crate) fn parse_number(s: &str) -> Option<f64> {
     let s = s.trim();
     if is_missing_token(s) {
         return None;
@@ -163,7 +163,7 @@ fn is_number_token(s: &str) -> bool {
 
 /// Parses the text of `matrix list name` (any format, wrapped into column blocks or not,
 /// symmetric or not, with equation names or not).
-pub fn parse_matrix(text: &str) -> Result<StoredMatrix, String> {
+pub(crate) fn parse_matrix(text: &str) -> Result<StoredMatrix, String> {
     let mut lines = text
         .lines()
         .map(str::trim_end)

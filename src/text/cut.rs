@@ -1,7 +1,7 @@
 //! Cutting and searching text safely: on character boundaries, at line starts, ignoring ASCII case.
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
-pub fn cut_bytes(s: &str, max: usize) -> &str {
+pub(crate) fn cut_bytes(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
@@ -14,7 +14,7 @@ pub fn cut_bytes(s: &str, max: usize) -> &str {
 
 /// Where to cut `text` so that at least `min` bytes go: a char boundary, moved on to the
 /// next line start when there is one, so kept text never opens mid-line.
-pub fn cut_point(text: &str, min: usize) -> usize {
+pub(crate) fn cut_point(text: &str, min: usize) -> usize {
     let mut cut = min.min(text.len());
     while !text.is_char_boundary(cut) {
         cut += 1;
@@ -30,7 +30,7 @@ pub fn cut_point(text: &str, min: usize) -> usize {
 }
 
 /// Whether `needle` occurs in `hay`, ASCII letters matched without regard to case.
-pub fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty()
         || hay
             .windows(needle.len())

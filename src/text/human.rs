@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// `12345` as `12,345`.
-pub fn group(n: u64) -> String {
+pub(crate) fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -16,7 +16,7 @@ pub fn group(n: u64) -> String {
 }
 
 /// A byte count for people: `950 bytes`, `12.3 KB`, `1.2 MB`, `3.4 GB` (powers of 1024).
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const K: f64 = 1024.0;
     let x = n as f64;
     if n < 1024 {
@@ -35,7 +35,7 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// `12 ms`, `0.4 s`, `12.3 s`, `42 s`, `2 min 5 s`, `1 h 3 min`.
-pub fn human_duration(d: Duration) -> String {
+pub(crate) fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 100 {
         format!("{ms} ms")

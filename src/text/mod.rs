@@ -1,4 +1,4 @@
 //! Text helpers every layer uses: safe cuts, and numbers, sizes and durations for people.
 
-pub mod cut;
-pub mod human;
+pub(crate) mod cut;
+pub(crate) mod human;

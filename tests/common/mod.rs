@@ -12,14 +12,14 @@ use serde_json::{Value, json};
 
 /// The shared specification beside the project (`../shared`), which holds the real Stata
 /// logs some tests read; they are not copied into the project.
-pub fn shared_dir() -> PathBuf {
+pub(crate) fn shared_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
 /// Whether `../shared` is there, with its real logs. When it is not, says so once per test
 /// file (past the test harness's capture, so it shows), with how many of that file's
 /// `skipped` tests need it; those tests return early and the rest still run.
-pub fn have_shared(skipped: usize) -> bool {
+pub(crate) fn have_shared(skipped: usize) -> bool {
     static TOLD: std::sync::Once = std::sync::Once::new();
     let there = shared_dir().join("fixtures/stata-logs").is_dir()
         && shared_dir().join("real-logs").is_dir();
@@ -43,14 +43,14 @@ pub fn have_shared(skipped: usize) -> bool {
 }
 
 /// A real Stata log from `../shared/fixtures/stata-logs`, decoded lossily (some are Latin-1).
-pub fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     let path = shared_dir().join("fixtures/stata-logs").join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// The test double of Stata, built by `cargo test` as the `stata-double` example.
-pub fn double_path() -> PathBuf {
+pub(crate) fn double_path() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     // target/<profile>/deps/<test> -> target/<profile>/examples/stata-double
     let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
@@ -63,18 +63,18 @@ pub fn double_path() -> PathBuf {
     p
 }
 
-pub fn server_path() -> PathBuf {
+pub(crate) fn server_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_stata-mcp"))
 }
 
 /// A temp dir holding `bin/stata-mp` (a link to the double), a work dir, a log dir and a
 /// home folder for the server (so nothing a test runs touches the real one).
-pub struct FakeStata {
+pub(crate) struct FakeStata {
     pub dir: tempfile::TempDir,
 }
 
 impl FakeStata {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("stata-mcp-test")
             .tempdir()
@@ -89,20 +89,20 @@ impl FakeStata {
         std::fs::copy(double_path(), dir.path().join("bin/stata-mp")).expect("copy");
         Self { dir }
     }
-    pub fn stata(&self) -> PathBuf {
+    pub(crate) fn stata(&self) -> PathBuf {
         self.dir.path().join("bin/stata-mp")
     }
-    pub fn work(&self) -> PathBuf {
+    pub(crate) fn work(&self) -> PathBuf {
         self.dir.path().join("work")
     }
-    pub fn log_dir(&self) -> PathBuf {
+    pub(crate) fn log_dir(&self) -> PathBuf {
         self.dir.path().join("logs")
     }
     /// The server's `HOME` (its `~/ado` folders, anything else Stata would keep there).
-    pub fn home(&self) -> PathBuf {
+    pub(crate) fn home(&self) -> PathBuf {
         self.dir.path().join("home")
     }
-    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.work().join(rel);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).expect("mkdir");
@@ -111,13 +111,13 @@ impl FakeStata {
         p
     }
     /// Live processes of the Stata double started from this fake install.
-    pub fn live_processes(&self) -> Vec<u32> {
+    pub(crate) fn live_processes(&self) -> Vec<u32> {
         processes_running(&self.stata())
     }
 }
 
 /// Pids of live (non-zombie) processes whose program (argv[0]) is `program`.
-pub fn processes_running(program: &Path) -> Vec<u32> {
+pub(crate) fn processes_running(program: &Path) -> Vec<u32> {
     let needle = program.to_string_lossy().into_owned();
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -145,12 +145,12 @@ pub fn processes_running(program: &Path) -> Vec<u32> {
 
 /// One line the server wrote, and when the test read it.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub at: Instant,
     pub msg: Value,
 }
 
-pub struct Client {
+pub(crate) struct Client {
     pub child: Child,
     stdin: Option<ChildStdin>,
     rx: Receiver<Received>,
@@ -163,14 +163,14 @@ pub struct Client {
 
 impl Client {
     /// Starts the server with `args` (plus `--stata-path`, `--log-dir` and `--workdir` of `fake`).
-    pub fn start(fake: &FakeStata, extra: &[&str]) -> Self {
+    pub(crate) fn start(fake: &FakeStata, extra: &[&str]) -> Self {
         Self::start_with_env(fake, extra, &[])
     }
 
     /// Starts `cmd` as a client would. These tests read results as a program would,
     /// structuredContent included, unless `cmd` says otherwise; what each real client hands
     /// its model is checked in tests/clients_e2e.rs.
-    pub fn spawn(mut cmd: Command) -> Self {
+    pub(crate) fn spawn(mut cmd: Command) -> Self {
         if !cmd
             .get_envs()
             .any(|(k, _)| k == "STATA_MCP_STRUCTURED_CONTENT")
@@ -220,23 +220,23 @@ impl Client {
         }
     }
 
-    pub fn send_raw(&mut self, line: &str) {
+    pub(crate) fn send_raw(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");
         stdin.write_all(line.as_bytes()).expect("write");
         stdin.write_all(b"\n").expect("write");
         stdin.flush().expect("flush");
     }
 
-    pub fn send(&mut self, v: &Value) {
+    pub(crate) fn send(&mut self, v: &Value) {
         self.send_raw(&v.to_string());
     }
 
-    pub fn close_stdin(&mut self) {
+    pub(crate) fn close_stdin(&mut self) {
         self.stdin = None;
     }
 
     /// The next message, or None after `timeout`.
-    pub fn recv(&mut self, timeout: Duration) -> Option<Received> {
+    pub(crate) fn recv(&mut self, timeout: Duration) -> Option<Received> {
         match self.rx.recv_timeout(timeout) {
             Ok(r) => {
                 self.seen.push(r.clone());
@@ -247,7 +247,7 @@ impl Client {
     }
 
     /// Waits for the response to `id`, collecting everything before it.
-    pub fn wait_response(&mut self, id: i64, timeout: Duration) -> Value {
+    pub(crate) fn wait_response(&mut self, id: i64, timeout: Duration) -> Value {
         let is_response = |m: &Value| m.get("id") == Some(&json!(id)) && m.get("method").is_none();
         // It may have come already, while waiting for another.
         if let Some(r) = self.seen.iter().find(|r| is_response(&r.msg)) {
@@ -265,7 +265,7 @@ impl Client {
         }
     }
 
-    pub fn request(&mut self, method: &str, params: Value) -> i64 {
+    pub(crate) fn request(&mut self, method: &str, params: Value) -> i64 {
         let id = self.next_id;
         self.next_id += 1;
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
@@ -274,7 +274,7 @@ impl Client {
 
     /// `initialize` as the client called `name` sends it, with its `capabilities`; the
     /// response's result.
-    pub fn initialize_as(&mut self, name: &str, capabilities: Value) -> Value {
+    pub(crate) fn initialize_as(&mut self, name: &str, capabilities: Value) -> Value {
         let id = self.request(
             "initialize",
             json!({"protocolVersion": "2025-11-25", "capabilities": capabilities, "clientInfo": {"name": name, "version": "1.0.0"}}),
@@ -285,7 +285,7 @@ impl Client {
     }
 
     /// Waits for the server's `roots/list` request and answers it with `uris`.
-    pub fn answer_roots(&mut self, uris: &[String]) {
+    pub(crate) fn answer_roots(&mut self, uris: &[String]) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -301,7 +301,7 @@ impl Client {
         }
     }
 
-    pub fn initialize(&mut self) {
+    pub(crate) fn initialize(&mut self) {
         let id = self.request(
             "initialize",
             json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}),
@@ -318,7 +318,7 @@ impl Client {
     }
 
     /// Sends a tools/call; with `token`, asks for progress.
-    pub fn call_tool(&mut self, name: &str, args: Value, token: Option<&str>) -> i64 {
+    pub(crate) fn call_tool(&mut self, name: &str, args: Value, token: Option<&str>) -> i64 {
         let mut params = json!({"name": name, "arguments": args});
         if let Some(t) = token {
             params["_meta"] = json!({"progressToken": t});
@@ -327,7 +327,7 @@ impl Client {
     }
 
     /// Progress frames seen so far for `token`.
-    pub fn frames(&self, token: &str) -> Vec<Received> {
+    pub(crate) fn frames(&self, token: &str) -> Vec<Received> {
         self.seen
             .iter()
             .filter(|r| {
@@ -342,7 +342,7 @@ impl Client {
     }
 
     /// Waits for the server to exit, up to `timeout`.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(s)) = self.child.try_wait() {
@@ -363,17 +363,17 @@ impl Drop for Client {
 
 /// The text block of a tools/call result.
 /// A tool result's structured content.
-pub fn structured(resp: &Value) -> &Value {
+pub(crate) fn structured(resp: &Value) -> &Value {
     resp.pointer("/result/structuredContent")
         .unwrap_or_else(|| panic!("no structuredContent in {resp}"))
 }
 
 /// Whether a tool result is marked as an error.
-pub fn is_error(resp: &Value) -> bool {
+pub(crate) fn is_error(resp: &Value) -> bool {
     resp.pointer("/result/isError") == Some(&json!(true))
 }
 
-pub fn result_text(resp: &Value) -> String {
+pub(crate) fn result_text(resp: &Value) -> String {
     resp.pointer("/result/content/0/text")
         .and_then(Value::as_str)
         .unwrap_or_default()
@@ -381,7 +381,7 @@ pub fn result_text(resp: &Value) -> String {
 }
 
 /// The message text of a progress frame.
-pub fn frame_message(r: &Received) -> String {
+pub(crate) fn frame_message(r: &Received) -> String {
     r.msg
         .pointer("/params/message")
         .and_then(Value::as_str)
@@ -390,7 +390,7 @@ pub fn frame_message(r: &Received) -> String {
 }
 
 /// Waits until `cond` holds, polling, up to `timeout`.
-pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if cond() {
@@ -404,7 +404,7 @@ pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 impl Client {
     /// Starts the server like [`Client::start`], with extra environment variables for it
     /// (and so for the Stata double it starts).
-    pub fn start_with_env(fake: &FakeStata, extra: &[&str], env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start_with_env(fake: &FakeStata, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(server_path());
         cmd.arg("--stata-path")
             .arg(fake.stata())
@@ -423,7 +423,7 @@ impl Client {
     }
 
     /// Calls a tool and waits for its response.
-    pub fn call(&mut self, name: &str, args: Value, timeout: Duration) -> Value {
+    pub(crate) fn call(&mut self, name: &str, args: Value, timeout: Duration) -> Value {
         let id = self.call_tool(name, args, None);
         self.wait_response(id, timeout)
     }
@@ -432,8 +432,8 @@ impl Client {
 /// Whether this kernel has Landlock for the sandbox tests (`what`); where it has none they
 /// say so once and return.
 #[cfg(target_os = "linux")]
-pub fn landlock_available(what: &str) -> bool {
-    match stata_mcp::sandbox::landlock_abi() {
+pub(crate) fn landlock_available(what: &str) -> bool {
+    match stata_mcp::landlock_abi() {
         Ok(_) => true,
         Err(why) => {
             eprintln!("NOTE: the {what} tests are skipped: {why}");

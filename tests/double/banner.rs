@@ -3,7 +3,7 @@
 
 use crate::interp::Edition;
 
-pub fn version_text(v: f64) -> String {
+pub(crate) fn version_text(v: f64) -> String {
     format!("{v:.1}")
 }
 
@@ -21,7 +21,7 @@ fn copyright_year(v: f64) -> u32 {
 
 /// All banner lines, starting with the leading empty line and ending with the
 /// empty line that precedes the first echoed command.
-pub fn lines(version: f64, edition: Edition, batch: bool) -> Vec<String> {
+pub(crate) fn lines(version: f64, edition: Edition, batch: bool) -> Vec<String> {
     let v = version_text(version);
     let year = copyright_year(version);
     let mut out = vec![String::new()];

@@ -15,12 +15,12 @@ use crate::numfmt::{self, Fmt};
 use crate::output::wrap;
 use crate::{datacmds, graph, logcmd, reports, signals};
 
-pub fn is_abbrev(word: &str, full: &str, min: usize) -> bool {
+pub(crate) fn is_abbrev(word: &str, full: &str, min: usize) -> bool {
     word.len() >= min && full.starts_with(word)
 }
 
 /// Runs one expanded command line (prefixes already handled).
-pub fn dispatch(it: &mut Interp, line: &str, raw: &str, body: Option<&[String]>) -> R {
+pub(crate) fn dispatch(it: &mut Interp, line: &str, raw: &str, body: Option<&[String]>) -> R {
     let line = line.trim();
     if line.is_empty() {
         return Ok(());
@@ -115,7 +115,7 @@ pub fn dispatch(it: &mut Interp, line: &str, raw: &str, body: Option<&[String]>)
     }
 }
 
-pub fn unrecognized(it: &Interp, w: &str) -> String {
+pub(crate) fn unrecognized(it: &Interp, w: &str) -> String {
     if it.version < 14.0 {
         format!("unrecognized command:  {w}")
     } else {
@@ -123,7 +123,7 @@ pub fn unrecognized(it: &Interp, w: &str) -> String {
     }
 }
 
-pub fn cwd() -> String {
+pub(crate) fn cwd() -> String {
     std::env::current_dir()
         .map(|p| p.display().to_string())
         .unwrap_or_default()
@@ -202,7 +202,7 @@ fn foreach(it: &mut Interp, rest: &str, body: Option<&[String]>) -> R {
 }
 
 /// A numlist: `1 2 3`, `1/5`, `0(10)50`.
-pub fn numlist(s: &str) -> R<Vec<String>> {
+pub(crate) fn numlist(s: &str) -> R<Vec<String>> {
     let mut out = Vec::new();
     for tok in s.split_whitespace() {
         let num = |t: &str| {
@@ -548,7 +548,7 @@ fn scalar(it: &mut Interp, rest: &str) -> R {
 }
 
 /// Interprets `display`'s arguments into output lines.
-pub fn display_lines(it: &Interp, args: &str) -> R<Vec<String>> {
+pub(crate) fn display_lines(it: &Interp, args: &str) -> R<Vec<String>> {
     let mut lines = vec![String::new()];
     let s = args;
     let mut p = 0;
@@ -662,7 +662,7 @@ pub fn display_lines(it: &Interp, args: &str) -> R<Vec<String>> {
 }
 
 /// `display` output joined, for the `: di` macro function.
-pub fn display_segments(it: &Interp, args: &str) -> R<Vec<String>> {
+pub(crate) fn display_segments(it: &Interp, args: &str) -> R<Vec<String>> {
     display_lines(it, args)
 }
 
@@ -674,7 +674,7 @@ fn display(it: &mut Interp, rest: &str) -> R {
 }
 
 /// Waits in 10 ms slices so that SIGINT breaks the wait promptly.
-pub fn sleep(_it: &mut Interp, rest: &str) -> R {
+pub(crate) fn sleep(_it: &mut Interp, rest: &str) -> R {
     let ms: u64 = rest
         .trim()
         .parse()
@@ -749,7 +749,7 @@ fn shell(it: &mut Interp, cmd: &str) -> R {
 }
 
 /// What a program printed (stdout, then stderr), as Stata shows a shell command's output.
-pub fn show_output(it: &mut Interp, o: &std::process::Output) {
+pub(crate) fn show_output(it: &mut Interp, o: &std::process::Output) {
     let text =
         String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
     for l in text.lines() {
@@ -900,7 +900,7 @@ fn stamp(it: &mut Interp, n: u64, interval_ms: u64) -> R {
 }
 
 /// Options after a comma: `replace name(g, replace) width(800)` → name → argument.
-pub fn parse_options(s: &str) -> HashMap<String, String> {
+pub(crate) fn parse_options(s: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
     let b: Vec<char> = s.chars().collect();
     let mut i = 0;

@@ -13,12 +13,12 @@ use crate::signals;
 
 /// Lines from stdin, read on a helper thread so that the main thread can notice an
 /// interrupt that arrives while it waits at an idle prompt.
-pub struct Input {
+pub(crate) struct Input {
     rx: Receiver<String>,
 }
 
 impl Input {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let (tx, rx) = channel();
         std::thread::spawn(move || {
             let stdin = std::io::stdin();
@@ -35,7 +35,7 @@ impl Input {
     /// The next line, or None at end of input. An interrupt while idle is dropped,
     /// as Stata ignores Break at its prompt; one that arrives with input already
     /// waiting stays pending and breaks the command that input starts.
-    pub fn next_line(&mut self) -> Option<String> {
+    pub(crate) fn next_line(&mut self) -> Option<String> {
         loop {
             match self.rx.recv_timeout(Duration::from_millis(10)) {
                 Ok(l) => return Some(l),
@@ -51,7 +51,7 @@ impl Input {
 }
 
 /// Runs the read-eval loop until end of input or `exit, clear`. Returns the exit code.
-pub fn run(it: &mut Interp) -> i32 {
+pub(crate) fn run(it: &mut Interp) -> i32 {
     let input = Rc::new(RefCell::new(Input::start()));
     let for_more = Rc::clone(&input);
     it.out.more_wait = Some(Box::new(move || {

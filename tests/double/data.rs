@@ -7,20 +7,20 @@
 use std::collections::BTreeMap;
 
 /// Stata's system missing value; every non-finite number counts as missing.
-pub const MISSING: f64 = f64::NAN;
+pub(crate) const MISSING: f64 = f64::NAN;
 
-pub fn is_missing(x: f64) -> bool {
+pub(crate) fn is_missing(x: f64) -> bool {
     !x.is_finite()
 }
 
 #[derive(Clone, Debug)]
-pub enum Col {
+pub(crate) enum Col {
     Num(Vec<f64>),
     Str(Vec<String>),
 }
 
 #[derive(Clone, Debug)]
-pub struct Var {
+pub(crate) struct Var {
     pub name: String,
     pub col: Col,
     /// Storage type as `describe` shows it: `int`, `float`, `str18`...
@@ -31,18 +31,18 @@ pub struct Var {
 }
 
 impl Var {
-    pub fn is_str(&self) -> bool {
+    pub(crate) fn is_str(&self) -> bool {
         matches!(self.col, Col::Str(_))
     }
 
-    pub fn num(&self, i: usize) -> f64 {
+    pub(crate) fn num(&self, i: usize) -> f64 {
         match &self.col {
             Col::Num(v) => v.get(i).copied().unwrap_or(MISSING),
             Col::Str(_) => MISSING,
         }
     }
 
-    pub fn str_at(&self, i: usize) -> String {
+    pub(crate) fn str_at(&self, i: usize) -> String {
         match &self.col {
             Col::Str(v) => v.get(i).cloned().unwrap_or_default(),
             Col::Num(_) => String::new(),
@@ -51,7 +51,7 @@ impl Var {
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct Dataset {
+pub(crate) struct Dataset {
     pub vars: Vec<Var>,
     pub nobs: usize,
     pub label: String,
@@ -68,7 +68,7 @@ pub struct Dataset {
 
 impl Dataset {
     /// Finds a variable by exact name, or by unique abbreviation (`set varabbrev on`).
-    pub fn find(&self, name: &str) -> Option<usize> {
+    pub(crate) fn find(&self, name: &str) -> Option<usize> {
         if let Some(i) = self.vars.iter().position(|v| v.name == name) {
             return Some(i);
         }
@@ -83,13 +83,13 @@ impl Dataset {
         }
     }
 
-    pub fn var(&self, name: &str) -> Option<&Var> {
+    pub(crate) fn var(&self, name: &str) -> Option<&Var> {
         self.find(name).map(|i| &self.vars[i])
     }
 
     /// Expands a varlist (`price mpg`, `p*`, `_all`, `make-mpg`) into variable indices.
     /// Errors carry the Stata message: `variable foo not found`.
-    pub fn varlist(&self, words: &[&str]) -> Result<Vec<usize>, String> {
+    pub(crate) fn varlist(&self, words: &[&str]) -> Result<Vec<usize>, String> {
         let mut out = Vec::new();
         for w in words {
             if *w == "_all" || *w == "*" {
@@ -131,7 +131,7 @@ impl Dataset {
     }
 
     /// The text `list` and `tabulate` show for a value: its value label if any.
-    pub fn labelled(&self, v: &Var, x: f64) -> Option<String> {
+    pub(crate) fn labelled(&self, v: &Var, x: f64) -> Option<String> {
         let lab = v.value_label.as_ref()?;
         if is_missing(x) {
             return None;
@@ -139,7 +139,7 @@ impl Dataset {
         self.value_labels.get(lab)?.get(&(x as i64)).cloned()
     }
 
-    pub fn add_num(&mut self, name: &str, storage: &str, values: Vec<f64>) {
+    pub(crate) fn add_num(&mut self, name: &str, storage: &str, values: Vec<f64>) {
         let format = match storage {
             "double" => "%10.0g",
             "byte" | "int" | "long" => "%8.0g",
@@ -155,7 +155,7 @@ impl Dataset {
         });
     }
 
-    pub fn add_str(&mut self, name: &str, values: Vec<String>) {
+    pub(crate) fn add_str(&mut self, name: &str, values: Vec<String>) {
         let width = values
             .iter()
             .map(|s| s.chars().count())
@@ -173,7 +173,7 @@ impl Dataset {
     }
 
     /// Keeps only the observations whose flag is true.
-    pub fn keep_obs(&mut self, keep: &[bool]) {
+    pub(crate) fn keep_obs(&mut self, keep: &[bool]) {
         for v in &mut self.vars {
             match &mut v.col {
                 Col::Num(x) => {
@@ -190,7 +190,7 @@ impl Dataset {
     }
 
     /// `set obs N`: extends every variable with missing values.
-    pub fn set_obs(&mut self, n: usize) {
+    pub(crate) fn set_obs(&mut self, n: usize) {
         for v in &mut self.vars {
             match &mut v.col {
                 Col::Num(x) => x.resize(n, MISSING),
@@ -201,7 +201,7 @@ impl Dataset {
     }
 
     /// Reorders observations by the given permutation.
-    pub fn permute(&mut self, order: &[usize]) {
+    pub(crate) fn permute(&mut self, order: &[usize]) {
         for v in &mut self.vars {
             match &mut v.col {
                 Col::Num(x) => *x = order.iter().map(|&i| x[i]).collect(),
@@ -212,7 +212,7 @@ impl Dataset {
 }
 
 /// Shell-style matching of `*` and `?` against a variable name.
-pub fn glob(pat: &str, name: &str) -> bool {
+pub(crate) fn glob(pat: &str, name: &str) -> bool {
     fn go(p: &[char], n: &[char]) -> bool {
         match p.first() {
             None => n.is_empty(),
@@ -322,7 +322,7 @@ const AUTO_VARS: [(&str, &str, &str, &str); 11] = [
 
 /// The `auto` dataset as `sysuse auto` loads it. `version` picks the label's
 /// capitalisation (`1978 Automobile Data` before Stata 16... `1978 automobile data`).
-pub fn auto(version: f64, source: String) -> Dataset {
+pub(crate) fn auto(version: f64, source: String) -> Dataset {
     let rows: Vec<Vec<&str>> = AUTO.lines().map(|l| l.split('|').collect()).collect();
     let mut d = Dataset {
         nobs: rows.len(),

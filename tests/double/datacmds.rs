@@ -17,7 +17,7 @@ fn a(w: &str, full: &str, min: usize) -> bool {
 }
 
 /// Runs a data command; Ok(None) when `w` is not one.
-pub fn dispatch(it: &mut Interp, w: &str, rest: &str, line: &str) -> R<Option<()>> {
+pub(crate) fn dispatch(it: &mut Interp, w: &str, rest: &str, line: &str) -> R<Option<()>> {
     let r = match w {
         "sysuse" => sysuse(it, rest),
         _ if a(w, "use", 1) => use_cmd(it, rest),
@@ -61,7 +61,7 @@ pub fn dispatch(it: &mut Interp, w: &str, rest: &str, line: &str) -> R<Option<()
 }
 
 /// A command's arguments split into the main part, `if`, `in` and options.
-pub struct Qual {
+pub(crate) struct Qual {
     pub main: String,
     pub if_expr: Option<String>,
     pub range: Option<String>,
@@ -86,7 +86,7 @@ fn top_level(s: &str, mut f: impl FnMut(usize, char) -> bool) -> Option<usize> {
     None
 }
 
-pub fn qualifiers(s: &str) -> Qual {
+pub(crate) fn qualifiers(s: &str) -> Qual {
     let (body, opts) = match top_level(s, |_, c| c == ',') {
         Some(i) => (&s[..i], s[i + 1..].trim().to_string()),
         None => (s, String::new()),
@@ -124,7 +124,7 @@ pub fn qualifiers(s: &str) -> Qual {
 }
 
 /// Which observations a command applies to.
-pub fn touse(it: &Interp, q: &Qual) -> R<Vec<bool>> {
+pub(crate) fn touse(it: &Interp, q: &Qual) -> R<Vec<bool>> {
     let n = it.data.nobs;
     let mut keep = vec![true; n];
     if let Some(r) = &q.range {
@@ -200,7 +200,7 @@ fn sysuse(it: &mut Interp, rest: &str) -> R {
     Ok(())
 }
 
-pub fn clear(it: &mut Interp, rest: &str) {
+pub(crate) fn clear(it: &mut Interp, rest: &str) {
     it.data = Dataset::default();
     let all = matches!(rest.trim(), "all" | "*");
     if all {
@@ -469,7 +469,7 @@ fn summarize(it: &mut Interp, rest: &str) -> R {
 }
 
 /// Stata's abbreviation of a long name: `displacement` in 8 columns is `displa~t`.
-pub fn abbrev(name: &str, width: usize) -> String {
+pub(crate) fn abbrev(name: &str, width: usize) -> String {
     let chars: Vec<char> = name.chars().collect();
     if chars.len() <= width {
         return name.to_string();
@@ -1152,7 +1152,7 @@ fn predict(it: &mut Interp, rest: &str) -> R {
 }
 
 impl Results {
-    pub fn get_mac(&self, k: &str) -> Option<String> {
+    pub(crate) fn get_mac(&self, k: &str) -> Option<String> {
         self.macros
             .iter()
             .find(|(n, _)| n == k)
@@ -1405,7 +1405,7 @@ fn format(it: &mut Interp, rest: &str) -> R {
 }
 
 /// `set obs N`.
-pub fn set_obs(it: &mut Interp, val: &str) -> R {
+pub(crate) fn set_obs(it: &mut Interp, val: &str) -> R {
     let n = expr::eval_str(it, val)?.num()?;
     if is_missing(n) || n < 0.0 {
         return Err(StataErr::syntax().into());

@@ -3,14 +3,14 @@
 /// An error on its way up the call stack. `shown` turns true once the message and
 /// `r(N);` have been printed, so enclosing do-files print only their own `r(N);`.
 #[derive(Debug, Clone)]
-pub struct StataErr {
+pub(crate) struct StataErr {
     pub rc: i32,
     pub msg: Option<String>,
     pub shown: bool,
 }
 
 impl StataErr {
-    pub fn new(rc: i32, msg: impl Into<String>) -> Self {
+    pub(crate) fn new(rc: i32, msg: impl Into<String>) -> Self {
         StataErr {
             rc,
             msg: Some(msg.into()),
@@ -19,7 +19,7 @@ impl StataErr {
     }
 
     /// An error with the generic message of its code (the `error N` command).
-    pub fn code(rc: i32) -> Self {
+    pub(crate) fn code(rc: i32) -> Self {
         StataErr {
             rc,
             msg: standard_message(rc).map(str::to_string),
@@ -28,7 +28,7 @@ impl StataErr {
     }
 
     /// `exit N`: the code without any message.
-    pub fn silent(rc: i32) -> Self {
+    pub(crate) fn silent(rc: i32) -> Self {
         StataErr {
             rc,
             msg: None,
@@ -36,18 +36,18 @@ impl StataErr {
         }
     }
 
-    pub fn brk() -> Self {
+    pub(crate) fn brk() -> Self {
         StataErr::new(1, "--Break--")
     }
 
-    pub fn syntax() -> Self {
+    pub(crate) fn syntax() -> Self {
         StataErr::new(198, "invalid syntax")
     }
 }
 
 /// Why execution stops early: an error, or an `exit` that ends a do-file or Stata.
 #[derive(Debug)]
-pub enum Flow {
+pub(crate) enum Flow {
     Err(StataErr),
     /// `exit` (code 0) inside a do-file or program: leave it quietly.
     ExitDo,
@@ -61,15 +61,15 @@ impl From<StataErr> for Flow {
     }
 }
 
-pub type R<T = ()> = Result<T, Flow>;
+pub(crate) type R<T = ()> = Result<T, Flow>;
 
 /// Shorthand for returning an error with a message.
-pub fn fail<T>(rc: i32, msg: impl Into<String>) -> R<T> {
+pub(crate) fn fail<T>(rc: i32, msg: impl Into<String>) -> R<T> {
     Err(Flow::Err(StataErr::new(rc, msg)))
 }
 
 /// The generic messages `error N` prints (`../shared/stata-behavior.md` section 5, and Stata's `help error`).
-pub fn standard_message(rc: i32) -> Option<&'static str> {
+pub(crate) fn standard_message(rc: i32) -> Option<&'static str> {
     Some(match rc {
         1 => "--Break--",
         3 => "no dataset in use",

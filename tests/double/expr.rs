@@ -10,13 +10,13 @@ use crate::interp::Interp;
 use crate::numfmt;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Val {
+pub(crate) enum Val {
     Num(f64),
     Str(String),
 }
 
 impl Val {
-    pub fn num(&self) -> R<f64> {
+    pub(crate) fn num(&self) -> R<f64> {
         match self {
             Val::Num(x) => Ok(*x),
             Val::Str(_) => fail(109, "type mismatch"),
@@ -24,12 +24,12 @@ impl Val {
     }
 
     /// Stata's truth: any non-zero number, missing included.
-    pub fn truthy(&self) -> R<bool> {
+    pub(crate) fn truthy(&self) -> R<bool> {
         Ok(self.num()? != 0.0)
     }
 
     /// How `display` and macro evaluation (`` `=expr' ``) show a value.
-    pub fn show(&self) -> String {
+    pub(crate) fn show(&self) -> String {
         match self {
             Val::Num(x) => numfmt::display(*x),
             Val::Str(s) => s.clone(),
@@ -38,7 +38,7 @@ impl Val {
 }
 
 #[derive(Clone, Debug)]
-pub enum Expr {
+pub(crate) enum Expr {
     Num(f64),
     Str(String),
     /// A name: a variable, scalar or system value (`_N`, `_pi`); optional `[index]`.
@@ -315,14 +315,14 @@ impl<'a> Parser<'a> {
 }
 
 /// Parses the longest expression at the start of `s`; returns it and the bytes used.
-pub fn parse_prefix(s: &str) -> R<(Expr, usize)> {
+pub(crate) fn parse_prefix(s: &str) -> R<(Expr, usize)> {
     let mut p = Parser { s, pos: 0 };
     let e = p.or()?;
     Ok((e, p.pos))
 }
 
 /// Parses all of `s` as one expression.
-pub fn parse(s: &str) -> R<Expr> {
+pub(crate) fn parse(s: &str) -> R<Expr> {
     let (e, used) = parse_prefix(s)?;
     if !s[used..].trim().is_empty() {
         let p = Parser { s, pos: used };
@@ -335,13 +335,13 @@ pub fn parse(s: &str) -> R<Expr> {
 }
 
 /// Evaluation context: the interpreter and, for `generate`, the observation.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub it: &'a Interp,
     pub obs: Option<usize>,
 }
 
 impl Ctx<'_> {
-    pub fn eval(&self, e: &Expr) -> R<Val> {
+    pub(crate) fn eval(&self, e: &Expr) -> R<Val> {
         match e {
             Expr::Num(x) => Ok(Val::Num(*x)),
             Expr::Str(s) => Ok(Val::Str(s.clone())),
@@ -557,7 +557,7 @@ fn erf(x: f64) -> f64 {
 }
 
 /// Evaluates `s` once, outside any observation (what `display` and `local x = ` do).
-pub fn eval_str(it: &Interp, s: &str) -> R<Val> {
+pub(crate) fn eval_str(it: &Interp, s: &str) -> R<Val> {
     let e = parse(s)?;
     Ctx { it, obs: None }.eval(&e)
 }

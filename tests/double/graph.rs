@@ -13,7 +13,7 @@ use crate::interp::{Interp, split_word, unquote};
 use crate::numfmt;
 
 #[derive(Clone, Debug)]
-pub struct Graph {
+pub(crate) struct Graph {
     pub name: String,
     pub kind: String,
     pub points: Vec<(f64, f64)>,
@@ -21,7 +21,7 @@ pub struct Graph {
 }
 
 #[derive(Default)]
-pub struct Graphs {
+pub(crate) struct Graphs {
     pub list: Vec<Graph>,
 }
 
@@ -44,7 +44,7 @@ const PLOT_TYPES: [&str; 16] = [
     "tw",
 ];
 
-pub fn is_graph_command(w: &str) -> bool {
+pub(crate) fn is_graph_command(w: &str) -> bool {
     matches!(
         w,
         "scatter"
@@ -62,7 +62,7 @@ pub fn is_graph_command(w: &str) -> bool {
     )
 }
 
-pub fn command(it: &mut Interp, w: &str, rest: &str) -> R {
+pub(crate) fn command(it: &mut Interp, w: &str, rest: &str) -> R {
     if matches!(w, "gr" | "gra" | "graph") {
         let (sub, tail) = split_word(rest);
         return match sub {

@@ -20,14 +20,14 @@ use crate::source::{self, Cmd, Kind};
 use crate::stats::Rng;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Edition {
+pub(crate) enum Edition {
     Mp,
     Se,
     Be,
 }
 
 impl Edition {
-    pub fn short(self) -> &'static str {
+    pub(crate) fn short(self) -> &'static str {
         match self {
             Edition::Mp => "MP",
             Edition::Se => "SE",
@@ -38,13 +38,13 @@ impl Edition {
 
 /// A user program (`program define name ... end`).
 #[derive(Clone)]
-pub struct Program {
+pub(crate) struct Program {
     pub body: Vec<String>,
 }
 
 /// A matrix in `r()`/`e()`: row and column names and the values.
 #[derive(Clone, Debug)]
-pub struct Matrix {
+pub(crate) struct Matrix {
     pub rows: Vec<String>,
     pub cols: Vec<String>,
     pub v: Vec<Vec<f64>>,
@@ -52,28 +52,28 @@ pub struct Matrix {
 
 /// Stored results (`r()` or `e()`), in the order Stata lists them.
 #[derive(Clone, Default)]
-pub struct Results {
+pub(crate) struct Results {
     pub scalars: Vec<(String, f64)>,
     pub macros: Vec<(String, String)>,
     pub matrices: Vec<(String, Matrix)>,
 }
 
 impl Results {
-    pub fn scalar(&mut self, k: &str, v: f64) {
+    pub(crate) fn scalar(&mut self, k: &str, v: f64) {
         match self.scalars.iter_mut().find(|(n, _)| n == k) {
             Some(e) => e.1 = v,
             None => self.scalars.push((k.to_string(), v)),
         }
     }
 
-    pub fn mac(&mut self, k: &str, v: &str) {
+    pub(crate) fn mac(&mut self, k: &str, v: &str) {
         match self.macros.iter_mut().find(|(n, _)| n == k) {
             Some(e) => e.1 = v.to_string(),
             None => self.macros.push((k.to_string(), v.to_string())),
         }
     }
 
-    pub fn matrix(&mut self, k: &str, m: Matrix) {
+    pub(crate) fn matrix(&mut self, k: &str, m: Matrix) {
         self.matrices.retain(|(n, _)| n != k);
         self.matrices.push((k.to_string(), m));
     }
@@ -89,7 +89,7 @@ impl Results {
     }
 }
 
-pub struct Interp {
+pub(crate) struct Interp {
     pub out: Out,
     pub data: Dataset,
     pub globals: HashMap<String, String>,
@@ -125,7 +125,7 @@ pub struct Interp {
 
 /// How a do-file is run: `do` echoes, `run` is silent, `include` shares locals.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum DoHow {
+pub(crate) enum DoHow {
     Do,
     Run,
     Include,
@@ -136,7 +136,7 @@ fn is_abbrev(word: &str, full: &str, min: usize) -> bool {
 }
 
 /// Splits the first word (up to a blank, `,` or `:`) off a command line.
-pub fn split_word(s: &str) -> (&str, &str) {
+pub(crate) fn split_word(s: &str) -> (&str, &str) {
     let s = s.trim_start();
     let end = s
         .find(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == '"')
@@ -145,7 +145,7 @@ pub fn split_word(s: &str) -> (&str, &str) {
 }
 
 /// Words of an argument list, honouring double and compound quotes.
-pub fn tokenize(s: &str) -> Vec<String> {
+pub(crate) fn tokenize(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let b: Vec<char> = s.chars().collect();
     let mut i = 0;
@@ -194,7 +194,7 @@ pub fn tokenize(s: &str) -> Vec<String> {
 }
 
 /// Strips one level of surrounding quotes, as `local x "a b"` does.
-pub fn unquote(s: &str) -> &str {
+pub(crate) fn unquote(s: &str) -> &str {
     let t = s.trim();
     if let Some(inner) = t.strip_prefix("`\"").and_then(|r| r.strip_suffix("\"'")) {
         return inner;
@@ -207,7 +207,7 @@ pub fn unquote(s: &str) -> &str {
 
 /// What kind of block a command line opens, if any.
 #[derive(PartialEq, Eq, Debug)]
-pub enum Block {
+pub(crate) enum Block {
     Braces,
     Program,
 }
@@ -225,7 +225,7 @@ fn strip_prefixes(mut s: &str) -> &str {
     }
 }
 
-pub fn block_of(text: &str) -> Option<Block> {
+pub(crate) fn block_of(text: &str) -> Option<Block> {
     let core = strip_prefixes(text.trim());
     let (w, rest) = split_word(core);
     if is_abbrev(w, "program", 2) {
@@ -239,7 +239,7 @@ pub fn block_of(text: &str) -> Option<Block> {
 }
 
 /// Brace depth change of a body line: `}` closes, a trailing `{` opens.
-pub fn brace_delta(text: &str) -> i32 {
+pub(crate) fn brace_delta(text: &str) -> i32 {
     let t = text.trim();
     let mut d = 0;
     if t.starts_with('}') {
@@ -252,7 +252,7 @@ pub fn brace_delta(text: &str) -> i32 {
 }
 
 impl Interp {
-    pub fn new(version: f64, edition: Edition, batch: bool) -> Self {
+    pub(crate) fn new(version: f64, edition: Edition, batch: bool) -> Self {
         Interp {
             out: Out::new(),
             data: Dataset::default(),
@@ -282,7 +282,7 @@ impl Interp {
 
     // ----- macros -------------------------------------------------------------
 
-    pub fn local(&self, name: &str) -> String {
+    pub(crate) fn local(&self, name: &str) -> String {
         self.frames
             .last()
             .and_then(|f| f.get(name))
@@ -290,14 +290,14 @@ impl Interp {
             .unwrap_or_default()
     }
 
-    pub fn set_local(&mut self, name: &str, value: &str) {
+    pub(crate) fn set_local(&mut self, name: &str, value: &str) {
         if let Some(f) = self.frames.last_mut() {
             f.insert(name.to_string(), value.to_string());
         }
     }
 
     /// Expands `` `local' ``, `$global`, `${global}`, `` `=exp' `` and `` `:fn' ``.
-    pub fn expand(&self, s: &str) -> R<String> {
+    pub(crate) fn expand(&self, s: &str) -> R<String> {
         let chars: Vec<char> = s.chars().collect();
         let mut i = 0;
         let mut compound = 0;
@@ -389,7 +389,7 @@ impl Interp {
     }
 
     /// Macro extended functions (`local n : word count ...`).
-    pub fn extended(&self, f: &str) -> R<String> {
+    pub(crate) fn extended(&self, f: &str) -> R<String> {
         let (w, rest) = split_word(f);
         match w {
             "word" => {
@@ -456,7 +456,7 @@ impl Interp {
     }
 
     /// `c()`, `r()` and `e()` values.
-    pub fn class_value(&self, class: char, name: &str) -> Val {
+    pub(crate) fn class_value(&self, class: char, name: &str) -> Val {
         match class {
             'r' => self.rres.get(name),
             'e' => self.eres.get(name),
@@ -512,7 +512,7 @@ impl Interp {
     }
 
     /// `_b[name]` and `_se[name]` from the last estimates.
-    pub fn coef(&self, kind: &str, name: &str) -> f64 {
+    pub(crate) fn coef(&self, kind: &str, name: &str) -> f64 {
         let b = self
             .eres
             .matrices
@@ -549,7 +549,7 @@ impl Interp {
     }
 
     /// Prints an uncaught error: the message unless already shown, then `r(N);`.
-    pub fn report(&mut self, e: &mut StataErr) {
+    pub(crate) fn report(&mut self, e: &mut StataErr) {
         if !e.shown {
             if let Some(m) = e.msg.clone() {
                 for l in m.lines() {
@@ -583,7 +583,7 @@ impl Interp {
     // ----- do-files ------------------------------------------------------------
 
     /// Resolves a do-file name: `main` means `main.do`.
-    pub fn do_path(name: &str) -> PathBuf {
+    pub(crate) fn do_path(name: &str) -> PathBuf {
         let p = PathBuf::from(name);
         if p.extension().is_none() && !p.exists() {
             PathBuf::from(format!("{name}.do"))
@@ -593,7 +593,7 @@ impl Interp {
     }
 
     /// `do file [args]`, `run file`, `include file`.
-    pub fn run_do(&mut self, args: &str, how: DoHow) -> R {
+    pub(crate) fn run_do(&mut self, args: &str, how: DoHow) -> R {
         let words = tokenize(args);
         let Some(name) = words.first() else {
             return Err(StataErr::syntax().into());
@@ -697,7 +697,7 @@ impl Interp {
 
     /// After a command at do-file or prompt level: updates `c(rc)`, prints the blank
     /// line or the error trailer. Returns the error to pass up, if any.
-    pub fn settle(&mut self, result: R) -> R<Option<StataErr>> {
+    pub(crate) fn settle(&mut self, result: R) -> R<Option<StataErr>> {
         match result {
             Ok(()) => {
                 self.last_rc = 0;
@@ -750,7 +750,7 @@ impl Interp {
     }
 
     /// Runs stored lines (a loop or program body): no echo, trace when on.
-    pub fn run_lines(&mut self, lines: &[String]) -> R {
+    pub(crate) fn run_lines(&mut self, lines: &[String]) -> R {
         let mut i = 0;
         while i < lines.len() {
             let line = &lines[i];
@@ -787,7 +787,7 @@ impl Interp {
     }
 
     /// Expands and runs one command line (with its block body, if any).
-    pub fn exec_line(&mut self, raw: &str, body: Option<&[String]>, traced: bool) -> R {
+    pub(crate) fn exec_line(&mut self, raw: &str, body: Option<&[String]>, traced: bool) -> R {
         if signals::take_break() {
             return Err(StataErr::brk().into());
         }
@@ -799,7 +799,7 @@ impl Interp {
     }
 
     /// Runs an expanded line: prefixes first, then the command itself.
-    pub fn exec_expanded(&mut self, line: &str, raw: &str, body: Option<&[String]>) -> R {
+    pub(crate) fn exec_expanded(&mut self, line: &str, raw: &str, body: Option<&[String]>) -> R {
         let (w, rest) = split_word(line);
         let word = w.trim_end_matches(':');
         let rest = rest.trim_start_matches(':').trim_start();
@@ -859,7 +859,7 @@ impl Interp {
     // ----- blocks --------------------------------------------------------------
 
     /// Runs a loop body once; with trace on, closes the iteration with `- }`.
-    pub fn iterate(&mut self, body: &[String]) -> R {
+    pub(crate) fn iterate(&mut self, body: &[String]) -> R {
         if signals::take_break() {
             return Err(StataErr::brk().into());
         }
@@ -871,7 +871,7 @@ impl Interp {
     }
 
     /// Calls a user program: new local scope with `0`, `1`, ... set from the arguments.
-    pub fn call_program(&mut self, name: &str, args: &str) -> R {
+    pub(crate) fn call_program(&mut self, name: &str, args: &str) -> R {
         let Some(prog) = self.programs.get(name).cloned() else {
             return fail(199, format!("command {name} is unrecognized"));
         };
@@ -908,14 +908,14 @@ impl Interp {
         }
     }
 
-    pub fn new_temp_name(&mut self) -> String {
+    pub(crate) fn new_temp_name(&mut self) -> String {
         let n = self.temp_counter;
         self.temp_counter += 1;
         format!("__{n:06}")
     }
 
     /// Directory where `sysuse` pretends the ado base lives, for `describe`.
-    pub fn ado_base(&self) -> String {
+    pub(crate) fn ado_base(&self) -> String {
         format!("/usr/local/stata{}/ado/base", self.version.trunc() as i64)
     }
 }

@@ -12,7 +12,7 @@ use crate::output::{LogSink, UserLog, stata_timestamp};
 
 const UNNAMED: &str = "<unnamed>";
 
-pub fn log(it: &mut Interp, rest: &str) -> R {
+pub(crate) fn log(it: &mut Interp, rest: &str) -> R {
     let (sub, tail) = split_word(rest);
     match sub {
         "using" => open(it, tail),

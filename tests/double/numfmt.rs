@@ -6,7 +6,7 @@ use crate::data::is_missing;
 /// General format squeezed into `budget` characters, not counting a minus sign:
 /// Stata's `%9.0g` gives `6165.257`, `.0086769`, `-2.452077` (budget 8); `display`
 /// gives `.33333333` (budget 9).
-pub fn g(x: f64, budget: usize) -> String {
+pub(crate) fn g(x: f64, budget: usize) -> String {
     if is_missing(x) {
         return ".".into();
     }
@@ -41,7 +41,7 @@ pub fn g(x: f64, budget: usize) -> String {
 }
 
 /// `1.235e+08`: Rust writes `1.235e8`, Stata pads the exponent to two digits.
-pub fn exp_form(x: f64, decimals: usize) -> String {
+pub(crate) fn exp_form(x: f64, decimals: usize) -> String {
     let s = format!("{x:.decimals$e}");
     match s.split_once('e') {
         Some((m, e)) => {
@@ -56,12 +56,12 @@ pub fn exp_form(x: f64, decimals: usize) -> String {
 }
 
 /// What `display` shows for a bare number.
-pub fn display(x: f64) -> String {
+pub(crate) fn display(x: f64) -> String {
     g(x, 9)
 }
 
 /// Full-precision form used by `return list` and macro expansion of `r()` values.
-pub fn precise(x: f64) -> String {
+pub(crate) fn precise(x: f64) -> String {
     if is_missing(x) {
         return ".".into();
     }
@@ -80,7 +80,7 @@ pub fn precise(x: f64) -> String {
 }
 
 /// Inserts thousands separators into the integer part of a formatted number.
-pub fn commas(s: &str) -> String {
+pub(crate) fn commas(s: &str) -> String {
     let (sign, rest) = match s.strip_prefix('-') {
         Some(r) => ("-", r),
         None => ("", s),
@@ -104,7 +104,7 @@ pub fn commas(s: &str) -> String {
 
 /// A parsed display format such as `%9.2f`, `%-18s`, `%8.0gc`.
 #[derive(Clone, Debug)]
-pub struct Fmt {
+pub(crate) struct Fmt {
     pub left: bool,
     pub width: usize,
     pub decimals: usize,
@@ -113,7 +113,7 @@ pub struct Fmt {
 }
 
 impl Fmt {
-    pub fn parse(s: &str) -> Option<Fmt> {
+    pub(crate) fn parse(s: &str) -> Option<Fmt> {
         let body = s.strip_prefix('%')?;
         let (left, body) = match body.strip_prefix('-') {
             Some(b) => (true, b),
@@ -144,13 +144,13 @@ impl Fmt {
     }
 
     /// Formats a number, padded to the width (right-aligned unless `%-`).
-    pub fn num(&self, x: f64) -> String {
+    pub(crate) fn num(&self, x: f64) -> String {
         let body = self.num_bare(x);
         self.pad(&body)
     }
 
     /// Formats a number without padding.
-    pub fn num_bare(&self, x: f64) -> String {
+    pub(crate) fn num_bare(&self, x: f64) -> String {
         if is_missing(x) {
             return ".".into();
         }
@@ -178,7 +178,7 @@ impl Fmt {
         if self.comma { commas(&s) } else { s }
     }
 
-    pub fn pad(&self, s: &str) -> String {
+    pub(crate) fn pad(&self, s: &str) -> String {
         if self.left {
             format!("{s:<w$}", w = self.width)
         } else {

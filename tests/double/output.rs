@@ -12,11 +12,11 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 /// Stata's default line size in batch logs and non-terminal consoles.
-pub const LINESIZE: usize = 79;
+pub(crate) const LINESIZE: usize = 79;
 
 /// Splits a line the way Stata wraps long lines: the first piece holds `width`
 /// characters, every following piece starts with `> ` and holds `width - 2` more.
-pub fn wrap(line: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(line: &str, width: usize) -> Vec<String> {
     let chars: Vec<char> = line.chars().collect();
     if chars.len() <= width {
         return vec![line.to_string()];
@@ -34,19 +34,19 @@ pub fn wrap(line: &str, width: usize) -> Vec<String> {
 
 /// Whether a line is the echo of a command or output, which only matters to SMCL logs.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Echo,
     Output,
 }
 
 /// A log file written line by line with no user-space buffering.
-pub struct LogSink {
+pub(crate) struct LogSink {
     file: File,
     smcl: bool,
 }
 
 impl LogSink {
-    pub fn new(file: File, smcl: bool) -> io::Result<Self> {
+    pub(crate) fn new(file: File, smcl: bool) -> io::Result<Self> {
         let mut sink = LogSink { file, smcl };
         if smcl {
             sink.file.write_all(b"{smcl}\n")?;
@@ -56,7 +56,7 @@ impl LogSink {
 
     /// Writes one physical line. The text and its newline go out in two writes, so a
     /// reader racing the writer can see a partial last line, as the spec warns.
-    pub fn write_line(&mut self, text: &str, kind: Kind) -> io::Result<()> {
+    pub(crate) fn write_line(&mut self, text: &str, kind: Kind) -> io::Result<()> {
         let tagged;
         let text = if self.smcl {
             tagged = format!(
@@ -75,13 +75,13 @@ impl LogSink {
     }
 
     /// Writes preformatted complete lines in one go (`_double burst`).
-    pub fn write_bulk(&mut self, block: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_bulk(&mut self, block: &[u8]) -> io::Result<()> {
         self.file.write_all(block)
     }
 }
 
 /// A log opened with `log using`.
-pub struct UserLog {
+pub(crate) struct UserLog {
     /// `<unnamed>` for the unnamed log, as `log query` shows it.
     pub name: String,
     pub path: PathBuf,
@@ -91,14 +91,14 @@ pub struct UserLog {
 }
 
 /// Console stdout: block-buffered unless it is a terminal.
-pub struct Console {
+pub(crate) struct Console {
     writer: Box<dyn Write>,
     /// Lines written since the last `--more--` (only counted when more is on).
     lines_on_page: usize,
 }
 
 impl Console {
-    pub fn new() -> io::Result<Self> {
+    pub(crate) fn new() -> io::Result<Self> {
         let stdout = io::stdout();
         let tty = stdout.is_terminal();
         // Rust's own stdout is line-buffered; write to a duplicate of fd 1 instead so
@@ -115,13 +115,13 @@ impl Console {
         })
     }
 
-    pub fn write_str(&mut self, s: &str) {
+    pub(crate) fn write_str(&mut self, s: &str) {
         // A closed stdout (the reader went away) must not kill a batch of work mid-way;
         // real Stata carries on writing its logs too.
         let _ = self.writer.write_all(s.as_bytes());
     }
 
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         let _ = self.writer.flush();
     }
 }
@@ -130,7 +130,7 @@ impl Console {
 const PAGE_LINES: usize = 23;
 
 /// All the places output goes to, plus the `quietly` state.
-pub struct Out {
+pub(crate) struct Out {
     pub batch: Option<LogSink>,
     pub logs: Vec<UserLog>,
     pub console: Option<Console>,
@@ -146,7 +146,7 @@ pub struct Out {
 }
 
 impl Out {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Out {
             batch: None,
             logs: Vec::new(),
@@ -160,16 +160,16 @@ impl Out {
     }
 
     /// The echo of a command (`. cmd`, `  2.     body line`), wrapped.
-    pub fn echo(&mut self, text: &str) {
+    pub(crate) fn echo(&mut self, text: &str) {
         self.emit(text, Kind::Echo);
     }
 
     /// One line of output, wrapped.
-    pub fn line(&mut self, text: &str) {
+    pub(crate) fn line(&mut self, text: &str) {
         self.emit(text, Kind::Output);
     }
 
-    pub fn blank(&mut self) {
+    pub(crate) fn blank(&mut self) {
         self.emit("", Kind::Output);
     }
 
@@ -183,7 +183,7 @@ impl Out {
     }
 
     /// Writes a line that is already wrapped (or must not be) to every sink.
-    pub fn raw_line(&mut self, text: &str, kind: Kind) {
+    pub(crate) fn raw_line(&mut self, text: &str, kind: Kind) {
         let mut failed = None;
         if let Some(b) = self.batch.as_mut()
             && let Err(e) = b.write_line(text, kind)
@@ -229,7 +229,7 @@ impl Out {
     }
 
     /// Resets the `--more--` page count (a new command starts a new page).
-    pub fn new_page(&mut self) {
+    pub(crate) fn new_page(&mut self) {
         if let Some(c) = self.console.as_mut() {
             c.lines_on_page = 0;
         }
@@ -237,7 +237,7 @@ impl Out {
 
     /// Echoes a command typed at the console prompt. The prompt `. ` is already on
     /// stdout, so stdout gets the rest; the logs get the whole `. cmd` line.
-    pub fn prompt_echo(&mut self, prompt: &str, cmd: &str) {
+    pub(crate) fn prompt_echo(&mut self, prompt: &str, cmd: &str) {
         let pieces = wrap(&format!("{prompt}{cmd}"), self.linesize);
         let console = self.console.take();
         for p in &pieces {
@@ -258,19 +258,19 @@ impl Out {
     }
 
     /// Writes text to console stdout only, without a newline (the prompt).
-    pub fn console_text(&mut self, text: &str) {
+    pub(crate) fn console_text(&mut self, text: &str) {
         if let Some(c) = self.console.as_mut() {
             c.write_str(text);
         }
     }
 
     /// Many complete lines at once, for `_double burst`: one write per sink.
-    pub fn bulk(&mut self, block: &str) {
+    pub(crate) fn bulk(&mut self, block: &str) {
         self.bulk_bytes(block.as_bytes());
     }
 
     /// Complete lines as bytes, whatever their encoding (`_double replay`).
-    pub fn bulk_bytes(&mut self, block: &[u8]) {
+    pub(crate) fn bulk_bytes(&mut self, block: &[u8]) {
         if self.quiet {
             return;
         }
@@ -293,7 +293,7 @@ impl Out {
         }
     }
 
-    pub fn flush_console(&mut self) {
+    pub(crate) fn flush_console(&mut self) {
         if let Some(c) = self.console.as_mut() {
             c.flush();
         }
@@ -308,13 +308,13 @@ impl Out {
 }
 
 /// Local time as Stata prints it in log headers: `22 Nov 2026, 05:51:33`.
-pub fn stata_timestamp() -> String {
+pub(crate) fn stata_timestamp() -> String {
     let (date, time) = local_date_time();
     format!("{date}, {time}")
 }
 
 /// (`22 Nov 2026`, `05:51:33`) in local time, as `c(current_date)` / `c(current_time)`.
-pub fn local_date_time() -> (String, String) {
+pub(crate) fn local_date_time() -> (String, String) {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

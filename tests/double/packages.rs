@@ -9,7 +9,7 @@ use crate::interp::{DoHow, Interp, split_word, unquote};
 
 /// The folders `sysdir` names and the extra ado-path entries.
 #[derive(Debug, Default)]
-pub struct AdoPath {
+pub(crate) struct AdoPath {
     plus: Option<String>,
     extra: Vec<String>,
 }
@@ -20,11 +20,11 @@ fn home_ado(sub: &str) -> String {
 }
 
 impl AdoPath {
-    pub fn plus(&self) -> String {
+    pub(crate) fn plus(&self) -> String {
         self.plus.clone().unwrap_or_else(|| home_ado("plus"))
     }
 
-    pub fn personal(&self) -> String {
+    pub(crate) fn personal(&self) -> String {
         home_ado("personal")
     }
 
@@ -55,7 +55,7 @@ impl AdoPath {
 }
 
 /// `sysdir`, `adopath`, `ssc`, `which`, or a command from an ado-file; `None` if `w` is none.
-pub fn command(it: &mut Interp, w: &str, rest: &str) -> Option<R> {
+pub(crate) fn command(it: &mut Interp, w: &str, rest: &str) -> Option<R> {
     Some(match w {
         "sysdir" => sysdir(it, rest),
         "adopath" => adopath(it, rest),

@@ -5,7 +5,7 @@ use crate::expr;
 use crate::interp::{Interp, Matrix, Results, split_word};
 use crate::numfmt;
 
-pub fn return_cmd(it: &mut Interp, which: &str, rest: &str) -> R {
+pub(crate) fn return_cmd(it: &mut Interp, which: &str, rest: &str) -> R {
     let (sub, tail) = split_word(rest);
     let class = if which == "ereturn" { 'e' } else { 'r' };
     match sub {
@@ -44,7 +44,7 @@ pub fn return_cmd(it: &mut Interp, which: &str, rest: &str) -> R {
 
 /// `_return hold name`, `_return restore name [, hold]`, `_return drop name|_all`:
 /// programs park `r()` while they run other r-class commands.
-pub fn hold_cmd(it: &mut Interp, rest: &str) -> R {
+pub(crate) fn hold_cmd(it: &mut Interp, rest: &str) -> R {
     let (sub, tail) = split_word(rest);
     let (name, opts) = match tail.split_once(',') {
         Some((n, o)) => (n.trim(), o.trim()),
@@ -129,7 +129,7 @@ fn list(it: &mut Interp, class: char, res: &Results) {
 }
 
 /// `matrix list e(b)` (other `matrix` subcommands are accepted and ignored).
-pub fn matrix(it: &mut Interp, rest: &str) -> R {
+pub(crate) fn matrix(it: &mut Interp, rest: &str) -> R {
     let (sub, tail) = split_word(rest);
     if sub != "list" && sub != "l" && sub != "li" {
         return Ok(());
@@ -204,7 +204,7 @@ pub fn matrix(it: &mut Interp, rest: &str) -> R {
 }
 
 /// `help topic`: a short text in the layout of Stata's plain-text help.
-pub fn help(it: &mut Interp, rest: &str) -> R {
+pub(crate) fn help(it: &mut Interp, rest: &str) -> R {
     let topic = rest.trim();
     let body: &[&str] = match topic {
         "regress" | "reg" => &[

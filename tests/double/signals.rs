@@ -14,7 +14,7 @@ extern "C" fn on_sigint(_: nix::libc::c_int) {
 
 /// Installs the SIGINT handler. SA_RESTART keeps blocking reads and writes going, as
 /// Stata's own reads of stdin are not disturbed by an idle interrupt.
-pub fn install() {
+pub(crate) fn install() {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let action = SigAction::new(
         SigHandler::Handler(on_sigint),
@@ -28,7 +28,7 @@ pub fn install() {
 }
 
 /// `_double ignore_sigint`: from now on SIGINT does nothing at all.
-pub fn ignore() {
+pub(crate) fn ignore() {
     use nix::sys::signal::{SigHandler, Signal, signal};
     // SAFETY: SIG_IGN installs no Rust code as a handler.
     if let Err(e) = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) } {
@@ -37,22 +37,22 @@ pub fn ignore() {
 }
 
 /// True once if a break was requested since the last call (the request is consumed).
-pub fn take_break() -> bool {
+pub(crate) fn take_break() -> bool {
     BREAK_REQUESTED.swap(false, Ordering::SeqCst)
 }
 
 /// Drops a pending request without acting on it (an interrupt at an idle prompt).
-pub fn clear() {
+pub(crate) fn clear() {
     BREAK_REQUESTED.store(false, Ordering::SeqCst);
 }
 
 /// True if a break is pending, without consuming it.
-pub fn pending() -> bool {
+pub(crate) fn pending() -> bool {
     BREAK_REQUESTED.load(Ordering::SeqCst)
 }
 
 /// `_double crash`: dies the way an OOM kill or `kill -9` would, with no cleanup.
-pub fn crash() -> ! {
+pub(crate) fn crash() -> ! {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     let _ = kill(Pid::this(), Signal::SIGKILL);

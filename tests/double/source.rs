@@ -5,7 +5,7 @@
 //! written (`. cmd ///` then `> rest`), and separately the text it will execute.
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// An empty line: echoed `. ` with no blank line after.
     Blank,
     /// A comment-only command: echoed, no blank line after.
@@ -16,7 +16,7 @@ pub enum Kind {
 }
 
 #[derive(Clone, Debug)]
-pub struct Cmd {
+pub(crate) struct Cmd {
     /// The physical lines as written: echoed `. first` then `> next`.
     pub echo: Vec<String>,
     /// The command with comments removed and continuations joined.
@@ -107,7 +107,7 @@ fn classify(echo: Vec<String>, text: String) -> Cmd {
 }
 
 /// Parses a whole do-file.
-pub fn parse(src: &str) -> Vec<Cmd> {
+pub(crate) fn parse(src: &str) -> Vec<Cmd> {
     let lines: Vec<&str> = src
         .lines()
         .map(|l| l.strip_suffix('\r').unwrap_or(l))

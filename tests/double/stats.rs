@@ -57,7 +57,7 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
 }
 
 /// Regularized incomplete beta I_x(a, b).
-pub fn inc_beta(a: f64, b: f64, x: f64) -> f64 {
+pub(crate) fn inc_beta(a: f64, b: f64, x: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
@@ -73,12 +73,12 @@ pub fn inc_beta(a: f64, b: f64, x: f64) -> f64 {
 }
 
 /// Two-sided p-value of Student's t with `df` degrees of freedom.
-pub fn t_two_sided(t: f64, df: f64) -> f64 {
+pub(crate) fn t_two_sided(t: f64, df: f64) -> f64 {
     inc_beta(df / 2.0, 0.5, df / (df + t * t))
 }
 
 /// Upper tail of F(df1, df2).
-pub fn f_tail(f: f64, df1: f64, df2: f64) -> f64 {
+pub(crate) fn f_tail(f: f64, df1: f64, df2: f64) -> f64 {
     if f <= 0.0 {
         return 1.0;
     }
@@ -86,7 +86,7 @@ pub fn f_tail(f: f64, df1: f64, df2: f64) -> f64 {
 }
 
 /// The t quantile with upper tail probability `p` (e.g. 0.025), by bisection.
-pub fn inv_t_upper(p: f64, df: f64) -> f64 {
+pub(crate) fn inv_t_upper(p: f64, df: f64) -> f64 {
     let (mut lo, mut hi) = (0.0, 1000.0);
     for _ in 0..200 {
         let mid = (lo + hi) / 2.0;
@@ -101,7 +101,7 @@ pub fn inv_t_upper(p: f64, df: f64) -> f64 {
 
 /// Inverts a symmetric positive definite matrix by Gauss-Jordan elimination;
 /// None when it is singular (collinear regressors).
-pub fn invert(m: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+pub(crate) fn invert(m: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     let n = m.len();
     let mut a: Vec<Vec<f64>> = m
         .iter()
@@ -138,7 +138,7 @@ pub fn invert(m: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
 }
 
 /// Least squares of y on the columns of x plus a constant (last coefficient).
-pub struct Ols {
+pub(crate) struct Ols {
     pub n: usize,
     pub b: Vec<f64>,
     pub v: Vec<Vec<f64>>,
@@ -148,7 +148,7 @@ pub struct Ols {
     pub df_r: usize,
 }
 
-pub fn ols(y: &[f64], x: &[Vec<f64>]) -> Option<Ols> {
+pub(crate) fn ols(y: &[f64], x: &[Vec<f64>]) -> Option<Ols> {
     let n = y.len();
     let k = x.len() + 1;
     if n <= k {
@@ -200,14 +200,14 @@ pub fn ols(y: &[f64], x: &[Vec<f64>]) -> Option<Ols> {
 }
 
 /// A small xorshift generator: `set seed` makes runs reproducible.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    pub fn uniform(&mut self) -> f64 {
+    pub(crate) fn uniform(&mut self) -> f64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -216,7 +216,7 @@ impl Rng {
         ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
-    pub fn normal(&mut self) -> f64 {
+    pub(crate) fn normal(&mut self) -> f64 {
         let (u1, u2) = (self.uniform(), self.uniform());
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }

@@ -9,7 +9,7 @@ use crate::interp::{Interp, split_word, unquote};
 
 /// `_double exec|signal|udp|unix|abstract|listen|tiocsti|daemon ...`; `None` if `sub` is
 /// none of these.
-pub fn probe(it: &mut Interp, sub: &str, tail: &str) -> Option<R> {
+pub(crate) fn probe(it: &mut Interp, sub: &str, tail: &str) -> Option<R> {
     let tail = tail.trim();
     Some(match sub {
         // A program started directly (execve), as a plugin or Python's subprocess would.

@@ -1,7 +1,7 @@
 //! What each real log says, as read by hand: the expected readings of `tests/real_logs.rs`.
 
 /// The error a log ends with.
-pub struct Failure {
+pub(crate) struct Failure {
     pub rc: i32,
     /// The whole message, or its start followed by `…`.
     pub message: &'static str,
@@ -10,7 +10,7 @@ pub struct Failure {
     pub stack: &'static [&'static str],
 }
 
-pub struct Reading {
+pub(crate) struct Reading {
     pub log: &'static str,
     pub error: Option<Failure>,
     /// The log's break was a break (not the code's own `exit 1`).
@@ -21,7 +21,7 @@ pub struct Reading {
     pub graphs: &'static [&'static str],
 }
 
-pub const READINGS: &[Reading] = &[
+pub(crate) const READINGS: &[Reading] = &[
     Reading {
         log: "ctools-18.5-assert-r9.log",
         error: Some(Failure {

@@ -24,7 +24,7 @@ const START_LIMIT: Duration = Duration::from_secs(120);
 /// Bytes of Stata's stdout and stderr kept for diagnostics (start-up failures).
 const STREAM_KEEP: usize = 16 * 1024;
 
-pub struct Session {
+pub(super) struct Session {
     pub proc: StataProcess,
     stdin: ChildStdin,
     pub stata: PathBuf,
@@ -38,7 +38,7 @@ pub struct Session {
 
 /// A session's confinement: `sandbox` with the folders of its calls' runs and of its start-up
 /// `log` writable, and its temporary folder beside that log.
-pub fn confined(
+pub(super) fn confined(
     sandbox: Option<&crate::sandbox::Plan>,
     runs: &Path,
     log: &Path,
@@ -61,7 +61,7 @@ pub fn confined(
 impl Session {
     /// Starts Stata and waits until it has run a first command, so that a start-up failure
     /// (licence, seats, a wrong binary) is reported as such, at once.
-    pub async fn start(
+    pub(super) async fn start(
         stata: &Path,
         cwd: &Path,
         sandbox: Option<&crate::sandbox::Plan>,
@@ -147,7 +147,7 @@ impl Session {
         }
     }
 
-    pub async fn send(&mut self, text: &str) -> io::Result<()> {
+    pub(super) async fn send(&mut self, text: &str) -> io::Result<()> {
         self.stdin.write_all(text.as_bytes()).await?;
         self.stdin.flush().await
     }
@@ -160,7 +160,7 @@ impl Session {
         self.drains.clear();
     }
 
-    pub async fn stderr_text(&mut self) -> String {
+    pub(super) async fn stderr_text(&mut self) -> String {
         self.settle_pipes().await;
         kept_text(&self.stderr)
     }

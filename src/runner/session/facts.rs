@@ -9,7 +9,7 @@ use crate::text::human::human_duration;
 
 /// The call or job holding a session, and since when.
 #[derive(Debug, Clone)]
-pub struct Busy {
+pub(crate) struct Busy {
     /// What it is, in a few words: `stata_run_code: regress price mpg`, `background job
     /// job-2: ...`, `stata_inspect_data`.
     pub what: String,
@@ -18,7 +18,7 @@ pub struct Busy {
 
 /// One session's state, as `stata_session list` and `status` report it.
 #[derive(Debug, Clone)]
-pub struct Facts {
+pub(crate) struct Facts {
     /// The process group of its Stata, while one runs.
     pub pid: Option<u32>,
     pub stata: Option<PathBuf>,
@@ -47,17 +47,17 @@ impl Default for Facts {
 }
 
 impl Facts {
-    pub fn running(&self) -> bool {
+    pub(crate) fn running(&self) -> bool {
         self.pid.is_some()
     }
 
-    pub fn uptime(&self) -> Option<Duration> {
+    pub(crate) fn uptime(&self) -> Option<Duration> {
         self.started.map(|s| s.elapsed())
     }
 
     /// What the session is doing, in a few words: `busy with stata_run_code: ... for 2 min`,
     /// `idle for 5 s`, `no Stata running`.
-    pub fn state_text(&self) -> String {
+    pub(crate) fn state_text(&self) -> String {
         match (&self.busy, self.running()) {
             (Some(b), _) => format!(
                 "busy with {} for {}",
@@ -70,26 +70,26 @@ impl Facts {
     }
 
     /// How long the session has had nothing to do, if it has nothing to do.
-    pub fn idle_for(&self) -> Option<Duration> {
+    pub(crate) fn idle_for(&self) -> Option<Duration> {
         self.busy.is_none().then(|| self.last_used.elapsed())
     }
 }
 
 /// The facts behind a lock that is only ever held for a moment.
 #[derive(Debug, Default)]
-pub struct SharedFacts(Mutex<Facts>);
+pub(crate) struct SharedFacts(Mutex<Facts>);
 
 impl SharedFacts {
-    pub fn lock(&self) -> MutexGuard<'_, Facts> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Facts> {
         self.0.lock()
     }
 
-    pub fn get(&self) -> Facts {
+    pub(crate) fn get(&self) -> Facts {
         self.lock().clone()
     }
 
     /// A Stata has started: a fresh process, no calls yet, nothing lost.
-    pub fn started(&self, pid: u32, stata: PathBuf) {
+    pub(crate) fn started(&self, pid: u32, stata: PathBuf) {
         let mut f = self.lock();
         f.pid = Some(pid);
         f.stata = Some(stata);
@@ -99,7 +99,7 @@ impl SharedFacts {
     }
 
     /// The Stata has ended; `why`, if given, is told to the call that starts the next.
-    pub fn ended(&self, why: Option<String>) {
+    pub(crate) fn ended(&self, why: Option<String>) {
         let mut f = self.lock();
         f.pid = None;
         f.started = None;
@@ -110,7 +110,7 @@ impl SharedFacts {
     }
 
     /// Marks the session busy with `what` until the returned guard is dropped.
-    pub fn busy(&self, what: String) -> BusyGuard<'_> {
+    pub(crate) fn busy(&self, what: String) -> BusyGuard<'_> {
         self.lock().busy = Some(Busy {
             what,
             since: Instant::now(),
@@ -121,7 +121,7 @@ impl SharedFacts {
 
 /// Holds a session's "busy" mark; dropping it marks the session idle from now.
 #[derive(Debug)]
-pub struct BusyGuard<'a>(&'a SharedFacts);
+pub(crate) struct BusyGuard<'a>(&'a SharedFacts);
 
 impl Drop for BusyGuard<'_> {
     fn drop(&mut self) {

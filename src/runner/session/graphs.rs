@@ -17,17 +17,17 @@ const MAX_GRAPHS: usize = 16;
 /// How long the listing and the exports may take together.
 const QUERY_LIMIT: Duration = Duration::from_secs(60);
 /// Output a graph query keeps (the listing of names).
-pub const QUERY_CHARS: usize = 64 * 1024;
+pub(super) const QUERY_CHARS: usize = 64 * 1024;
 
 /// Runs the runner's own Stata code in the session held for the call, giving its output
 /// when it ran cleanly.
-pub trait Query {
+pub(super) trait Query {
     fn query(&mut self, req: RunRequest) -> impl Future<Output = Option<String>> + Send;
 }
 
 /// What each graph in memory looked like when last seen (a hash of its SVG), by name.
 #[derive(Debug, Default)]
-pub struct Seen(parking_lot::Mutex<HashMap<String, u64>>);
+pub(super) struct Seen(parking_lot::Mutex<HashMap<String, u64>>);
 
 /// What the graph queries after a call need of its request (taken before the call runs).
 pub(super) struct Probe {
@@ -74,7 +74,12 @@ impl Seen {
     /// After a user call that may have drawn: adds the graphs in memory that are new or
     /// changed since the last call to `outcome.graphs` (as SVG files in its run folder),
     /// unless the call exported graphs itself (those are the ones the user meant to show).
-    pub async fn add(&self, probe: &Probe, outcome: &mut RunOutcome, session: &mut impl Query) {
+    pub(super) async fn add(
+        &self,
+        probe: &Probe,
+        outcome: &mut RunOutcome,
+        session: &mut impl Query,
+    ) {
         let Some(dir) = outcome.log_path.as_deref().and_then(Path::parent) else {
             return;
         };

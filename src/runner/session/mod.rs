@@ -2,13 +2,14 @@
 //! persist. Calls run one at a time in arrival order; each streams from its own named log.
 
 mod console;
-pub mod facts;
+pub(crate) mod facts;
 mod graphs;
-pub mod outcome;
-pub mod pool;
+pub(crate) mod outcome;
+pub(crate) mod pool;
 mod protocol;
 mod queue;
-pub mod stage;
+mod settings;
+pub(crate) mod stage;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,13 +23,12 @@ use super::follow::Follower;
 use super::outcome::cancelled_before;
 use super::process::{describe_exit, shutting_down};
 use super::request::RunRequest;
-use super::rundir::{RunDirs, ensure_private_dir, make_files_private};
+use super::rundir::{ensure_private_dir, make_files_private};
 use super::turns::Ticket;
 use crate::log::decode::{decode_line, trim_eol};
 use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;
 use crate::log::pipeline::LogPipeline;
-use crate::log::watch::FollowMode;
 use crate::run::error::ErrorInfo;
 use crate::run::files::{SESSIONS_DIR, WRAPPER_LOG, start_log_name};
 use crate::run::session_name::SessionName;
@@ -38,22 +38,13 @@ use crate::text::human::human_duration;
 use console::Session;
 use facts::{BusyGuard, Facts, SharedFacts};
 use outcome::{CallEnd, End, lost_note, session_outcome};
-pub use protocol::CallKind;
+pub(crate) use protocol::CallKind;
 use protocol::{OwnLogBlock, RC_SAVE, REOPEN, call_input, nonce};
 use queue::{Queued, either};
-
-/// How every session of a server runs Stata; shared by the sessions of a pool.
-#[derive(Clone)]
-pub struct SessionSettings {
-    pub dirs: Arc<RunDirs>,
-    pub max_output_chars: usize,
-    pub follow: FollowMode,
-    /// How long Stata gets to come back to its prompt after a break before it is killed.
-    pub grace: Duration,
-}
+pub(crate) use settings::SessionSettings;
 
 /// One named session: a console Stata started on first use, and the line of calls for it.
-pub struct SessionRunner {
+pub(crate) struct SessionRunner {
     name: SessionName,
     settings: SessionSettings,
     /// The live session; the lock also serialises calls (tokio's mutex is first come, first served).
@@ -76,7 +67,7 @@ struct Slot {
 }
 
 impl SessionRunner {
-    pub fn new(name: SessionName, settings: SessionSettings) -> Self {
+    pub(crate) fn new(name: SessionName, settings: SessionSettings) -> Self {
         Self {
             name,
             settings,
@@ -89,17 +80,17 @@ impl SessionRunner {
         }
     }
 
-    pub fn name(&self) -> &SessionName {
+    pub(crate) fn name(&self) -> &SessionName {
         &self.name
     }
 
     /// What the session is doing now, without waiting for it.
-    pub fn facts(&self) -> Facts {
+    pub(crate) fn facts(&self) -> Facts {
         self.facts.get()
     }
 
     /// Starts the session now rather than at the first call (`--warm`).
-    pub async fn warm(
+    pub(crate) async fn warm(
         &self,
         stata: &Path,
         cwd: &Path,
@@ -117,7 +108,7 @@ impl SessionRunner {
     }
 
     /// Ends the session's Stata, if one runs (the server is exiting, or the session closes).
-    pub async fn stop(&self) {
+    pub(crate) async fn stop(&self) {
         let mut slot = self.session.lock().await;
         if let Some(mut s) = slot.live.take() {
             let _ = s.proc.kill().await;
@@ -126,14 +117,14 @@ impl SessionRunner {
     }
 
     /// Closes the session for good: stops what runs or waits in it, then its Stata.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.closing.cancel();
         self.stop().await;
     }
 
     /// Ends the session if it has had nothing to do for `idle` (nothing holds it, no call
     /// waits for it); `why` is told to the next call. Returns whether it did.
-    pub async fn close_if_idle(&self, idle: Duration, why: &str) -> bool {
+    pub(crate) async fn close_if_idle(&self, idle: Duration, why: &str) -> bool {
         if self.admitted.load(Ordering::SeqCst) > 0 {
             return false;
         }
@@ -152,7 +143,7 @@ impl SessionRunner {
 
     /// Ends the session and starts a fresh one (`stata_session restart`): everything in
     /// memory is cleared, as the user asked, so the next call gets no "lost" note.
-    pub async fn restart(
+    pub(crate) async fn restart(
         &self,
         stata: &Path,
         cwd: &Path,
@@ -171,7 +162,7 @@ impl SessionRunner {
     }
 
     /// Runs the user's code in the session.
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         req: RunRequest,
         live: Arc<LiveOutput>,
@@ -190,7 +181,11 @@ impl SessionRunner {
     /// Takes the session for several queries in a row, so that no user call runs between
     /// them (`stata_get_results` lists the results, then reads their matrices).
     /// `None` when cancelled while waiting.
-    pub async fn exclusive(&self, what: &str, cancel: &CancellationToken) -> Option<Exclusive<'_>> {
+    pub(crate) async fn exclusive(
+        &self,
+        what: &str,
+        cancel: &CancellationToken,
+    ) -> Option<Exclusive<'_>> {
         let live = LiveOutput::new(256);
         let cancel = either(cancel, &self.closing);
         let _stop_watch = cancel.clone().drop_guard();
@@ -566,7 +561,7 @@ impl graphs::Query for Held<'_> {
 }
 
 /// The session held for a series of queries; user calls wait until it is dropped.
-pub struct Exclusive<'a> {
+pub(crate) struct Exclusive<'a> {
     runner: &'a SessionRunner,
     slot: MutexGuard<'a, Slot>,
     _busy: BusyGuard<'a>,
@@ -575,7 +570,7 @@ pub struct Exclusive<'a> {
 impl Exclusive<'_> {
     /// Runs a session tool's own commands, in turn with user calls, starting Stata if no
     /// session runs. Nothing is streamed; the output is kept whole up to `max_output_chars`.
-    pub async fn query(
+    pub(crate) async fn query(
         &mut self,
         req: RunRequest,
         cancel: CancellationToken,
@@ -593,7 +588,7 @@ impl Exclusive<'_> {
     }
 
     /// The session's state, a Stata that has gone since the last call noticed.
-    pub fn info(&mut self) -> Facts {
+    pub(crate) fn info(&mut self) -> Facts {
         self.runner.reap(&mut self.slot);
         self.runner.facts()
     }

@@ -9,7 +9,7 @@ use crate::runner::process::{describe_exit, shutting_down};
 use crate::runner::request::RunRequest;
 
 /// How a call's wait ended.
-pub enum End {
+pub(crate) enum End {
     /// The sentinel ran: Stata is back at its prompt.
     Done,
     /// Stata's process ended during the call.
@@ -21,20 +21,25 @@ pub enum End {
 }
 
 /// A call's outcome, and whether the session survived it.
-pub struct CallEnd {
+pub(crate) struct CallEnd {
     pub outcome: RunOutcome,
     /// Set when the session is gone after this call: why.
     pub gone: Option<String>,
 }
 
-pub fn lost_note(why: &str) -> String {
+pub(crate) fn lost_note(why: &str) -> String {
     format!(
         "the Stata session was lost ({why}); the next call starts a fresh session, and the \
          data in memory is gone"
     )
 }
 
-pub fn session_outcome(end: End, summary: LogSummary, req: &RunRequest, stderr: &str) -> CallEnd {
+pub(crate) fn session_outcome(
+    end: End,
+    summary: LogSummary,
+    req: &RunRequest,
+    stderr: &str,
+) -> CallEnd {
     let LogSummary {
         scan,
         output,

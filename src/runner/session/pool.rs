@@ -13,7 +13,7 @@ use super::{SessionRunner, SessionSettings};
 use crate::run::session_name::SessionName;
 use crate::text::human::human_duration;
 
-pub struct SessionPool {
+pub(crate) struct SessionPool {
     settings: SessionSettings,
     max_sessions: usize,
     /// Sessions other than `main` idle this long are closed; none: never.
@@ -22,7 +22,7 @@ pub struct SessionPool {
 }
 
 /// A session a call may use: it holds the session's seat until dropped.
-pub struct Admitted {
+pub(crate) struct Admitted {
     runner: Arc<SessionRunner>,
 }
 
@@ -41,14 +41,14 @@ impl Drop for Admitted {
 
 /// One line of `stata_session list`.
 #[derive(Debug, Clone)]
-pub struct Listed {
+pub(crate) struct Listed {
     pub name: SessionName,
     pub facts: Facts,
 }
 
 /// Why a session could not be had.
 #[derive(Debug, thiserror::Error)]
-pub enum PoolError {
+pub(crate) enum PoolError {
     #[error(
         "session \"{wanted}\" cannot start: {} already hold a Stata, the most --max-sessions \
          allows (each is a Stata process with its own licence seat and memory): {}. Close one \
@@ -84,7 +84,11 @@ fn listing(sessions: &[Listed]) -> String {
 }
 
 impl SessionPool {
-    pub fn new(settings: SessionSettings, max_sessions: usize, idle: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        settings: SessionSettings,
+        max_sessions: usize,
+        idle: Option<Duration>,
+    ) -> Self {
         Self {
             settings,
             max_sessions: max_sessions.max(1),
@@ -99,7 +103,7 @@ impl SessionPool {
 
     /// The session `name` for one call, made if it is new. Refused when it would be one
     /// Stata more than `--max-sessions` allows.
-    pub fn admit(&self, name: &SessionName) -> Result<Admitted, PoolError> {
+    pub(crate) fn admit(&self, name: &SessionName) -> Result<Admitted, PoolError> {
         let mut sessions = self.sessions();
         let seated = |r: &SessionRunner| {
             let f = r.facts();
@@ -130,7 +134,7 @@ impl SessionPool {
     }
 
     /// Starts `main` now rather than at its first call (`--warm`, `doctor`).
-    pub async fn warm(
+    pub(crate) async fn warm(
         &self,
         stata: &std::path::Path,
         cwd: &std::path::Path,
@@ -143,7 +147,7 @@ impl SessionPool {
     }
 
     /// Every session the pool knows, `main` first, with what each is doing.
-    pub fn list(&self) -> Vec<Listed> {
+    pub(crate) fn list(&self) -> Vec<Listed> {
         let mut all: Vec<Listed> = self.sessions().values().map(|r| listed(r)).collect();
         main_first(&mut all);
         all
@@ -151,7 +155,7 @@ impl SessionPool {
 
     /// Closes `name` for good: what runs or waits in it is stopped, then its Stata. Returns
     /// what it was doing just before.
-    pub async fn close(&self, name: &SessionName) -> Result<Facts, PoolError> {
+    pub(crate) async fn close(&self, name: &SessionName) -> Result<Facts, PoolError> {
         let runner = self.sessions().remove(name);
         let Some(runner) = runner else {
             return Err(PoolError::Unknown {
@@ -165,7 +169,7 @@ impl SessionPool {
     }
 
     /// Ends every session's Stata (the server or command is exiting).
-    pub async fn stop_all(&self) {
+    pub(crate) async fn stop_all(&self) {
         let all: Vec<Arc<SessionRunner>> = self.sessions().values().cloned().collect();
         for r in all {
             r.stop().await;
@@ -173,12 +177,12 @@ impl SessionPool {
     }
 
     /// The session `name`, if the pool has it, without making it.
-    pub fn get(&self, name: &SessionName) -> Option<Arc<SessionRunner>> {
+    pub(crate) fn get(&self, name: &SessionName) -> Option<Arc<SessionRunner>> {
         self.sessions().get(name).cloned()
     }
 
     /// Closes, every so often, the sessions other than `main` idle for `--session-idle-secs`.
-    pub fn spawn_idle_closer(self: &Arc<Self>) {
+    pub(crate) fn spawn_idle_closer(self: &Arc<Self>) {
         let Some(idle) = self.idle else { return };
         let pool: Weak<SessionPool> = Arc::downgrade(self);
         // Checked a few times per idle period, so a session is closed soon after its time.

@@ -14,7 +14,7 @@ use crate::stata::quote::stata_quote;
 
 /// The name of the log the runner opens for each call. Named, so the user's own
 /// (unnamed) `log using` / `log close` leave it alone.
-pub const LOG_NAME: &str = "stata_mcp";
+pub(super) const LOG_NAME: &str = "stata_mcp";
 /// Where `r()` is parked while the runner's own `log` commands run: `log` stores its own
 /// `r()` results, which would otherwise wipe the user's between calls.
 const HOLD_NAME: &str = "STATA_MCP_r";
@@ -23,14 +23,14 @@ const HOLD_NAME: &str = "STATA_MCP_r";
 const INCLUDE_ECHO: &str = ". include `\"`STATA_MCP_do'\"'";
 /// The first runner command after the user's code; its echo closes the user's region.
 /// Short, so it never wraps even at Stata's smallest line size.
-pub const RC_SAVE: &str = "local STATA_MCP_rc = c(rc)";
+pub(super) const RC_SAVE: &str = "local STATA_MCP_rc = c(rc)";
 /// Reopens the runner's log if the user's code closed it (`log close _all`), so the
 /// sentinel still reaches the file being tailed; harmless (captured) when it is open.
-pub const REOPEN: &str =
+pub(super) const REOPEN: &str =
     "quietly capture log using `\"`STATA_MCP_l'\"', text append name(stata_mcp)";
 /// Who a call is for: the user's code, or a session tool's own commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallKind {
+pub(crate) enum CallKind {
     /// `stata_run_code` / `stata_run_file`: counted, streamed, `r()` left as the code leaves it.
     User,
     /// A session tool's query: not counted, run in its own local scope. With `park_r`,
@@ -40,13 +40,13 @@ pub enum CallKind {
 }
 
 impl CallKind {
-    pub fn parks_r(self) -> bool {
+    pub(crate) fn parks_r(self) -> bool {
         matches!(self, CallKind::Query { park_r: true })
     }
 }
 
 /// What is sent to Stata for one call, and the pieces the call's wait needs.
-pub struct CallPlan {
+pub(super) struct CallPlan {
     pub input: String,
     /// The echo that opens the user's region (`do` or `include`).
     pub start_echo: &'static str,
@@ -57,7 +57,7 @@ pub struct CallPlan {
 }
 
 /// The lines sent to Stata's stdin for one call.
-pub fn call_input(
+pub(super) fn call_input(
     dir: &RunDir,
     req: &RunRequest,
     kind: CallKind,
@@ -130,7 +130,7 @@ pub fn call_input(
 /// Spots the block Stata prints when the runner's named log opens or closes inside the
 /// user's code (`log close _all`, `log query`): its name, path and times are the runner's.
 #[derive(Default)]
-pub struct OwnLogBlock {
+pub(super) struct OwnLogBlock {
     /// Lines of the block still expected after its `name:` line.
     left: u8,
     /// Set after a `closed on:` line: a rule of dashes follows.
@@ -140,7 +140,7 @@ pub struct OwnLogBlock {
 }
 
 impl OwnLogBlock {
-    pub fn swallows(&mut self, line: &str) -> bool {
+    pub(super) fn swallows(&mut self, line: &str) -> bool {
         let wrapped = self.inside && line.starts_with("> ");
         self.inside = wrapped || self.block_line(line);
         self.inside
@@ -175,7 +175,7 @@ impl OwnLogBlock {
 }
 
 /// A number no user code can predict, for the end-of-call sentinel.
-pub fn nonce() -> u64 {
+pub(super) fn nonce() -> u64 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut h = RandomState::new().build_hasher();

@@ -11,7 +11,7 @@ use crate::text::human::human_duration;
 const LONG_WAIT: Duration = Duration::from_secs(5);
 
 /// Why a call waited: how many were ahead of it, and what held the session as it began to wait.
-pub struct Queued {
+pub(super) struct Queued {
     pub ahead: usize,
     pub behind: Option<String>,
 }
@@ -20,7 +20,7 @@ impl Queued {
     /// What the call says about its wait of `waited` in session `session` (` "explore"`, or
     /// empty for main): the result's duration includes it, which would otherwise look like
     /// Stata's own time.
-    pub fn note(&self, waited: Duration, session: &str) -> String {
+    pub(super) fn note(&self, waited: Duration, session: &str) -> String {
         let mut note = format!(
             "this call waited {} in line for {} earlier call{} in the Stata session{session}{} \
              before it ran (the duration includes the wait)",
@@ -43,7 +43,7 @@ impl Queued {
 }
 
 /// A token cancelled when `a` or `b` is (and when it is dropped by its guard).
-pub fn either(a: &CancellationToken, b: &CancellationToken) -> CancellationToken {
+pub(super) fn either(a: &CancellationToken, b: &CancellationToken) -> CancellationToken {
     let merged = b.child_token();
     let (a, m) = (a.clone(), merged.clone());
     tokio::spawn(async move {

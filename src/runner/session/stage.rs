@@ -10,7 +10,7 @@ use crate::run::session_name::SessionName;
 use crate::runner::rundir::{RunDir, ensure_private_dir};
 
 /// The folder the calls of session `name` of this server write in.
-pub fn root(runs: &Path, name: &SessionName) -> PathBuf {
+pub(crate) fn root(runs: &Path, name: &SessionName) -> PathBuf {
     runs.with_file_name(SESSIONS_DIR).join(format!(
         "{SESSION_CALLS_PREFIX}{}-{name}",
         std::process::id()
@@ -18,7 +18,7 @@ pub fn root(runs: &Path, name: &SessionName) -> PathBuf {
 }
 
 /// The folder a call whose run folder is `dir` writes in while it runs.
-pub fn of(root: &Path, dir: &RunDir) -> Result<RunDir, String> {
+pub(crate) fn of(root: &Path, dir: &RunDir) -> Result<RunDir, String> {
     let path = root.join(dir.id.to_string());
     ensure_private_dir(&path).map_err(|e| format!("could not create {}: {e}", path.display()))?;
     Ok(RunDir { id: dir.id, path })
@@ -26,7 +26,7 @@ pub fn of(root: &Path, dir: &RunDir) -> Result<RunDir, String> {
 
 /// Moves what the call wrote (its log, code, graphs) into its run folder under `runs`, and
 /// points the outcome's paths there.
-pub fn settle(outcome: &mut RunOutcome, runs: &Path) {
+pub(crate) fn settle(outcome: &mut RunOutcome, runs: &Path) {
     let (Some(id), Some(stage)) = (
         outcome.run_id,
         outcome.log_path.as_deref().and_then(Path::parent),

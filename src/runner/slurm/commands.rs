@@ -14,7 +14,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a SLURM command did not do its job; the text says what to do.
 #[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
+pub(crate) enum ClusterError {
     #[error(
         "`{tool}` was not found on PATH: --mode slurm must run where SLURM's commands work (a \
          login node of the cluster), with them on PATH; `stata-mcp doctor --mode slurm` checks"
@@ -60,7 +60,7 @@ async fn run(tool: &'static str, args: &[String]) -> Result<String, ClusterError
 }
 
 /// Submits with `args`; the job id.
-pub async fn sbatch(args: &[String]) -> Result<String, ClusterError> {
+pub(crate) async fn sbatch(args: &[String]) -> Result<String, ClusterError> {
     let out = run("sbatch", args).await?;
     super::script::parse_job_id(&out).ok_or_else(|| ClusterError::Refused {
         tool: "sbatch",
@@ -70,7 +70,7 @@ pub async fn sbatch(args: &[String]) -> Result<String, ClusterError> {
 
 /// The states of the jobs `ids` (plain ids: an array's tasks come as `ID_N`). A job the
 /// cluster has forgotten is missing from the map.
-pub async fn squeue(ids: &[String]) -> Result<HashMap<String, JobState>, ClusterError> {
+pub(crate) async fn squeue(ids: &[String]) -> Result<HashMap<String, JobState>, ClusterError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -96,7 +96,7 @@ pub async fn squeue(ids: &[String]) -> Result<HashMap<String, JobState>, Cluster
 
 /// How `scancel` is to stop a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// SIGINT to the batch shell and its children: Stata breaks and writes its trailer.
     /// (`--signal=INT` alone reaches nothing in a job without `srun` steps.)
     Break,
@@ -104,7 +104,7 @@ pub enum Signal {
     Cancel,
 }
 
-pub async fn scancel(id: &str, signal: Signal) -> Result<(), ClusterError> {
+pub(crate) async fn scancel(id: &str, signal: Signal) -> Result<(), ClusterError> {
     let mut args = Vec::new();
     if signal == Signal::Break {
         args.extend(["--signal=INT".to_owned(), "--full".to_owned()]);

@@ -3,11 +3,11 @@
 //! reading it, and the queue says where the job is. Another scheduler (PBS, LSF) would be a
 //! module beside this one with the same `run`, `submit_array` and `follow`.
 
-pub mod commands;
-pub mod queue;
-pub mod record;
-pub mod script;
-pub mod state;
+pub(crate) mod commands;
+pub(crate) mod queue;
+pub(crate) mod record;
+pub(crate) mod script;
+pub(crate) mod state;
 mod verdict;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -40,7 +40,7 @@ use state::JobState;
 
 /// How often a job's log is read: shared storage raises no change events for a compute
 /// node's writes, and a tenth of a second is prompt for a person watching.
-pub const LOG_POLL: Duration = Duration::from_millis(100);
+pub(crate) const LOG_POLL: Duration = Duration::from_millis(100);
 /// While a job waits in the queue, a note this often says so (and why).
 const QUEUE_NOTE_EVERY: Duration = Duration::from_secs(5);
 /// After the last `scancel`, how long the job gets to leave the cluster before the run
@@ -48,14 +48,14 @@ const QUEUE_NOTE_EVERY: Duration = Duration::from_secs(5);
 const GONE_WAIT: Duration = Duration::from_secs(30);
 
 /// A submitted job being followed, as a sweep's task or a run.
-pub struct Submitted {
+pub(crate) struct Submitted {
     /// `12`, or the array task `12_3`.
     pub key: String,
     /// Its stdout and stderr (`--output`).
     pub output: PathBuf,
 }
 
-pub struct SlurmRunner {
+pub(crate) struct SlurmRunner {
     dirs: Arc<RunDirs>,
     settings: SlurmSettings,
     max_output_chars: usize,
@@ -67,7 +67,7 @@ pub struct SlurmRunner {
 }
 
 impl SlurmRunner {
-    pub fn new(
+    pub(crate) fn new(
         dirs: Arc<RunDirs>,
         settings: SlurmSettings,
         max_output_chars: usize,
@@ -88,7 +88,7 @@ impl SlurmRunner {
     }
 
     /// Runs `req` as one SLURM job and follows it to its end.
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         req: RunRequest,
         live: Arc<LiveOutput>,
@@ -125,7 +125,7 @@ impl SlurmRunner {
 
     /// Submits `req` in the run folder it names (a background job's), so that [`Self::run`]
     /// then only follows it.
-    pub async fn submit_planned(&self, req: &RunRequest) -> Result<Submitted, String> {
+    pub(crate) async fn submit_planned(&self, req: &RunRequest) -> Result<Submitted, String> {
         let dir = self
             .dirs
             .for_run(req.run_dir.as_ref())
@@ -154,7 +154,7 @@ impl SlurmRunner {
 
     /// Submits a sweep's tasks as one job array (at most `parallel` at once), each task in
     /// the run folder its request names; the jobs of the tasks, in order.
-    pub async fn submit_array(
+    pub(crate) async fn submit_array(
         &self,
         sweep_dir: &Path,
         tasks: &[RunRequest],
@@ -212,7 +212,7 @@ impl SlurmRunner {
     /// Follows the submitted job of the run in `dir` to its end: its log streamed to `live`,
     /// the queue's word on it as notes, a cancel or the time limit turned into `scancel`.
     /// `watch.on_start` is called when the cluster starts the job.
-    pub async fn follow(
+    pub(crate) async fn follow(
         &self,
         job: &Submitted,
         dir: &RunDir,
@@ -331,7 +331,7 @@ impl SlurmRunner {
 
     /// Cancels the jobs of foreground runs (the client went away); background jobs are the
     /// cluster's and go on, for a later server to follow.
-    pub async fn cancel_foreground(&self) {
+    pub(crate) async fn cancel_foreground(&self) {
         let keys: Vec<String> = self
             .following()
             .iter()

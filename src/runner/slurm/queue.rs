@@ -12,14 +12,14 @@ use super::commands::squeue;
 use super::state::JobState;
 
 /// How often the queue is read.
-pub const QUEUE_POLL: Duration = Duration::from_secs(1);
+pub(crate) const QUEUE_POLL: Duration = Duration::from_secs(1);
 /// A job `squeue` has never listed is taken as gone after this many reads (a submission
 /// is listed at once; a job that ended and aged out before the first read never is).
 const UNSEEN_READS: u32 = 10;
 
 /// The jobs being followed and the task reading their states.
 #[derive(Default)]
-pub struct Queue {
+pub(crate) struct Queue {
     watched: Mutex<HashMap<String, Watched>>,
     running: Mutex<bool>,
 }
@@ -37,7 +37,7 @@ impl Queue {
 
     /// The state of job `key` (`12`, or an array task `12_3`) from now on, as the queue is
     /// read. It starts as pending; it is read until every receiver is dropped.
-    pub fn watch(self: &Arc<Self>, key: &str) -> watch::Receiver<JobState> {
+    pub(crate) fn watch(self: &Arc<Self>, key: &str) -> watch::Receiver<JobState> {
         let rx = {
             let mut w = self.watched();
             match w.get(key) {

@@ -12,7 +12,7 @@ use crate::runner::request::RunRequest;
 
 /// What [`SLURM_JOB_FILE`] holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct JobRecord {
+pub(crate) struct JobRecord {
     /// The job (`12`) or array task (`12_3`) as `squeue` names it.
     pub slurm_job: String,
     /// The job's own stdout and stderr (`--output`).
@@ -26,7 +26,7 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    pub fn new(slurm_job: String, output: PathBuf, req: &RunRequest) -> Self {
+    pub(crate) fn new(slurm_job: String, output: PathBuf, req: &RunRequest) -> Self {
         Self {
             slurm_job,
             output,
@@ -42,7 +42,7 @@ impl JobRecord {
 
     /// Writes the record in `dir` (a failure is only logged: the run goes on, it just cannot
     /// be re-attached by a later server).
-    pub fn save(&self, dir: &Path) {
+    pub(crate) fn save(&self, dir: &Path) {
         let path = dir.join(SLURM_JOB_FILE);
         let written = serde_json::to_vec_pretty(self)
             .map_err(std::io::Error::other)
@@ -52,19 +52,19 @@ impl JobRecord {
         }
     }
 
-    pub fn load(dir: &Path) -> Option<Self> {
+    pub(crate) fn load(dir: &Path) -> Option<Self> {
         let bytes = std::fs::read(dir.join(SLURM_JOB_FILE)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
     /// The run's time limit, counted from its submission (a later server's is what is left).
-    pub fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_s)
     }
 }
 
 /// Marks the run in `dir` as over: a later server does not follow it again.
-pub fn mark_ended(dir: &Path) {
+pub(crate) fn mark_ended(dir: &Path) {
     if let Err(e) = crate::runner::rundir::write_private_file(&dir.join(SLURM_ENDED_FILE), b"") {
         tracing::warn!("could not mark {} as ended: {e}", dir.display());
     }
@@ -72,13 +72,13 @@ pub fn mark_ended(dir: &Path) {
 
 /// Whether `dir` is a cluster run (or a sweep's folder) that was not followed to its end:
 /// its job may still be on the cluster, so its folder must stay.
-pub fn may_still_run(dir: &Path) -> bool {
+pub(crate) fn may_still_run(dir: &Path) -> bool {
     (dir.join(SLURM_JOB_FILE).exists() || dir.join(crate::run::files::SWEEP_FILE).exists())
         && !has_ended(dir)
 }
 
 /// Whether the run in `dir` is over (its result was made).
-pub fn has_ended(dir: &Path) -> bool {
+pub(crate) fn has_ended(dir: &Path) -> bool {
     dir.join(SLURM_ENDED_FILE).exists()
 }
 

@@ -8,25 +8,25 @@ use crate::run::files::WRAPPER_FILE;
 use crate::settings::SlurmSettings;
 
 /// File name of the job script in a run's (or a sweep's) folder.
-pub const JOB_SCRIPT: &str = "job.sh";
+pub(crate) const JOB_SCRIPT: &str = "job.sh";
 /// The job's own stdout and stderr (`sbatch --output`): the shell's errors, SLURM's notices.
-pub const JOB_OUTPUT: &str = "slurm.out";
+pub(crate) const JOB_OUTPUT: &str = "slurm.out";
 /// A sweep's task `N` writes its stdout and stderr here, in the sweep's folder.
-pub const ARRAY_OUTPUT: &str = "slurm-%a.out";
+pub(crate) const ARRAY_OUTPUT: &str = "slurm-%a.out";
 
 /// The output file of array task `index` in a sweep's folder.
-pub fn array_output(sweep_dir: &Path, index: usize) -> PathBuf {
+pub(crate) fn array_output(sweep_dir: &Path, index: usize) -> PathBuf {
     sweep_dir.join(ARRAY_OUTPUT.replace("%a", &index.to_string()))
 }
 
 /// `text` as one word for a POSIX shell: in single quotes, a quote written `'\''`.
-pub fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// The job script: the setup lines, then Stata in batch mode on the run's wrapper, in the
 /// run's folder. With several folders (a sweep), the array task's index picks its folder.
-pub fn job_script(setup: &[String], stata: &Path, run_dirs: &[PathBuf]) -> String {
+pub(crate) fn job_script(setup: &[String], stata: &Path, run_dirs: &[PathBuf]) -> String {
     let mut s = String::from(
         "#!/bin/sh\n# Written by stata-mcp: runs Stata in batch mode on the run's wrapper do-file.\n",
     );
@@ -59,7 +59,7 @@ pub fn job_script(setup: &[String], stata: &Path, run_dirs: &[PathBuf]) -> Strin
 }
 
 /// What one submission is.
-pub struct Submission<'a> {
+pub(crate) struct Submission<'a> {
     /// Where the job starts (`--chdir`) and its script lies.
     pub dir: &'a Path,
     /// `--job-name`.
@@ -71,7 +71,7 @@ pub struct Submission<'a> {
 }
 
 /// The arguments of `sbatch` for `sub` under `settings`.
-pub fn sbatch_args(settings: &SlurmSettings, sub: &Submission<'_>) -> Vec<String> {
+pub(crate) fn sbatch_args(settings: &SlurmSettings, sub: &Submission<'_>) -> Vec<String> {
     let mut args = vec![
         "--parsable".to_owned(),
         format!("--chdir={}", sub.dir.display()),
@@ -97,7 +97,7 @@ pub fn sbatch_args(settings: &SlurmSettings, sub: &Submission<'_>) -> Vec<String
 }
 
 /// The job id `sbatch --parsable` printed (`123`, or `123;cluster` on a federation).
-pub fn parse_job_id(stdout: &str) -> Option<String> {
+pub(crate) fn parse_job_id(stdout: &str) -> Option<String> {
     let id = stdout.trim().lines().last()?.split(';').next()?.trim();
     (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit())).then(|| id.to_owned())
 }

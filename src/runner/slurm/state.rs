@@ -2,7 +2,7 @@
 
 /// Where a job is, as the cluster says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobState {
+pub(crate) enum JobState {
     /// Waiting in the queue, with SLURM's reason (`Priority`, `Resources`, ...).
     Pending(String),
     Running,
@@ -14,7 +14,7 @@ pub enum JobState {
 
 /// How a job ended on the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct End {
+pub(crate) struct End {
     pub kind: EndKind,
     /// The state word (`FAILED`, `TIMEOUT`, ...).
     pub state: String,
@@ -23,7 +23,7 @@ pub struct End {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndKind {
+pub(crate) enum EndKind {
     /// The job script ran to its end: Stata's log says how the run went.
     Completed,
     /// The job script exited non-zero (Stata missing on the node, a setup line failing).
@@ -40,7 +40,7 @@ pub enum EndKind {
 
 impl JobState {
     /// Reads `squeue`'s `%T` and `%r`.
-    pub fn parse(state: &str, reason: &str) -> JobState {
+    pub(crate) fn parse(state: &str, reason: &str) -> JobState {
         let reason = reason.trim().to_owned();
         let kind = match state.trim() {
             "PENDING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" | "SUSPENDED"
@@ -65,14 +65,14 @@ impl JobState {
         })
     }
 
-    pub fn is_over(&self) -> bool {
+    pub(crate) fn is_over(&self) -> bool {
         matches!(self, JobState::Ended(_) | JobState::Gone)
     }
 }
 
 impl End {
     /// `TIMEOUT` or `FAILED (NonZeroExitCode)`, for messages.
-    pub fn said(&self) -> String {
+    pub(crate) fn said(&self) -> String {
         if self.reason.is_empty() || self.reason == "None" {
             self.state.clone()
         } else {
@@ -82,7 +82,7 @@ impl End {
 }
 
 /// One line of `squeue -h -r -t all -o '%i|%T|%r'`: the job's id (`12`, `12_3`), state, reason.
-pub fn parse_squeue_line(line: &str) -> Option<(String, JobState)> {
+pub(crate) fn parse_squeue_line(line: &str) -> Option<(String, JobState)> {
     let mut parts = line.trim().splitn(3, '|');
     let id = parts.next()?.trim();
     let state = parts.next()?;

@@ -15,7 +15,7 @@ use crate::settings::SlurmSettings;
 const OUTPUT_LINES: usize = 12;
 
 /// How following a job ended.
-pub enum Ended {
+pub(super) enum Ended {
     /// The cluster ended it (`None`: it left the queue before its end was read).
     Cluster(Option<End>),
     /// This server stopped it (cancel or time limit); a note when stopping went wrong.
@@ -23,7 +23,12 @@ pub enum Ended {
 }
 
 /// Puts the cluster's verdict into `outcome` (already read from the log).
-pub fn apply(outcome: &mut RunOutcome, end: &Ended, output: &Path, settings: &SlurmSettings) {
+pub(super) fn apply(
+    outcome: &mut RunOutcome,
+    end: &Ended,
+    output: &Path,
+    settings: &SlurmSettings,
+) {
     let end = match end {
         Ended::Stopped(_, note) => {
             outcome.notes.extend(note.clone());

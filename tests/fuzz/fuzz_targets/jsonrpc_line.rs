@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stata_mcp::server::transport::{Inbox, Verdict};
+use stata_mcp::{Inbox, Verdict};
 
 fuzz_target!(|data: &[u8]| {
     let mut inbox = Inbox::default();

@@ -3,11 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stata_mcp::log::decode::{decode_line, trim_eol};
-use stata_mcp::log::filter::RunnerFilter;
-use stata_mcp::log::scan::ErrorScanner;
-use stata_mcp::run::output::CappedOutput;
-use stata_mcp::runner::wrapper::START_ECHO;
+use stata_mcp::{decode_line, trim_eol};
+use stata_mcp::RunnerFilter;
+use stata_mcp::ErrorScanner;
+use stata_mcp::CappedOutput;
+use stata_mcp::START_ECHO;
 
 fuzz_target!(|data: &[u8]| {
     let mut filter = RunnerFilter::new(START_ECHO).with_end(". display \"END_\" c(rc)", "END_");
