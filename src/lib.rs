@@ -40,8 +40,8 @@ pub use discovery::{
     locate,
 };
 pub use log::decode::{LineDecoder, decode_line, trim_eol};
+pub use log::exports::GraphExports;
 pub use log::filter::RunnerFilter;
-pub use log::graphs::GraphExports;
 pub use log::scan::{ErrorScanner, Scan};
 pub use run::output::CappedOutput;
 pub use runner::wrapper::START_ECHO;

@@ -151,8 +151,7 @@ pub(crate) fn run_failure(outcome: &RunOutcome, stata: &Path) -> String {
     let mut text = if said.starts_with("Stata did not start") {
         String::new()
     } else {
-        let line =
-            crate::render::outcome::status_line(outcome.status, outcome.rc, outcome.duration);
+        let line = crate::render::result::status_line(outcome.status, outcome.rc, outcome.duration);
         format!("{line}\n")
     };
     if !said.is_empty() {

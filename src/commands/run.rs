@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::trim_old_runs;
 use crate::cli::{RunArgs, ServerOptions};
 use crate::log::live::LiveOutput;
-use crate::render::outcome::{status_line, write_error};
+use crate::render::result::{status_line, write_error};
 use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunStatus};
 use crate::runner::signals::Signals;

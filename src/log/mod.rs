@@ -4,13 +4,13 @@
 pub(crate) mod beneath;
 pub(crate) mod captured;
 pub(crate) mod decode;
+pub(crate) mod error_message;
+pub(crate) mod exports;
 pub(crate) mod filter;
 pub(crate) mod find;
-pub(crate) mod graphs;
 pub(crate) mod grep;
 mod license;
 pub(crate) mod live;
-pub(crate) mod message;
 pub(crate) mod pipeline;
 pub(crate) mod read;
 pub(crate) mod read_error;

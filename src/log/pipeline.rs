@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::graphs::GraphExports;
+use super::exports::GraphExports;
 use crate::log::decode::LineDecoder;
 use crate::log::filter::RunnerFilter;
 use crate::log::live::LiveOutput;

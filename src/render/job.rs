@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use tokio::time::Duration;
 
-use super::outcome::{RunResultJson, run_id_text};
+use super::result::{RunResultJson, run_id_text};
 use crate::run::RunOutcome;
 use crate::run::files::WRAPPER_LOG;
 use crate::run::id::RunId;

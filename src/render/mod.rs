@@ -3,7 +3,7 @@
 
 pub(crate) mod job;
 pub(crate) mod log_page;
-pub(crate) mod outcome;
 pub(crate) mod query;
+pub(crate) mod result;
 pub(crate) mod started;
 pub(crate) mod sweep;

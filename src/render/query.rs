@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::render::outcome::status_line;
+use crate::render::result::status_line;
 use crate::run::RunOutcome;
 use crate::service::queries::{InspectJson, ResultsJson};
 use crate::service::sessions::{SessionEntryJson, SessionJson};

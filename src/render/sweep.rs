@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::outcome::{run_id_text, write_error};
+use super::result::{run_id_text, write_error};
 use crate::run::RunOutcome;
 use crate::run::error::ErrorInfo;
 use crate::run::output::CappedOutput;

@@ -9,8 +9,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::ended::{BatchEnd, batch_outcome};
 use super::follow::{Follower, Stop};
-use super::outcome::{BatchEnd, batch_outcome};
 use super::process::{Launch, StataProcess};
 use super::request::RunRequest;
 use super::rundir::{RunDir, RunDirs};

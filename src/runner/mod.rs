@@ -5,9 +5,9 @@
 
 pub(crate) mod batch;
 pub(crate) mod cutoff;
+pub(crate) mod ended;
 pub(crate) mod follow;
 pub(crate) mod locate;
-pub(crate) mod outcome;
 pub(crate) mod pending;
 pub(crate) mod process;
 pub(crate) mod request;
@@ -197,7 +197,7 @@ impl Runner {
                     Some(turns) => tokio::select! {
                         t = turns.acquire_owned() => t.ok(),
                         _ = watch.cancel.cancelled() => {
-                            let mut o = outcome::cancelled_before(started, "before its turn");
+                            let mut o = ended::cancelled_before(started, "before its turn");
                             o.run_id = req.run_dir.as_ref().map(|d| d.id);
                             return o;
                         }

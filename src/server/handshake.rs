@@ -13,7 +13,7 @@ use rmcp::model::{
 use rmcp::service::{Peer, RequestContext};
 use serde_json::Value;
 
-use super::state::StataServer;
+use super::handler::StataServer;
 use crate::client::roots::{RootsState, path_of_uri};
 
 /// How long the client gets to answer `roots/list`.

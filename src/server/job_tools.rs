@@ -11,9 +11,9 @@ use serde::Deserialize;
 use tokio::time::{Duration, Instant};
 
 use super::arguments::{bad_arguments, parse_args};
+use super::handler::StataServer;
 use super::progress::streaming;
 use super::reply::{report, run_result_after, tool_error};
-use super::state::StataServer;
 use crate::render::job::{JobToolJson, JobView, job_list, job_view, unknown_job};
 use crate::render::started;
 use crate::run::tool::ToolName;

@@ -1,6 +1,7 @@
 //! The MCP side: the stdio transport, the tool surface, and progress notifications.
 
 pub(crate) mod arguments;
+pub(crate) mod handler;
 pub(crate) mod handshake;
 pub(crate) mod job_tools;
 pub(crate) mod log_tools;
@@ -9,7 +10,6 @@ pub(crate) mod reply;
 pub(crate) mod run_tools;
 pub(crate) mod schema;
 pub(crate) mod session_tools;
-pub(crate) mod state;
 pub(crate) mod sweep_tools;
 pub(crate) mod tools;
 pub(crate) mod transport;
@@ -46,7 +46,7 @@ pub async fn serve(options: ServerOptions) -> anyhow::Result<()> {
     if reattached > 0 {
         tracing::info!("re-attached {reattached} background cluster jobs of earlier servers");
     }
-    let server = state::StataServer::new(service.clone(), turns.clone());
+    let server = handler::StataServer::new(service.clone(), turns.clone());
     spawn_signal_handler();
     if service.shared.settings.warm {
         service.spawn_warm();

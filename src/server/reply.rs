@@ -4,7 +4,7 @@
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Serialize;
 
-use crate::render::outcome::render;
+use crate::render::result::render;
 use crate::run::RunOutcome;
 use crate::service::images::PNG_MIME;
 

@@ -12,10 +12,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::arguments::{bad_arguments, parse_args};
+use super::handler::StataServer;
 use super::job_tools::job_answer;
 use super::progress::streaming;
 use super::reply::{run_result, tool_error};
-use super::state::StataServer;
 use crate::log::live::LiveOutput;
 use crate::render::job::RunOrJobJson;
 use crate::render::started;

@@ -19,7 +19,7 @@ use crate::runner::session::pool::SessionPool;
 use crate::service::Service;
 use crate::service::queries::{HelpJson, InspectJson, InspectQuery, QueryError, ResultsJson};
 use crate::service::sessions::SessionJson;
-use crate::stata::queries::InspectWhat;
+use crate::stata::query_commands::InspectWhat;
 use crate::stata::stored::ResultClass;
 use tokio_util::sync::CancellationToken;
 

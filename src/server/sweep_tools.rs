@@ -8,9 +8,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::arguments::{bad_arguments, parse_args};
+use super::handler::StataServer;
 use super::job_tools::job_answer;
 use super::reply::tool_error;
-use super::state::StataServer;
 use crate::render::job::JobToolJson;
 use crate::render::started;
 use crate::run::tool::ToolName;

@@ -8,8 +8,8 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
+use super::handler::StataServer;
 use super::schema::portable_tool;
-use super::state::StataServer;
 use super::{handshake, job_tools, log_tools, run_tools, session_tools, sweep_tools};
 use crate::run::tool::ToolName;
 use crate::runner::turns::Arrival;

@@ -6,7 +6,6 @@
 pub(crate) mod background;
 pub(crate) mod calls;
 pub(crate) mod folders;
-pub(crate) mod graphs;
 pub(crate) mod images;
 pub(crate) mod jobs;
 pub(crate) mod live_run;

@@ -18,7 +18,7 @@ use crate::runner::session::pool::PoolError;
 use crate::runner::session::{Exclusive, SessionRunner};
 use crate::service::calls::StartError;
 use crate::stata::input::{check_condition, check_topic, check_vars, is_stata_name};
-use crate::stata::queries::{
+use crate::stata::query_commands::{
     InspectWhat, help_command, inspect_plan, matrix_list, read_counts, read_matching,
 };
 use crate::stata::query_output::{SummaryRow, parse_summary, split_sections};

@@ -11,7 +11,7 @@ use crate::run::session_name::SessionName;
 use crate::runner::process::process_memory;
 use crate::runner::session::facts::Facts;
 use crate::runner::session::pool::{Admitted, Listed, SessionPool};
-use crate::stata::queries::{read_status, status_commands};
+use crate::stata::query_commands::{read_status, status_commands};
 
 /// The structured result of `stata_session`. The fields up to `notes` describe the session
 /// asked about (status, restart, close); `list` leaves them empty and fills `sessions`.

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use tokio_util::sync::CancellationToken;
 
 use super::folders::{Base, UserFolders};
-use super::graphs;
+use super::images;
 use super::retention::{Policy, Retention};
 use crate::client::connection::Connection;
 use crate::discovery::DiscoveryError;
@@ -122,7 +122,7 @@ impl Shared {
         notes.append(&mut outcome.notes);
         outcome.notes = notes;
         seal_run_dir(&outcome);
-        graphs::attach(&self.settings, &mut outcome, cwd).await;
+        images::attach(&self.settings, &mut outcome, cwd).await;
         // The run has ended: retention may count its folder like any other now.
         if let Some(id) = outcome.run_id {
             self.dirs.finished(id);

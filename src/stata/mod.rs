@@ -4,7 +4,7 @@ pub(crate) mod command;
 pub(crate) mod input;
 pub(crate) mod log_lines;
 pub(crate) mod messages;
-pub(crate) mod queries;
+pub(crate) mod query_commands;
 pub(crate) mod query_output;
 pub(crate) mod quote;
 pub(crate) mod statements;

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 mod command;
 
 use super::captured::{Candidate, Captured};
-use super::message::error_message;
+use super::error_message::error_message;
 use super::stack::DoStack;
 use crate::run::error::ErrorInfo;
 use crate::stata::command::{do_target, is_exit_1, strip_prefixes};

@@ -1,15 +1,15 @@
 //! Session mode: one console Stata kept alive across calls, so data, macros and estimates
 //! persist. Calls run one at a time in arrival order; each streams from its own named log.
 
+pub(crate) mod call_end;
 mod console;
+mod drawn_graphs;
 pub(crate) mod facts;
-mod graphs;
-pub(crate) mod outcome;
 pub(crate) mod pool;
 mod protocol;
-mod queue;
 mod settings;
 pub(crate) mod stage;
+mod wait;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
+use super::ended::cancelled_before;
 use super::follow::Follower;
-use super::outcome::cancelled_before;
 use super::process::{describe_exit, shutting_down};
 use super::request::RunRequest;
 use super::rundir::{ensure_private_dir, make_files_private};
@@ -35,13 +35,13 @@ use crate::run::session_name::SessionName;
 use crate::run::{RunOutcome, RunStatus};
 use crate::sandbox::Plan;
 use crate::text::human::human_duration;
+use call_end::{CallEnd, WaitEnd, lost_note, session_outcome};
 use console::Session;
 use facts::{BusyGuard, Facts, SharedFacts};
-use outcome::{CallEnd, End, lost_note, session_outcome};
 pub(crate) use protocol::CallKind;
 use protocol::{OwnLogBlock, RC_SAVE, REOPEN, call_input, nonce};
-use queue::{Queued, either};
 pub(crate) use settings::SessionSettings;
+use wait::{Queued, either};
 
 /// One named session: a console Stata started on first use, and the line of calls for it.
 pub(crate) struct SessionRunner {
@@ -58,7 +58,7 @@ pub(crate) struct SessionRunner {
     /// Calls let in by the pool that have not finished: they hold the session's seat.
     admitted: AtomicUsize,
     /// The graphs in memory as the last call left them.
-    seen: graphs::Seen,
+    seen: drawn_graphs::Seen,
 }
 
 #[derive(Default)]
@@ -76,7 +76,7 @@ impl SessionRunner {
             facts: SharedFacts::default(),
             closing: CancellationToken::new(),
             admitted: AtomicUsize::new(0),
-            seen: graphs::Seen::default(),
+            seen: drawn_graphs::Seen::default(),
         }
     }
 
@@ -216,7 +216,7 @@ impl SessionRunner {
         };
         let waited = started.elapsed();
         let _busy = self.facts.busy(req.label.clone());
-        let probe = graphs::Probe::of(&req);
+        let probe = drawn_graphs::Probe::of(&req);
         let mut outcome = self
             .run_locked(
                 &mut slot,
@@ -505,24 +505,24 @@ impl SessionRunner {
             pipe.flush_live();
             if pipe.ended_with().is_some() {
                 break match breaking {
-                    Some((_, timed_out)) => End::Interrupted { timed_out },
-                    None => End::Done,
+                    Some((_, timed_out)) => WaitEnd::Interrupted { timed_out },
+                    None => WaitEnd::Done,
                 };
             }
             if let Ok(Some(status)) = session.proc.try_wait() {
                 follow.drain(|l| feed(l, &mut pipe));
-                break End::Exited(status);
+                break WaitEnd::Exited(status);
             }
             if let Some((by, timed_out)) = breaking
                 && tokio::time::Instant::now() >= by
             {
                 let _ = session.proc.kill().await;
-                break End::Killed { timed_out };
+                break WaitEnd::Killed { timed_out };
             }
         };
         let read_note = follow.finish(|l| feed(l, &mut pipe));
         let summary = pipe.finish();
-        let stderr = if matches!(end, End::Exited(_)) {
+        let stderr = if matches!(end, WaitEnd::Exited(_)) {
             session.stderr_text().await
         } else {
             String::new()
@@ -543,11 +543,11 @@ struct Held<'a> {
     cancel: &'a CancellationToken,
 }
 
-impl graphs::Query for Held<'_> {
+impl drawn_graphs::Query for Held<'_> {
     async fn query(&mut self, req: RunRequest) -> Option<String> {
         let live = Arc::new(LiveOutput::new(4096));
         let kind = CallKind::Query { park_r: true };
-        let (chars, now) = (graphs::QUERY_CHARS, Instant::now());
+        let (chars, now) = (drawn_graphs::QUERY_CHARS, Instant::now());
         let cancel = self.cancel.clone();
         let mut out = (self.runner)
             .run_locked(self.slot, req, live, cancel, kind, chars, now)

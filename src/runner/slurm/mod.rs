@@ -3,11 +3,11 @@
 //! reading it, and the queue says where the job is. Another scheduler (PBS, LSF) would be a
 //! module beside this one with the same `run`, `submit_array` and `follow`.
 
-pub(crate) mod commands;
-pub(crate) mod queue;
+pub(crate) mod job_state;
+pub(crate) mod programs;
 pub(crate) mod record;
 pub(crate) mod script;
-pub(crate) mod state;
+pub(crate) mod squeue;
 mod verdict;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -20,8 +20,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::batch::prepare;
+use super::ended::{BatchEnd, batch_outcome};
 use super::follow::{Follower, Stop, Watch};
-use super::outcome::{BatchEnd, batch_outcome};
 use super::request::{Detach, RunRequest};
 use super::rundir::{RunDir, RunDirs};
 use super::wrapper::START_ECHO;
@@ -32,11 +32,11 @@ use crate::run::RunOutcome;
 use crate::run::files::WRAPPER_LOG;
 use crate::settings::SlurmSettings;
 use crate::text::human::human_duration;
-use commands::{Signal, sbatch, scancel};
-use queue::Queue;
+use job_state::JobState;
+use programs::{Signal, sbatch, scancel};
 use record::JobRecord;
 use script::{JOB_OUTPUT, JOB_SCRIPT, Submission, array_output, job_script, sbatch_args};
-use state::JobState;
+use squeue::Queue;
 
 /// How often a job's log is read: shared storage raises no change events for a compute
 /// node's writes, and a tenth of a second is prompt for a person watching.
@@ -263,7 +263,7 @@ impl SlurmRunner {
                 let end = self
                     .stop(&job.key, &mut state, &mut follow, &mut pipe)
                     .await;
-                break verdict::Ended::Stopped(stop, end);
+                break verdict::ClusterEnd::Stopped(stop, end);
             }
             follow.poll(|l| pipe.push_raw(l));
             pipe.flush_live();
@@ -276,17 +276,17 @@ impl SlurmRunner {
                 on_start();
             }
             match now {
-                JobState::Ended(end) => break verdict::Ended::Cluster(Some(end)),
-                JobState::Gone => break verdict::Ended::Cluster(None),
+                JobState::Ended(end) => break verdict::ClusterEnd::Cluster(Some(end)),
+                JobState::Gone => break verdict::ClusterEnd::Cluster(None),
                 JobState::Pending(_) | JobState::Running => {}
             }
         };
         let read_note = follow.finish(|l| pipe.push_raw(l));
         let summary = pipe.finish();
         let batch_end = match &end {
-            verdict::Ended::Stopped(Stop::Cancelled, _) => BatchEnd::Cancelled,
-            verdict::Ended::Stopped(Stop::TimedOut, _) => BatchEnd::TimedOut,
-            verdict::Ended::Cluster(_) => BatchEnd::JobEnded,
+            verdict::ClusterEnd::Stopped(Stop::Cancelled, _) => BatchEnd::Cancelled,
+            verdict::ClusterEnd::Stopped(Stop::TimedOut, _) => BatchEnd::TimedOut,
+            verdict::ClusterEnd::Cluster(_) => BatchEnd::JobEnded,
         };
         let mut outcome = batch_outcome(batch_end, summary, req, "", "", log_path.exists());
         verdict::apply(&mut outcome, &end, &job.output, &self.settings);
@@ -370,7 +370,7 @@ async fn wait_over(
     }
 }
 
-fn submit_error(e: &commands::ClusterError) -> String {
+fn submit_error(e: &programs::ClusterError) -> String {
     let said = e.to_string();
     let what = if said.contains("configuration source") {
         "SLURM's configuration was not found on this machine (/etc/slurm/slurm.conf, or the \

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::state::{End, EndKind};
+use super::job_state::{EndKind, JobEnd};
 use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunStatus};
 use crate::runner::follow::Stop;
@@ -15,9 +15,9 @@ use crate::settings::SlurmSettings;
 const OUTPUT_LINES: usize = 12;
 
 /// How following a job ended.
-pub(super) enum Ended {
+pub(super) enum ClusterEnd {
     /// The cluster ended it (`None`: it left the queue before its end was read).
-    Cluster(Option<End>),
+    Cluster(Option<JobEnd>),
     /// This server stopped it (cancel or time limit); a note when stopping went wrong.
     Stopped(Stop, Option<String>),
 }
@@ -25,21 +25,21 @@ pub(super) enum Ended {
 /// Puts the cluster's verdict into `outcome` (already read from the log).
 pub(super) fn apply(
     outcome: &mut RunOutcome,
-    end: &Ended,
+    end: &ClusterEnd,
     output: &Path,
     settings: &SlurmSettings,
 ) {
     let end = match end {
-        Ended::Stopped(_, note) => {
+        ClusterEnd::Stopped(_, note) => {
             outcome.notes.extend(note.clone());
             return;
         }
-        Ended::Cluster(None)
-        | Ended::Cluster(Some(End {
+        ClusterEnd::Cluster(None)
+        | ClusterEnd::Cluster(Some(JobEnd {
             kind: EndKind::Completed,
             ..
         })) => return,
-        Ended::Cluster(Some(end)) => end,
+        ClusterEnd::Cluster(Some(end)) => end,
     };
     let said = job_output(output);
     let what = match end.kind {
@@ -112,7 +112,7 @@ pub(super) fn apply(
     outcome.error = Some(ErrorInfo::uncoded(message));
 }
 
-fn memory_message(end: &End, settings: &SlurmSettings) -> String {
+fn memory_message(end: &JobEnd, settings: &SlurmSettings) -> String {
     format!(
         "the job ran out of memory on the cluster ({}{}): ask for more with --slurm-mem",
         end.said(),
@@ -138,8 +138,8 @@ mod tests {
     use super::*;
     use crate::run::output::CappedOutput;
 
-    fn end(kind: EndKind, state: &str, reason: &str) -> Ended {
-        Ended::Cluster(Some(End {
+    fn end(kind: EndKind, state: &str, reason: &str) -> ClusterEnd {
+        ClusterEnd::Cluster(Some(JobEnd {
             kind,
             state: state.into(),
             reason: reason.into(),

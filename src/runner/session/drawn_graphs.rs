@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::run::{RunOutcome, RunSource, RunStatus};
 use crate::runner::request::RunRequest;
-use crate::stata::queries::{GRAPH_DIR, graph_export_svg, graph_names, may_draw};
+use crate::stata::query_commands::{GRAPH_DIR, graph_export_svg, graph_names, may_draw};
 use crate::stata::query_output::split_sections;
 
 /// Graphs in memory looked at after a call; more are left alone.

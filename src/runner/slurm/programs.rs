@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use super::state::{JobState, parse_squeue_line};
+use super::job_state::{JobState, parse_squeue_line};
 
 /// The longest one SLURM command may take: a busy controller answers in seconds.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);

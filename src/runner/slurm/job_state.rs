@@ -7,14 +7,14 @@ pub(crate) enum JobState {
     Pending(String),
     Running,
     /// Ended, or ending (`COMPLETING`): the state word and SLURM's reason.
-    Ended(End),
+    Ended(JobEnd),
     /// The cluster no longer knows the job (it ended longer ago than `MinJobAge`).
     Gone,
 }
 
 /// How a job ended on the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct End {
+pub(crate) struct JobEnd {
     pub kind: EndKind,
     /// The state word (`FAILED`, `TIMEOUT`, ...).
     pub state: String,
@@ -58,7 +58,7 @@ impl JobState {
             "CANCELLED" => EndKind::Cancelled,
             _ => EndKind::Other,
         };
-        JobState::Ended(End {
+        JobState::Ended(JobEnd {
             kind,
             state: state.trim().to_owned(),
             reason,
@@ -70,7 +70,7 @@ impl JobState {
     }
 }
 
-impl End {
+impl JobEnd {
     /// `TIMEOUT` or `FAILED (NonZeroExitCode)`, for messages.
     pub(crate) fn said(&self) -> String {
         if self.reason.is_empty() || self.reason == "None" {

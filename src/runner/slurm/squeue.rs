@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::commands::squeue;
-use super::state::JobState;
+use super::job_state::JobState;
+use super::programs::squeue;
 
 /// How often the queue is read.
 pub(crate) const QUEUE_POLL: Duration = Duration::from_secs(1);

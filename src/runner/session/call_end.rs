@@ -4,12 +4,12 @@
 use crate::log::pipeline::LogSummary;
 use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunStatus};
-use crate::runner::outcome::{it_said, take_error};
+use crate::runner::ended::{it_said, take_error};
 use crate::runner::process::{describe_exit, shutting_down};
 use crate::runner::request::RunRequest;
 
 /// How a call's wait ended.
-pub(crate) enum End {
+pub(crate) enum WaitEnd {
     /// The sentinel ran: Stata is back at its prompt.
     Done,
     /// Stata's process ended during the call.
@@ -35,7 +35,7 @@ pub(crate) fn lost_note(why: &str) -> String {
 }
 
 pub(crate) fn session_outcome(
-    end: End,
+    end: WaitEnd,
     summary: LogSummary,
     req: &RunRequest,
     stderr: &str,
@@ -68,12 +68,12 @@ pub(crate) fn session_outcome(
     };
     let mut gone = None;
     match end {
-        End::Done => {
+        WaitEnd::Done => {
             if let Some(err) = scan.error {
                 take_error(&mut outcome, err, scan.interrupted);
             }
         }
-        End::Interrupted { timed_out } => {
+        WaitEnd::Interrupted { timed_out } => {
             let (status, why) = stopped(timed_out);
             outcome.status = status;
             outcome.rc = Some(1);
@@ -82,7 +82,7 @@ pub(crate) fn session_outcome(
                  memory is intact, but the interrupted command did not finish."
             ));
         }
-        End::Killed { timed_out } => {
+        WaitEnd::Killed { timed_out } => {
             let (status, why) = stopped(timed_out);
             outcome.status = status;
             let what = "Stata did not respond to a break within the grace period and was killed";
@@ -91,7 +91,7 @@ pub(crate) fn session_outcome(
                 "the previous session was lost ({what}) during an earlier call"
             ));
         }
-        End::Exited(status) => {
+        WaitEnd::Exited(status) => {
             let how = describe_exit(&status);
             if status.success() {
                 // `exit, clear STATA` (or `exit, clear`) in the user's code.
@@ -132,12 +132,12 @@ pub(crate) fn session_outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::outcome::tests::{req, summary};
+    use crate::runner::ended::tests::{req, summary};
 
     #[test]
     fn a_call_that_ran_to_its_sentinel_keeps_the_session() {
         let err = ErrorInfo::new(198, "invalid syntax");
-        let end = session_outcome(End::Done, summary(Some(err), true), &req(), "");
+        let end = session_outcome(WaitEnd::Done, summary(Some(err), true), &req(), "");
         assert_eq!(
             (end.outcome.status, end.outcome.rc),
             (RunStatus::Error, Some(198))
@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn a_break_keeps_the_data_and_a_kill_loses_the_session() {
         let end = session_outcome(
-            End::Interrupted { timed_out: true },
+            WaitEnd::Interrupted { timed_out: true },
             summary(None, true),
             &req(),
             "",
@@ -164,7 +164,7 @@ mod tests {
         );
         assert!(end.gone.is_none());
         let end = session_outcome(
-            End::Killed { timed_out: false },
+            WaitEnd::Killed { timed_out: false },
             summary(None, true),
             &req(),
             "",
@@ -181,12 +181,17 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn stata_exiting_during_a_call_ends_the_session() {
-        use crate::runner::outcome::tests::exit;
-        let end = session_outcome(End::Exited(exit(0)), summary(None, true), &req(), "");
+        use crate::runner::ended::tests::exit;
+        let end = session_outcome(WaitEnd::Exited(exit(0)), summary(None, true), &req(), "");
         assert_eq!(end.outcome.status, RunStatus::Ok);
         assert!(end.outcome.notes[0].contains("Stata exited during the call"));
         assert!(end.gone.is_some());
-        let end = session_outcome(End::Exited(exit(9)), summary(None, true), &req(), "killed");
+        let end = session_outcome(
+            WaitEnd::Exited(exit(9)),
+            summary(None, true),
+            &req(),
+            "killed",
+        );
         assert_eq!(end.outcome.status, RunStatus::Error);
         let msg = end.outcome.error.expect("error").message;
         assert!(msg.starts_with("Stata died during the call") && msg.ends_with("It said: killed"));
