@@ -369,3 +369,66 @@ fn nothing_outlives_its_run_or_its_server() {
         std::fs::remove_dir_all(fake.log_dir()).expect("clean");
     }
 }
+
+#[test]
+fn the_terminals_run_is_confined_like_a_clients_and_its_folder_sealed() {
+    if !available() {
+        return;
+    }
+    let fake = FakeStata::new();
+    let out = outside(&fake);
+    fake.write(
+        "escape.do",
+        &format!("sysuse auto\nsave \"{}\", replace\n", q(&out.join("x.dta"))),
+    );
+    fake.write("inside.do", "sysuse auto\nsave \"results.dta\", replace\n");
+    let run = |file: &str| {
+        let mut c = std::process::Command::new(common::server_path());
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            if key.starts_with("STATA_MCP_") || key.starts_with("STATA_DOUBLE_") {
+                c.env_remove(&key);
+            }
+        }
+        let o = c
+            .args(["run", "--mode", "batch", file])
+            .env("STATA_PATH", fake.stata())
+            .env("STATA_MCP_LOG_DIR", fake.log_dir())
+            .env("RUST_LOG", "error")
+            .current_dir(fake.work())
+            .output()
+            .expect("stata-mcp run");
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        (o.status.code(), stderr)
+    };
+    let (code, stderr) = run("escape.do");
+    assert_eq!(code, Some(1), "writing outside fails: {stderr}");
+    assert!(stderr.contains("r(603)"), "{stderr}");
+    assert!(!out.join("x.dta").exists(), "nothing written outside");
+    let (code, stderr) = run("inside.do");
+    assert_eq!(
+        code,
+        Some(0),
+        "the current folder is the person's: {stderr}"
+    );
+    assert!(fake.work().join("results.dta").exists());
+    // The run folder is the user's only, as a server's runs are.
+    let log = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("log: "))
+        .map(std::path::PathBuf::from)
+        .expect("the log's path");
+    use std::os::unix::fs::PermissionsExt;
+    for e in std::fs::read_dir(log.parent().expect("run folder"))
+        .expect("run folder")
+        .flatten()
+    {
+        let mode = std::fs::metadata(e.path())
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        let want = if e.path().is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{}", e.path().display());
+    }
+}

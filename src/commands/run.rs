@@ -71,12 +71,15 @@ pub async fn run(opts: &ServerOptions, args: &RunArgs) -> u8 {
     if let Some(dir) = absolute(&args.file).ok().as_deref().and_then(Path::parent) {
         settings.sandbox_write.push(dir.to_path_buf());
     }
+    // The shell guard is a first word to a model; this is the person's own do-file, run
+    // from their own terminal (the sandbox's file limits still apply).
+    settings.allow_shell = true;
     // Nothing shows images here: graphs are listed by path.
     settings.no_images = true;
     trim_old_runs(&settings).await;
     let service = Service::new(settings);
-    // The server's own checks (paths, shell guard, sandbox), so a do-file runs the same way
-    // from a terminal as from a client.
+    // The server's own request builder (paths resolved and checked, the sandbox's plan), so a
+    // do-file runs the same way from a terminal as from a client.
     let call = RunCall {
         source: CallSource::File {
             path: args.file.display().to_string(),

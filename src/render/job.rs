@@ -16,7 +16,7 @@ use crate::run::RunOutcome;
 use crate::run::files::WRAPPER_LOG;
 use crate::run::id::RunId;
 use crate::run::output::CappedOutput;
-use crate::service::jobs::Job;
+use crate::service::jobs::{Job, MAX_JOBS};
 use crate::service::live_run::{Excerpt, JobLook, JobStatus, Snapshot};
 use crate::text::human::{group, human_duration};
 
@@ -416,6 +416,15 @@ pub(crate) fn cut_off_text(cut_off: &[CutOff]) -> String {
         let _ = writeln!(text, "  and {} more", cut_off.len() - 10);
     }
     text
+}
+
+/// Why job `id` is known no more (only the newest jobs are kept), and where its log still is.
+pub(crate) fn forgotten_job(id: &str, runs: &Path) -> String {
+    format!(
+        "job {id:?} is no longer kept: the server keeps its newest {MAX_JOBS} jobs. Its log is \
+         still on disk under {} (stata_read_log reads it by run id).",
+        runs.display()
+    )
 }
 
 /// Why `id` names no job of a server that started `started` jobs, and what to do instead.

@@ -14,11 +14,11 @@ use super::arguments::{bad_arguments, parse_args};
 use super::handler::StataServer;
 use super::progress::streaming;
 use super::reply::{report, run_result_after, tool_error};
-use crate::render::job::{JobToolJson, JobView, job_list, job_view, unknown_job};
+use crate::render::job::{JobToolJson, JobView, forgotten_job, job_list, job_view, unknown_job};
 use crate::render::started;
 use crate::run::tool::ToolName;
 use crate::service::background::MAX_WAIT;
-use crate::service::jobs::{Job, Lookup, MAX_JOBS};
+use crate::service::jobs::{Job, Lookup};
 
 /// A correct call, shown with a bad one.
 const JOB_EXAMPLE: &str = r#"{"job_id": "job-1", "wait_s": 30}"#;
@@ -108,11 +108,7 @@ pub(crate) async fn call(
     let job = match jobs.find(id) {
         Lookup::Found(job) => job,
         Lookup::Forgotten => {
-            return tool_error(format!(
-                "job {id:?} is no longer kept: the server keeps its newest {MAX_JOBS} jobs. Its \
-                 log is still on disk under {} (stata_read_log reads it by run id).",
-                service.shared.dirs.root().display()
-            ));
+            return tool_error(forgotten_job(id, service.shared.dirs.root()));
         }
         Lookup::Unknown => return tool_error(unknown_job(jobs.started(), id)),
     };
