@@ -28,6 +28,6 @@ pub(crate) fn remote_file_system(dir: &Path) -> Option<&'static str> {
 
 /// Other systems: no cheap check; notifications are used where the OS has them.
 #[cfg(not(target_os = "linux"))]
-pub fn remote_file_system(_dir: &Path) -> Option<&'static str> {
+pub(crate) fn remote_file_system(_dir: &Path) -> Option<&'static str> {
     None
 }
