@@ -69,10 +69,8 @@ pub(crate) fn batch_outcome(
         BatchEnd::Cancelled => {
             outcome.status = RunStatus::Cancelled;
             // The server going (the client closed its input) is why, when it is.
-            let why = match shutting_down() {
-                Some(why) => format!("The run was stopped: {}.", why.explain()),
-                None => "the run was cancelled and Stata was stopped".to_owned(),
-            };
+            let why = stopped_by_shutdown()
+                .unwrap_or_else(|| "the run was cancelled and Stata was stopped".to_owned());
             outcome.notes.push(why);
             return outcome;
         }
@@ -155,6 +153,12 @@ pub(crate) fn batch_outcome(
         )));
     }
     outcome
+}
+
+/// Why a run was stopped when the server is going (the client closed its input, a signal):
+/// that, not a cancel, is the reason a result gives.
+pub(crate) fn stopped_by_shutdown() -> Option<String> {
+    shutting_down().map(|why| format!("The run was stopped: {}.", why.explain()))
 }
 
 /// A call stopped `when` (waiting, starting Stata) before any of its code ran; the server

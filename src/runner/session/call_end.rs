@@ -4,7 +4,7 @@
 use crate::log::pipeline::LogSummary;
 use crate::run::error::ErrorInfo;
 use crate::run::{RunOutcome, RunStatus};
-use crate::runner::ended::{it_said, take_error};
+use crate::runner::ended::{it_said, stopped_by_shutdown, take_error};
 use crate::runner::process::{describe_exit, shutting_down};
 use crate::runner::request::RunRequest;
 
@@ -51,12 +51,8 @@ pub(crate) fn session_outcome(
     outcome.user_region = region;
     let limit = req.timeout.as_secs_f64();
     let stopped = |timed_out: bool| {
-        if let Some(why) = shutting_down() {
-            // The server is going (the client closed its input): that is why, not a cancel.
-            (
-                RunStatus::Cancelled,
-                format!("The run was stopped: {}.", why.explain()),
-            )
+        if let Some(why) = stopped_by_shutdown() {
+            (RunStatus::Cancelled, why)
         } else if timed_out {
             (
                 RunStatus::Timeout,
