@@ -47,6 +47,40 @@ pub enum Command {
     // (`--stata-path <STATA_PATH>`), as if it were required.
     #[command(override_usage = "stata-mcp run [OPTIONS] <FILE> [ARGS]...")]
     Run(RunArgs),
+    /// The research record of this project (`stata-record/`): show, export, verify, compare.
+    Record(RecordArgs),
+}
+
+/// Whether runs are recorded (`--record`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecordMode {
+    On,
+    Off,
+}
+
+/// What `stata-mcp record` does (`stata_record`'s actions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecordAction {
+    /// List the recorded steps.
+    Show,
+    /// Write the replication do-file and its README.
+    Export,
+    /// Re-run the exported do-file in a fresh Stata and compare every step.
+    Verify,
+    /// Compare the estimates of two steps (default: the last two estimations).
+    Compare,
+}
+
+/// `stata-mcp record`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecordArgs {
+    #[arg(value_enum)]
+    pub action: RecordAction,
+    /// compare: the two steps, by number.
+    pub steps: Vec<u32>,
+    /// show: the page (50 steps each), 1 first.
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
 }
 
 /// An MCP client `config` can write for.
@@ -320,6 +354,11 @@ pub struct ServerOptions {
     /// Return no images (graph files are still listed in the structured result).
     #[arg(long, env = "STATA_MCP_NO_IMAGES", value_parser = BoolishValueParser::new(), global = true)]
     pub no_images: bool,
+
+    /// Keep the research record: every run's code, status and estimates appended to
+    /// `stata-record/` in the project (`stata_record` shows, exports and verifies it).
+    #[arg(long, env = "STATA_MCP_RECORD", value_enum, default_value_t = RecordMode::On, global = true)]
+    pub record: RecordMode,
 
     /// Allow shell escapes (`shell`, `!`, `winexec`, ...) in Stata code; refused by default.
     #[arg(long, env = "STATA_MCP_ALLOW_SHELL", value_parser = BoolishValueParser::new(), global = true)]

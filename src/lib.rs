@@ -29,6 +29,7 @@ mod text;
 pub use cli::{Cli, Command, matches};
 pub use commands::config::config;
 pub use commands::doctor::doctor;
+pub use commands::record::record;
 pub use commands::run::run;
 pub use sandbox::launch::launch;
 pub use sandbox::{LAUNCHER, landlock_abi};

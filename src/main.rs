@@ -51,6 +51,7 @@ fn main() -> std::process::ExitCode {
             Some(Command::Doctor) => stata_mcp::doctor(&cli.options).await,
             Some(Command::Config(args)) => stata_mcp::config(&cli.options, args, &matches),
             Some(Command::Run(args)) => stata_mcp::run(&cli.options, args).await,
+            Some(Command::Record(args)) => stata_mcp::record(&cli.options, args).await,
         }
     });
     // tokio's stdin reader sits in a blocking read that runtime shutdown would wait on;

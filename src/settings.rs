@@ -57,6 +57,8 @@ pub(crate) struct Settings {
     pub keep_bytes: u64,
     pub max_images: usize,
     pub no_images: bool,
+    /// `--record`: runs are appended to the project's research record.
+    pub record: bool,
     /// `--follow`: how running logs are followed.
     pub follow: FollowMode,
     pub allow_shell: bool,
@@ -97,6 +99,7 @@ impl Settings {
             keep_bytes: opts.keep_mb.saturating_mul(1024 * 1024),
             max_images: opts.max_images,
             no_images: opts.no_images,
+            record: opts.record == crate::cli::RecordMode::On,
             follow: opts.follow,
             allow_shell: opts.allow_shell,
             sandbox: opts.sandbox,

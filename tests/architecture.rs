@@ -375,6 +375,7 @@ fn the_service_is_three_parts_each_with_its_own_impl() {
             "impl Queries",
             &["src/service/queries.rs", "src/service/sessions.rs"][..],
         ),
+        ("impl Record", &["src/service/record/answers.rs"][..]),
     ] {
         for (path, code) in sources() {
             let opening = format!("{part} {{");

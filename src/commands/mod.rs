@@ -5,6 +5,7 @@ pub(crate) mod config_file;
 pub(crate) mod doctor;
 pub(crate) mod doctor_slurm;
 pub(crate) mod probe;
+pub(crate) mod record;
 pub(crate) mod run;
 
 use std::path::PathBuf;

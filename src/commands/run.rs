@@ -74,6 +74,8 @@ pub async fn run(opts: &ServerOptions, args: &RunArgs) -> u8 {
     // The shell guard is a first word to a model; this is the person's own do-file, run
     // from their own terminal (the sandbox's file limits still apply).
     settings.allow_shell = true;
+    // A terminal's do-file is not a step of an assistant's research record.
+    settings.record = false;
     // Nothing shows images here: graphs are listed by path.
     settings.no_images = true;
     trim_old_runs(&settings).await;

@@ -4,6 +4,7 @@
 pub(crate) mod job;
 pub(crate) mod log_page;
 pub(crate) mod query;
+pub(crate) mod record;
 pub(crate) mod result;
 pub(crate) mod started;
 pub(crate) mod sweep;

@@ -26,10 +26,12 @@ pub(crate) enum ToolName {
     Session,
     #[serde(rename = "stata_session_info")]
     SessionInfo,
+    #[serde(rename = "stata_record")]
+    Record,
 }
 
 impl ToolName {
-    pub(crate) const ALL: [ToolName; 10] = [
+    pub(crate) const ALL: [ToolName; 11] = [
         ToolName::RunCode,
         ToolName::RunFile,
         ToolName::Sweep,
@@ -40,6 +42,7 @@ impl ToolName {
         ToolName::Help,
         ToolName::Session,
         ToolName::SessionInfo,
+        ToolName::Record,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -54,6 +57,7 @@ impl ToolName {
             ToolName::Help => "stata_help",
             ToolName::Session => "stata_session",
             ToolName::SessionInfo => "stata_session_info",
+            ToolName::Record => "stata_record",
         }
     }
 

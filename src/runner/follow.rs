@@ -138,6 +138,9 @@ pub(crate) struct Watch<'a> {
     pub cancel: CancellationToken,
     /// Called once the run really starts (its turn came, or the cluster started the job).
     pub on_start: &'a (dyn Fn() + Sync),
+    /// Called once the run's Stata is done (before its turn goes to another run); not for a
+    /// run that never started.
+    pub on_end: &'a (dyn Fn() + Sync),
 }
 
 #[cfg(test)]

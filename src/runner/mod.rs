@@ -130,6 +130,26 @@ impl Runner {
         located(outcome, &source, &cwd)
     }
 
+    /// Runs `req` in a Stata of its own, started for it, whatever this runner's way: a
+    /// batch process (also in session mode, next to the sessions), or a cluster job.
+    pub(crate) async fn run_fresh(
+        &self,
+        req: RunRequest,
+        live: Arc<LiveOutput>,
+        cancel: CancellationToken,
+    ) -> RunOutcome {
+        if matches!(self.way, Way::Slurm(_)) {
+            return self.run(req, live, cancel).await;
+        }
+        let watch = Watch {
+            live,
+            cancel,
+            on_start: &|| {},
+            on_end: &|| {},
+        };
+        self.follow(Pending::local(req, None), watch).await
+    }
+
     /// Hands a background run (its folder planned) to where it will run before its job is
     /// reported as started: a cluster job is submitted now, so a server that stops right
     /// after answering leaves the job on the cluster, not a folder never submitted. Local
@@ -180,10 +200,13 @@ impl Runner {
         let started = Instant::now();
         let Pending { req, place } = pending;
         let (source, cwd) = (req.source.clone(), req.cwd.clone());
+        let on_end = watch.on_end;
         let outcome = match place {
             Place::Cluster(job) => match (&self.way, req.run_dir.clone()) {
                 (Way::Slurm(slurm), Some(dir)) => {
-                    slurm.follow(&job, &dir, &req, started, watch).await
+                    let o = slurm.follow(&job, &dir, &req, started, watch).await;
+                    on_end();
+                    o
                 }
                 _ => RunOutcome::not_started(
                     None,
@@ -205,12 +228,18 @@ impl Runner {
                     None => None,
                 };
                 (watch.on_start)();
-                match (&self.sweeps, &self.way) {
+                let o = match (&self.sweeps, &self.way) {
                     (Some(batch), _) | (None, Way::Batch(batch)) => {
                         batch.run(req, watch.live, watch.cancel).await
                     }
-                    (None, _) => return self.run(req, watch.live, watch.cancel).await,
-                }
+                    (None, _) => {
+                        let o = self.run(req, watch.live, watch.cancel).await;
+                        on_end();
+                        return o;
+                    }
+                };
+                on_end();
+                o
             }
         };
         located(outcome, &source, &cwd)

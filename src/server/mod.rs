@@ -6,6 +6,7 @@ pub(crate) mod handshake;
 pub(crate) mod job_tools;
 pub(crate) mod log_tools;
 pub(crate) mod progress;
+pub(crate) mod record_tools;
 pub(crate) mod reply;
 pub(crate) mod run_tools;
 pub(crate) mod schema;

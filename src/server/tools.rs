@@ -10,7 +10,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use super::handler::StataServer;
 use super::schema::portable_tool;
-use super::{handshake, job_tools, log_tools, run_tools, session_tools, sweep_tools};
+use super::{handshake, job_tools, log_tools, record_tools, run_tools, session_tools, sweep_tools};
 use crate::run::tool::ToolName;
 use crate::runner::turns::Arrival;
 
@@ -22,6 +22,7 @@ fn all_tools() -> Vec<rmcp::model::Tool> {
         .chain(log_tools::tools())
         .chain(sweep_tools::tools())
         .chain(job_tools::tools())
+        .chain(record_tools::tools())
         .map(portable_tool)
         .collect()
 }
@@ -125,6 +126,7 @@ impl ServerHandler for StataServer {
             ToolName::Sweep => sweep_tools::call(self, args).await,
             ToolName::Job => job_tools::call(self, args, &context).await,
             ToolName::ReadLog => log_tools::call(service, args).await,
+            ToolName::Record => record_tools::call(self, args, &context).await,
             ToolName::Inspect
             | ToolName::Results
             | ToolName::Help

@@ -1,7 +1,8 @@
-//! What the tools share, with no MCP types, in three parts with one job each: `Calls` turns
-//! a call into a run request, `Background` keeps the runs that outlive their call (jobs,
-//! sweeps, re-attached cluster jobs), `Queries` answers questions from a live session. They
-//! share a `Shared` core: the settings, the runner, the run folders and the client.
+//! What the tools share, with no MCP types, in parts with one job each: `Calls` turns a call
+//! into a run request, `Background` keeps the runs that outlive their call (jobs, sweeps,
+//! re-attached cluster jobs), `Queries` answers questions from a live session, `Record` keeps
+//! and replays the research record. They share a `Shared` core: the settings, the runner, the
+//! run folders and the client.
 
 pub(crate) mod background;
 pub(crate) mod calls;
@@ -11,6 +12,7 @@ pub(crate) mod jobs;
 pub(crate) mod live_run;
 pub(crate) mod queries;
 pub(crate) mod reattach;
+pub(crate) mod record;
 pub(crate) mod records;
 pub(crate) mod retention;
 pub(crate) mod sandbox;
@@ -29,6 +31,7 @@ use crate::settings::Settings;
 use background::Background;
 use calls::Calls;
 use queries::{Queries, QueryError};
+use record::answers::Record;
 use sessions::SessionJson;
 use shared::Shared;
 
@@ -38,6 +41,7 @@ pub(crate) struct Service {
     pub calls: Calls,
     pub background: Background,
     pub queries: Queries,
+    pub record: Record,
 }
 
 impl Service {
@@ -48,6 +52,7 @@ impl Service {
             calls: Calls::new(shared.clone()),
             background: Background::new(shared.clone()),
             queries: Queries::new(shared.clone()),
+            record: Record::new(shared.clone()),
             shared,
         }
     }

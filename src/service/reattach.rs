@@ -62,6 +62,7 @@ impl Background {
                 live,
                 cancel,
                 on_start: &|| {},
+                on_end: &|| {},
             };
             shared.follow(pending, watch).await
         });

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::folders::{Base, UserFolders};
 use super::images;
+use super::record::recorder::{Ran, Recorder, record_dir};
 use super::retention::{Policy, Retention};
 use crate::client::connection::Connection;
 use crate::discovery::DiscoveryError;
@@ -34,6 +35,33 @@ pub(crate) struct Shared {
     pub client: Connection,
     /// A result has said there is no sandbox here (it is said once).
     told_unsandboxed: AtomicBool,
+    /// Appends each run to the project's research record.
+    recorder: Arc<Recorder>,
+}
+
+/// What a run was, kept for its step while it runs.
+struct Recorded {
+    source: crate::run::RunSource,
+    cwd: PathBuf,
+    changed_dir: bool,
+    session: String,
+    fresh: bool,
+}
+
+impl Recorded {
+    fn of(req: &RunRequest, fresh: bool) -> Self {
+        Self {
+            source: req.source.clone(),
+            cwd: req.cwd.clone(),
+            changed_dir: req.change_dir || fresh,
+            session: if fresh {
+                "batch".to_owned()
+            } else {
+                req.session.to_string()
+            },
+            fresh,
+        }
+    }
 }
 
 impl Shared {
@@ -59,6 +87,7 @@ impl Shared {
             dirs,
             retention,
             told_unsandboxed: AtomicBool::new(false),
+            recorder: Arc::default(),
         }
     }
 
@@ -95,8 +124,10 @@ impl Shared {
         let cwd = req.cwd.clone();
         let notes = std::mem::take(&mut req.notes);
         let plan = req.sandbox.clone();
+        let what = Recorded::of(&req, self.runner.sessions().is_none());
         let outcome = self.runner.run(req, live, cancel).await;
-        self.finish_run(outcome, &cwd, plan.as_ref(), notes).await
+        let outcome = self.finish_run(outcome, &cwd, plan.as_ref(), notes).await;
+        self.record(what, outcome).await
     }
 
     /// Follows a run handed to the runner before (a sweep's task, a re-attached job) to
@@ -105,8 +136,55 @@ impl Shared {
         let cwd = pending.request().cwd.clone();
         let plan = pending.request().sandbox.clone();
         let notes = pending.take_notes();
+        // A task of a sweep, or a cluster job: a Stata of its own.
+        let what = Recorded::of(pending.request(), true);
         let outcome = self.runner.follow(pending, watch).await;
-        self.finish_run(outcome, &cwd, plan.as_ref(), notes).await
+        let outcome = self.finish_run(outcome, &cwd, plan.as_ref(), notes).await;
+        self.record(what, outcome).await
+    }
+
+    /// Appends a finished run to the research record of the project (`--record`), off the
+    /// async threads (hashing a data file takes time); the first recorded result says where
+    /// the record is. A failure to record is a note, never a failed run.
+    async fn record(&self, what: Recorded, outcome: RunOutcome) -> RunOutcome {
+        if !self.settings.record || outcome.refused {
+            return outcome;
+        }
+        let base = self.base().await;
+        if base.from == super::folders::BaseFrom::Unknown {
+            return outcome;
+        }
+        let (recorder, project) = (self.recorder.clone(), base.dir);
+        // The writer gets a copy: whatever happens to it, the result is the run's.
+        let copy = outcome.clone();
+        let dir = project.clone();
+        let appended = tokio::task::spawn_blocking(move || {
+            let ran = Ran {
+                source: &what.source,
+                cwd: &what.cwd,
+                changed_dir: what.changed_dir,
+                session: what.session,
+                fresh: what.fresh,
+                outcome: &copy,
+            };
+            recorder.append(&dir, &ran)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let mut outcome = outcome;
+        match appended {
+            Ok((step, true)) => outcome.notes.push(format!(
+                "this run is step {step} of the research record in {} (stata_record shows, \
+                 exports and verifies it; --record off turns it off)",
+                record_dir(&project).display()
+            )),
+            Ok(_) => {}
+            Err(e) => outcome.notes.push(format!(
+                "this run could not be added to the research record in {}: {e}",
+                record_dir(&project).display()
+            )),
+        }
+        outcome
     }
 
     /// What every run's outcome gets once the runner is done: the sandbox's and the call's

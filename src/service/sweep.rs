@@ -107,6 +107,7 @@ pub(crate) async fn follow_sweep(
                 live: Arc::new(LiveOutput::part_of(live, format!("{} ", task.label()))),
                 cancel,
                 on_start: &|| sweep.began(task),
+                on_end: &|| sweep.left(task),
             };
             let outcome = shared.follow(pending, watch).await;
             sweep.ended(task, outcome);

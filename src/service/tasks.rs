@@ -16,6 +16,8 @@ pub(crate) struct Task {
     pub args: Vec<String>,
     pub run_dir: RunDir,
     state: Mutex<TaskState>,
+    /// Counted among the sweep's running tasks.
+    counted: std::sync::atomic::AtomicBool,
 }
 
 /// Where a task is.
@@ -33,6 +35,7 @@ impl Task {
             args,
             run_dir,
             state: Mutex::new(TaskState::Queued),
+            counted: Default::default(),
         }
     }
 
@@ -104,15 +107,21 @@ impl Sweep {
 
     pub(super) fn began(&self, task: &Task) {
         task.set(TaskState::Running);
+        task.counted.store(true, Ordering::SeqCst);
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
     }
 
-    pub(super) fn ended(&self, task: &Task, outcome: RunOutcome) {
-        let was = std::mem::replace(&mut *task.state_lock(), TaskState::Done(Arc::new(outcome)));
-        // A task that never started (cancelled in the queue) was not counted as running.
-        if matches!(was, TaskState::Running) {
+    /// Task's Stata is done (its turn goes to another task): it no longer counts as running.
+    pub(super) fn left(&self, task: &Task) {
+        if task.counted.swap(false, Ordering::SeqCst) {
             self.running.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+
+    pub(super) fn ended(&self, task: &Task, outcome: RunOutcome) {
+        *task.state_lock() = TaskState::Done(Arc::new(outcome));
+        // A task that never started (cancelled in the queue) was never counted.
+        self.left(task);
     }
 }

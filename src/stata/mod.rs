@@ -1,6 +1,8 @@
 //! Stata's language and log grammar, as pure functions: one home for each rule.
 
+pub(crate) mod code_facts;
 pub(crate) mod command;
+pub(crate) mod estimates;
 pub(crate) mod input;
 pub(crate) mod log_lines;
 pub(crate) mod messages;

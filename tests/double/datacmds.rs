@@ -924,12 +924,24 @@ fn regress(it: &mut Interp, rest: &str, line: &str) -> R {
         return fail(100, "varlist required");
     }
     let keep = touse(it, &q)?;
+    let vce = match crate::vce::parse(&q.opts) {
+        Ok(v) => v,
+        Err(msg) => return fail(198, msg),
+    };
     let d = &it.data;
     if idx.iter().any(|&j| d.vars[j].is_str()) {
         return fail(109, "type mismatch");
     }
+    let cluster = match &vce {
+        crate::vce::Vce::Cluster(name) => match d.varlist(&[name.as_str()]) {
+            Ok(v) if v.len() == 1 => Some(v[0]),
+            _ => return fail(111, format!("variable {name} not found")),
+        },
+        _ => None,
+    };
     let rows: Vec<usize> = (0..d.nobs)
         .filter(|&i| keep[i] && idx.iter().all(|&j| !is_missing(d.vars[j].num(i))))
+        .filter(|&i| cluster.is_none_or(|c| !is_missing(d.vars[c].num(i))))
         .collect();
     if rows.is_empty() {
         return fail(2000, "no observations");
@@ -939,9 +951,35 @@ fn regress(it: &mut Interp, rest: &str, line: &str) -> R {
         .iter()
         .map(|&j| rows.iter().map(|&i| d.vars[j].num(i)).collect())
         .collect();
-    let Some(fit) = stats::ols(&y, &xs) else {
+    let Some(mut fit) = stats::ols(&y, &xs) else {
         return fail(2001, "insufficient observations");
     };
+    // Robust or clustered: the sandwich replaces the OLS variance; the F test and t tests
+    // then use the clusters' degrees of freedom.
+    let mut n_clust = None;
+    if vce != crate::vce::Vce::Ols {
+        let s2 = fit.rss / fit.df_r as f64;
+        let bread: Vec<Vec<f64>> = fit
+            .v
+            .iter()
+            .map(|r| r.iter().map(|x| x / s2).collect())
+            .collect();
+        let xrows: Vec<Vec<f64>> = (0..y.len())
+            .map(|i| xs.iter().map(|c| c[i]).chain([1.0]).collect())
+            .collect();
+        let resid: Vec<f64> = xrows
+            .iter()
+            .zip(&y)
+            .map(|(r, yi)| yi - r.iter().zip(&fit.b).map(|(a, b)| a * b).sum::<f64>())
+            .collect();
+        let groups: Option<Vec<f64>> =
+            cluster.map(|c| rows.iter().map(|&i| d.vars[c].num(i)).collect());
+        let (v, g) = crate::vce::sandwich(&xrows, &resid, &bread, groups.as_deref());
+        fit.v = v;
+        if groups.is_some() {
+            n_clust = Some(g);
+        }
+    }
     let names: Vec<String> = idx[1..]
         .iter()
         .map(|&j| d.vars[j].name.clone())
@@ -958,60 +996,112 @@ fn regress(it: &mut Interp, rest: &str, line: &str) -> R {
     let rmse = (fit.rss / dfr).sqrt();
     let ss = |x: f64| numfmt::g(x, 10);
     let new17 = it.version >= 17.0;
+    let robust = vce != crate::vce::Vce::Ols;
     let mut lines = vec![String::new()];
-    let right = |label: &str, value: String| format!("   {label:<16}={value:>10}");
-    lines.push(format!(
-        "{:>12} |{:>9}{:>13}{:>9}   {}",
-        "Source",
-        "SS",
-        "df",
-        "MS",
-        right("Number of obs", commas(&fit.n.to_string()))
-    ));
-    lines.push(format!(
-        "{}+{}{}",
-        "-".repeat(13),
-        "-".repeat(34),
-        right(&format!("F({}, {})", fit.df_m, fit.df_r), format!("{f:.2}"))
-    ));
-    lines.push(format!(
-        "{:>12} |{:>12}{:>10}{:>12}{}",
-        "Model",
-        ss(fit.mss),
-        fit.df_m,
-        ss(fit.mss / dfm),
-        right("Prob > F", format!("{pf:.4}"))
-    ));
-    lines.push(format!(
-        "{:>12} |{:>12}{:>10}{:>12}{}",
-        "Residual",
-        ss(fit.rss),
-        fit.df_r,
-        ss(fit.rss / dfr),
-        right("R-squared", format!("{r2:.4}"))
-    ));
-    lines.push(format!(
-        "{}+{}{}",
-        "-".repeat(13),
-        "-".repeat(34),
-        right("Adj R-squared", format!("{r2a:.4}"))
-    ));
-    lines.push(format!(
-        "{:>12} |{:>12}{:>10}{:>12}{}",
-        "Total",
-        ss(tss),
-        fit.n - 1,
-        ss(tss / (n - 1.0)),
-        right("Root MSE", sig5(rmse))
-    ));
-    lines.push(String::new());
+    if robust {
+        let dfr_t = n_clust.map_or(dfr, |g| (g - 1) as f64);
+        // The Wald F of all slopes with the robust variance (one slope: t squared).
+        let kk = fit.b.len() - 1;
+        let fw = if kk == 1 {
+            (fit.b[0] * fit.b[0]) / fit.v[0][0]
+        } else {
+            (0..kk)
+                .map(|j| fit.b[j] * fit.b[j] / fit.v[j][j])
+                .sum::<f64>()
+                / kk as f64
+        };
+        let right = |label: &str, value: String| format!("{:48}{label:<18}={value:>11}", "");
+        lines.push(format!(
+            "{:<48}{:<18}={:>11}",
+            "Linear regression",
+            "Number of obs",
+            commas(&fit.n.to_string())
+        ));
+        lines.push(right(
+            &format!("F({}, {})", fit.df_m, dfr_t as usize),
+            format!("{fw:.2}"),
+        ));
+        lines.push(right(
+            "Prob > F",
+            format!("{:.4}", stats::f_tail(fw, dfm, dfr_t)),
+        ));
+        lines.push(right(
+            "R-squared",
+            format!("{:.4}", fit.mss / (fit.mss + fit.rss)),
+        ));
+        lines.push(right("Root MSE", sig5((fit.rss / dfr).sqrt())));
+        lines.push(String::new());
+        if let (Some(g), crate::vce::Vce::Cluster(var)) = (n_clust, &vce) {
+            let note = if new17 {
+                format!("(Std. err. adjusted for {g} clusters in {var})")
+            } else {
+                format!("(Std. Err. adjusted for {g} clusters in {var})")
+            };
+            lines.push(format!("{note:>78}"));
+        }
+    }
+    if !robust {
+        let right = |label: &str, value: String| format!("   {label:<16}={value:>10}");
+        lines.push(format!(
+            "{:>12} |{:>9}{:>13}{:>9}   {}",
+            "Source",
+            "SS",
+            "df",
+            "MS",
+            right("Number of obs", commas(&fit.n.to_string()))
+        ));
+        lines.push(format!(
+            "{}+{}{}",
+            "-".repeat(13),
+            "-".repeat(34),
+            right(&format!("F({}, {})", fit.df_m, fit.df_r), format!("{f:.2}"))
+        ));
+        lines.push(format!(
+            "{:>12} |{:>12}{:>10}{:>12}{}",
+            "Model",
+            ss(fit.mss),
+            fit.df_m,
+            ss(fit.mss / dfm),
+            right("Prob > F", format!("{pf:.4}"))
+        ));
+        lines.push(format!(
+            "{:>12} |{:>12}{:>10}{:>12}{}",
+            "Residual",
+            ss(fit.rss),
+            fit.df_r,
+            ss(fit.rss / dfr),
+            right("R-squared", format!("{r2:.4}"))
+        ));
+        lines.push(format!(
+            "{}+{}{}",
+            "-".repeat(13),
+            "-".repeat(34),
+            right("Adj R-squared", format!("{r2a:.4}"))
+        ));
+        lines.push(format!(
+            "{:>12} |{:>12}{:>10}{:>12}{}",
+            "Total",
+            ss(tss),
+            fit.n - 1,
+            ss(tss / (n - 1.0)),
+            right("Root MSE", sig5(rmse))
+        ));
+        lines.push(String::new());
+    }
     lines.push("-".repeat(78));
-    lines.push(if new17 {
+    if robust {
+        lines.push(format!("{:>12} |{:>21}", "", "Robust"));
+    }
+    lines.push(if new17 && robust {
+        format!("{depvar:>12} | Coefficient  std. err.      t    P>|t|     [95% conf. interval]")
+    } else if new17 {
         format!("{depvar:>12} | Coefficient  Std. err.      t    P>|t|     [95% conf. interval]")
     } else {
         format!("{depvar:>12} |      Coef.   Std. Err.      t    P>|t|     [95% Conf. Interval]")
     });
     lines.push(format!("{}+{}", "-".repeat(13), "-".repeat(64)));
+    // Clustered: the t tests have the clusters' degrees of freedom.
+    let dfr = n_clust.map_or(dfr, |g| (g - 1) as f64);
     let tcrit = stats::inv_t_upper(0.025, dfr);
     let g = |x: f64| numfmt::g(x, 8);
     for (k, name) in names.iter().enumerate() {
@@ -1058,7 +1148,14 @@ fn regress(it: &mut Interp, rest: &str, line: &str) -> R {
         ("cmdline", cmdline.as_str()),
         ("title", "Linear regression"),
         ("marginsok", "XB default"),
-        ("vce", "ols"),
+        (
+            "vce",
+            match &vce {
+                crate::vce::Vce::Ols => "ols",
+                crate::vce::Vce::Robust => "robust",
+                crate::vce::Vce::Cluster(_) => "cluster",
+            },
+        ),
         ("depvar", depvar.as_str()),
         ("cmd", "regress"),
         ("properties", "b V"),

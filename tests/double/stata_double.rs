@@ -26,6 +26,7 @@ mod signals;
 mod source;
 mod stats;
 mod system;
+mod vce;
 
 use std::fs::File;
 use std::path::Path;

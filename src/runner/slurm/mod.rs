@@ -119,6 +119,7 @@ impl SlurmRunner {
             live,
             cancel,
             on_start: &|| {},
+            on_end: &|| {},
         };
         self.follow(&submitted, &dir, &req, started, watch).await
     }
@@ -224,6 +225,7 @@ impl SlurmRunner {
             live,
             cancel,
             on_start,
+            on_end: _,
         } = watch;
         self.following().insert(job.key.clone(), req.detach.clone());
         let log_path = dir.path.join(WRAPPER_LOG);
