@@ -90,7 +90,8 @@ test("the Inspector's strict check finds no portability problem, and a call work
   assert.equal(listed.status, 0, listed.stderr);
   assert.equal(listed.stderr.trim(), "", "no problems reported");
   const tools = JSON.parse(listed.stdout).tools;
-  assert.equal(tools.length, 10);
+  assert.equal(tools.length, 11);
+  assert.ok(tools.some((t) => t.name === "stata_record"), "the research record's tool is listed");
 
   const called = inspector(
     ["--method", "tools/call", "--tool-name", "stata_run_code", "--tool-arg", "code=display 6*7"],
