@@ -259,3 +259,77 @@ fn record_off_keeps_nothing_and_the_tool_says_so() {
         "{text}"
     );
 }
+
+#[test]
+fn a_long_verification_goes_on_past_the_clients_limit_and_the_next_call_gets_its_verdict() {
+    let fake = FakeStata::new();
+    let mut a = Client::start(&fake, &["--mode", "batch"]);
+    a.initialize();
+    let r = code(&mut a, "sleep 2500\ndisplay \"slept\"");
+    assert_eq!(structured(&r)["status"], "ok", "{r}");
+    drop(a);
+    // A client that gives up on a call after a second or so.
+    let mut b = Client::start(&fake, &["--mode", "batch", "--auto-background-secs", "1"]);
+    b.initialize();
+    let first = record(&mut b, json!({"action": "verify"}));
+    assert_eq!(structured(&first)["running"], true, "{first}");
+    assert!(result_text(&first).contains("still running"), "{first}");
+    let mut verdict = record(&mut b, json!({"action": "verify"}));
+    for _ in 0..10 {
+        if structured(&verdict)["running"] != true {
+            break;
+        }
+        verdict = record(&mut b, json!({"action": "verify"}));
+    }
+    assert_eq!(structured(&verdict)["identical"], json!([1]), "{verdict}");
+    assert!(
+        result_text(&verdict).starts_with("Verified: all 1 steps reproduce"),
+        "{verdict}"
+    );
+}
+
+#[test]
+fn a_person_at_a_terminal_reads_and_verifies_the_record() {
+    let fake = FakeStata::new();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(common::server_path())
+            .arg("record")
+            .args(args)
+            .env("STATA_PATH", fake.stata())
+            .env("STATA_MCP_LOG_DIR", fake.log_dir())
+            .env("RUST_LOG", "error")
+            .env_remove("STATA_MCP_MODE")
+            .current_dir(fake.work())
+            .output()
+            .expect("stata-mcp record");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code_, _, stderr) = cli(&["show"]);
+    assert_eq!(code_, Some(2), "{stderr}");
+    assert!(stderr.contains("no steps yet"), "{stderr}");
+    let mut c = Client::start(&fake, &["--mode", "batch"]);
+    c.initialize();
+    code(&mut c, "sysuse auto\nregress price mpg");
+    drop(c);
+    let (code_, stdout, stderr) = cli(&["show"]);
+    assert_eq!(code_, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("step 1") && stdout.contains("regress price mpg: N 74"),
+        "{stdout}"
+    );
+    let (code_, stdout, stderr) = cli(&["verify"]);
+    assert_eq!(code_, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("Verified: all 1 steps reproduce"),
+        "{stdout}"
+    );
+    assert!(
+        fake.work()
+            .join("stata-record/replication/README.md")
+            .is_file()
+    );
+}

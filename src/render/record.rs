@@ -163,6 +163,16 @@ pub(crate) fn verify_text(j: &VerifyJson) -> String {
     t
 }
 
+/// A verification that outlasted the call: it goes on, and how to get its verdict.
+pub(crate) fn verify_running_text(since: std::time::Duration) -> String {
+    format!(
+        "The replay of master.do is still running ({} so far) and goes on in the background; \
+         call stata_record {{\"action\": \"verify\"}} again for its verdict (that call waits \
+         for the same replay, it does not start another).\n",
+        crate::text::human::human_duration(since)
+    )
+}
+
 pub(crate) fn compare_text(c: &ComparisonJson) -> String {
     let mut t = format!(
         "step {}: {}\nstep {}: {}\n\n",

@@ -13,9 +13,11 @@ use super::arguments::{bad_arguments, parse_args};
 use super::handler::StataServer;
 use super::progress::streaming;
 use super::reply::{report, tool_error};
-use crate::render::record::{compare_text, export_text, show_text, verify_text};
+use crate::render::record::{
+    compare_text, export_text, show_text, verify_running_text, verify_text,
+};
 use crate::run::tool::ToolName;
-use crate::service::record::answers::{ExportJson, ShowJson, VerifyJson};
+use crate::service::record::answers::{ExportJson, ShowJson, VerifyJson, Verifying};
 use crate::service::record::compare::ComparisonJson;
 
 /// A correct call, shown with a bad one.
@@ -59,6 +61,15 @@ pub(crate) enum RecordJson {
     Export(ExportJson),
     Verify(VerifyJson),
     Compare(ComparisonJson),
+    Running(VerifyRunningJson),
+}
+
+/// A verification still running when the call had to answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct VerifyRunningJson {
+    /// Always true: call `verify` again for the verdict.
+    pub running: bool,
+    pub elapsed_s: f64,
 }
 
 pub(crate) fn tools() -> Vec<Tool> {
@@ -110,11 +121,26 @@ pub(crate) async fn call(
             .export(session, cancel)
             .await
             .map(|j| report(export_text(&j), &j)),
-        RecordAction::Verify => streaming(context, server.progress(), |_live| async move {
-            record.verify(session, cancel).await
-        })
-        .await
-        .map(|j| report(verify_text(&j), &j)),
+        RecordAction::Verify => {
+            // A replay as long as the analysis goes on in the background past the client's
+            // limit; the next verify call takes it up.
+            let wait = server.service().shared.client.policy().auto_background;
+            let session = a.session.clone();
+            streaming(context, server.progress(), |_live| async move {
+                record.verify_within(session, wait).await
+            })
+            .await
+            .map(|v| match v {
+                Verifying::Done(j) => report(verify_text(&j), &j),
+                Verifying::Running { since } => report(
+                    verify_running_text(since),
+                    &VerifyRunningJson {
+                        running: true,
+                        elapsed_s: since.as_secs_f64(),
+                    },
+                ),
+            })
+        }
         RecordAction::Compare => {
             let steps = a.steps.unwrap_or_default();
             if !(steps.is_empty() || steps.len() == 2) {

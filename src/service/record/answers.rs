@@ -4,9 +4,11 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use schemars::JsonSchema;
 use serde::Serialize;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::compare::{self, ComparisonJson};
@@ -47,6 +49,8 @@ pub(crate) enum RecordError {
     NoSuchStep(u32),
     #[error("{0}")]
     Compare(String),
+    #[error("the verification stopped before its verdict: {0}")]
+    Replay(String),
     #[error(transparent)]
     NoStata(#[from] DiscoveryError),
     #[error("could not write {}: {source}", path.display())]
@@ -113,14 +117,64 @@ pub(crate) struct VerifyJson {
     pub random_without_seed: Vec<u32>,
 }
 
+/// A verification in progress: its task, and when it started.
+type InFlight = Option<(JoinHandle<Result<VerifyJson, RecordError>>, Instant)>;
+
+/// How a `verify` call ended.
+pub(crate) enum Verifying {
+    Done(VerifyJson),
+    /// The replay goes on (a long analysis): the next `verify` call waits for the same one.
+    Running {
+        since: Duration,
+    },
+}
+
 /// The record's questions, answered from the project's `stata-record/`.
+#[derive(Clone)]
 pub(crate) struct Record {
     shared: Arc<Shared>,
+    /// At most one verification runs at a time, outliving the call that started it.
+    verifying: Arc<tokio::sync::Mutex<InFlight>>,
 }
 
 impl Record {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        Self {
+            shared,
+            verifying: Arc::default(),
+        }
+    }
+
+    /// `verify`, waiting at most `wait` (none: to its end): a replay that outlasts the
+    /// client's patience goes on, and the next `verify` call takes up the same one.
+    pub(crate) async fn verify_within(
+        &self,
+        session: Option<String>,
+        wait: Option<Duration>,
+    ) -> Result<Verifying, RecordError> {
+        let mut slot = self.verifying.lock().await;
+        let (handle, since) = slot.get_or_insert_with(|| {
+            let me = self.clone();
+            let task = tokio::spawn(async move {
+                me.verify(session.as_deref(), &CancellationToken::new())
+                    .await
+            });
+            (task, Instant::now())
+        });
+        let ended = match wait {
+            None => Some(handle.await),
+            Some(w) => tokio::time::timeout(w, &mut *handle).await.ok(),
+        };
+        let Some(ended) = ended else {
+            return Ok(Verifying::Running {
+                since: since.elapsed(),
+            });
+        };
+        *slot = None;
+        match ended {
+            Ok(r) => r.map(Verifying::Done),
+            Err(e) => Err(RecordError::Replay(e.to_string())),
+        }
     }
 
     /// The project the record is kept in.
@@ -422,7 +476,7 @@ impl Record {
     }
 
     /// `verify`: exports, re-runs the master do-file in a fresh Stata, and compares each step.
-    pub(crate) async fn verify(
+    async fn verify(
         &self,
         session: Option<&str>,
         cancel: &CancellationToken,
