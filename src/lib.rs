@@ -47,3 +47,4 @@ pub use log::scan::{ErrorScanner, Scan};
 pub use run::output::CappedOutput;
 pub use runner::wrapper::START_ECHO;
 pub use server::transport::{Inbox, Verdict};
+pub use stata::estimates::{Coef, Estimate, estimates};

@@ -6,11 +6,11 @@
 mod common;
 
 /// The tests of this file, all of which read `../shared`.
-const REAL_LOG_TESTS: usize = 3;
+const REAL_LOG_TESTS: usize = 4;
 
 use stata_mcp::GraphExports;
 use stata_mcp::LineDecoder;
-use stata_mcp::{ErrorScanner, Scan};
+use stata_mcp::{ErrorScanner, Scan, estimates};
 
 #[path = "real_logs/readings.rs"]
 mod readings;
@@ -226,4 +226,64 @@ fn replay_all(mode: &str) {
         wrong.len(),
         wrong.join("\n")
     );
+}
+
+/// The estimation tables of real logs, as the research record reads them: a `cqreg` table
+/// (Stata 18.5, numbers in e-notation), and a table whose equation is named in a row of its
+/// own (Stata 15, `Coef.` and `z`), inside a loop.
+#[test]
+fn real_estimation_tables_are_read_for_the_record() {
+    if !common::have_shared(REAL_LOG_TESTS) {
+        return;
+    }
+    let dir = common::shared_dir().join("real-logs");
+    let text = |name: &str| {
+        String::from_utf8_lossy(&std::fs::read(dir.join(name)).expect("a real log")).into_owned()
+    };
+    let log = text("ctools-18.5-capnoi-do-long-ok.log");
+    let found = estimates(log.lines());
+    let cq = found
+        .iter()
+        .find(|e| {
+            e.command
+                .starts_with("capture noisily cqreg price mpg weight")
+        })
+        .expect("the cqreg table");
+    assert_eq!(
+        (cq.depvar.as_str(), cq.n, cq.vce.as_str()),
+        ("price", Some(74), "ols")
+    );
+    let mpg = cq.coef("mpg").expect("mpg");
+    assert_eq!((mpg.b, mpg.se), (-9.598359, 1.74e-12));
+    assert_eq!(cq.coefs.len(), 3);
+
+    let log = text("koren-logusing-loop-r7.log");
+    let found = estimates(log.lines());
+    let first = found.first().expect("a table");
+    assert_eq!(first.depvar, "lnQL");
+    let names: Vec<&str> = first.coefs.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "event_m4", "event_m3", "event_m2", "event_m1", "event_1", "event_2", "event_3",
+            "event_4"
+        ]
+    );
+    assert_eq!(
+        first.coef("event_1").map(|c| (c.b, c.se)),
+        Some((0.0529145, 0.0255455))
+    );
+    // Every table of every real log reads as numbers, never as a half-read row.
+    for entry in std::fs::read_dir(&dir).expect("real logs").flatten() {
+        let log = String::from_utf8_lossy(&std::fs::read(entry.path()).expect("log")).into_owned();
+        for e in estimates(log.lines()) {
+            assert!(
+                e.coefs
+                    .iter()
+                    .all(|c| c.b.is_finite() && c.se.is_finite() && !c.name.is_empty()),
+                "{}: {e:?}",
+                entry.path().display()
+            );
+        }
+    }
 }

@@ -14,7 +14,7 @@ use super::log_lines::echo_text;
 
 /// One estimation's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub(crate) struct Estimate {
+pub struct Estimate {
     /// The command as echoed (`regress price mpg if foreign, vce(cluster rep78)`).
     pub command: String,
     pub depvar: String,
@@ -30,29 +30,38 @@ pub(crate) struct Estimate {
     pub omitted: Vec<String>,
 }
 
+/// Where a table's reading is: the factor group or the equation its next rows belong to.
+#[derive(Default)]
+struct Place {
+    group: String,
+    /// The table names its equations in rows of their own; this one last.
+    equations: bool,
+    equation: String,
+}
+
 /// One coefficient and its standard error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub(crate) struct Coef {
+pub struct Coef {
     pub name: String,
     pub b: f64,
     pub se: f64,
 }
 
 impl Estimate {
-    pub(crate) fn coef(&self, name: &str) -> Option<&Coef> {
+    pub fn coef(&self, name: &str) -> Option<&Coef> {
         self.coefs.iter().find(|c| c.name == name)
     }
 }
 
 /// The estimation tables in a log's lines, in order.
-pub(crate) fn estimates<S: AsRef<str>>(lines: impl IntoIterator<Item = S>) -> Vec<Estimate> {
+pub fn estimates<S: AsRef<str>>(lines: impl IntoIterator<Item = S>) -> Vec<Estimate> {
     let mut found = Vec::new();
     let mut command = String::new();
     let mut n = None;
     let mut robust = false;
     let mut clusters: Option<(u64, String)> = None;
     let mut table: Option<Estimate> = None;
-    let mut group = String::new();
+    let mut place = Place::default();
     for line in lines {
         let line = line.as_ref();
         if let Some(echo) = echo_text(line) {
@@ -70,7 +79,7 @@ pub(crate) fn estimates<S: AsRef<str>>(lines: impl IntoIterator<Item = S>) -> Ve
                 }
                 continue;
             }
-            read_row(line, t, &mut group);
+            read_row(line, t, &mut place);
             continue;
         }
         if let Some(v) = number_of_obs(line) {
@@ -90,7 +99,7 @@ pub(crate) fn estimates<S: AsRef<str>>(lines: impl IntoIterator<Item = S>) -> Ve
             } else {
                 "ols"
             };
-            group.clear();
+            place = Place::default();
             table = Some(Estimate {
                 command: command.clone(),
                 depvar,
@@ -128,13 +137,13 @@ fn cluster_note(line: &str) -> Option<(u64, String)> {
 }
 
 /// The depvar of a coefficient table's header: `price | Coefficient  Std. err. ...` (Stata
-/// 17 on) or `price |      Coef.   Std. Err. ...` (before).
+/// 17 on) or `price |      Coef.   Std. Err. ...` (before); empty where the table has
+/// equations, each named in a row of its own (`lnQL         |`).
 fn table_header(line: &str) -> Option<String> {
     let (left, right) = line.split_once('|')?;
     let right = right.trim_start();
     let header = right.starts_with("Coefficient") || right.starts_with("Coef.");
-    let depvar = left.trim();
-    (header && !depvar.is_empty()).then(|| depvar.to_owned())
+    header.then(|| left.trim().to_owned())
 }
 
 /// A dash rule ending a table (`------...`), or its inner separator (`----+----`).
@@ -145,7 +154,7 @@ fn is_rule(line: &str) -> bool {
 
 /// A table row: `name | b se t p lo hi`, a factor group's header (`rep78 |`, its levels
 /// following as `2  | ...`), or a term without an estimate.
-fn read_row(line: &str, t: &mut Estimate, group: &mut String) {
+fn read_row(line: &str, t: &mut Estimate, place: &mut Place) {
     let Some((left, right)) = line.split_once('|') else {
         return;
     };
@@ -160,6 +169,7 @@ fn read_row(line: &str, t: &mut Estimate, group: &mut String) {
         return;
     }
     // A level row is indented under its group: `          2  |`.
+    let group = &place.group;
     let level = !group.is_empty() && raw.len() - name.len() > 12 - group.len().min(12);
     let name = if level && name.chars().all(|c| c.is_ascii_digit()) {
         format!("{name}.{group}")
@@ -168,9 +178,26 @@ fn read_row(line: &str, t: &mut Estimate, group: &mut String) {
     };
     let words: Vec<&str> = right.split_whitespace().collect();
     if words.is_empty() {
-        *group = name;
+        // An equation's name is written from the left edge (`lnQL         |`); a factor's
+        // group is right-aligned like a variable (`       rep78 |`).
+        let left_aligned = !left.starts_with(' ') && left.len() > name.len() + 1;
+        if t.depvar.is_empty() || left_aligned {
+            place.equations = true;
+            if t.depvar.is_empty() {
+                t.depvar = name.clone();
+            }
+            place.equation = name;
+            place.group.clear();
+        } else {
+            place.group = name;
+        }
         return;
     }
+    let name = if place.equation.is_empty() || place.equation == t.depvar {
+        name
+    } else {
+        format!("{}:{name}", place.equation)
+    };
     if words
         .iter()
         .any(|w| matches!(*w, "(omitted)" | "(empty)" | "(base)"))
@@ -256,6 +283,30 @@ Linear regression                               Number of obs     =         69
         );
         assert_eq!(e.n, Some(69));
         assert_eq!(e.coef("weight").map(|c| c.se), Some(0.4985342));
+    }
+
+    #[test]
+    fn each_equation_names_its_terms() {
+        let log = "\
+. mlogit rep78 mpg
+------------------------------------------------------------------------------
+       rep78 | Coefficient  Std. err.      z    P>|z|     [95% conf. interval]
+-------------+----------------------------------------------------------------
+1            |
+         mpg |  -.1308003   .1221547    -1.07   0.284    -.3702223    .1086217
+       _cons |   .4493462   2.442436     0.18   0.854    -4.337793    5.236486
+-------------+----------------------------------------------------------------
+2            |  (base outcome)
+-------------+----------------------------------------------------------------
+3            |
+         mpg |   .0712466   .0527384     1.35   0.177    -.0321194    .1746126
+       _cons |   .2233254   1.088416     0.21   0.837    -1.909934    2.356585
+------------------------------------------------------------------------------
+";
+        let e = &estimates(log.lines())[0];
+        let names: Vec<&str> = e.coefs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["1:mpg", "1:_cons", "3:mpg", "3:_cons"]);
+        assert_eq!(e.depvar, "rep78");
     }
 
     #[test]
