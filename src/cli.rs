@@ -13,7 +13,7 @@ pub(crate) use crate::sandbox::SandboxMode;
 #[derive(Debug, Parser)]
 #[command(
     name = "stata-mcp",
-    version,
+    version = version_text(),
     about = "An MCP server that runs Stata and streams its log to the client as it is written",
     long_about = "An MCP server that runs Stata and streams its log to the client as it is written.\n\n\
                   With no subcommand it serves MCP over stdin/stdout (newline-delimited JSON-RPC); \
@@ -425,6 +425,15 @@ pub struct SlurmOptions {
 /// Parses the command line, or exits with clap's message; a bad value that came from an
 /// environment variable (not a flag) also names the variable, since that is where to fix it.
 pub fn matches() -> ArgMatches {
+    // A setting left blank in a client's form (a Claude Desktop bundle's optional Stata path)
+    // arrives as a variable set to "": that means unset, not an empty value. clap reads the
+    // variables as the command is built, so they go before it is built for parsing.
+    for var in Cli::command().get_arguments().filter_map(|a| a.get_env()) {
+        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
+            // SAFETY: called first thing in `main`, before any other thread exists.
+            unsafe { std::env::remove_var(var) };
+        }
+    }
     let cmd = Cli::command();
     match cmd.clone().try_get_matches() {
         Ok(m) => m,
@@ -463,4 +472,18 @@ fn env_source(cmd: &clap::Command, e: &clap::Error) -> Option<String> {
     }
     let arg = cmd.get_arguments().find(|a| a.get_long() == Some(long))?;
     arg.get_env().map(|v| v.to_string_lossy().into_owned())
+}
+
+/// What `--version` prints after the name (and `doctor` first): the version and the
+/// platform it was built for, `0.1.0 (x86_64-linux)`.
+pub(crate) fn version_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} ({}-{})",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::ARCH,
+            std::env::consts::OS
+        )
+    })
 }

@@ -626,3 +626,33 @@ fn the_write_hint_repeats_every_option_the_user_gave() {
     );
     assert!(stderr.contains(&want), "{stderr}");
 }
+
+#[test]
+fn version_says_the_version_and_the_platform() {
+    let fake = FakeStata::new();
+    let mut c = cmd(&fake);
+    c.arg("--version");
+    let (out, stdout, _) = run(c);
+    assert!(out.status.success());
+    let want = format!(
+        "stata-mcp {} ({}-{})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
+    assert_eq!(stdout.trim(), want);
+}
+
+#[test]
+fn a_setting_left_blank_is_unset_not_an_error() {
+    // A Claude Desktop bundle passes a blank form field as an empty variable.
+    let fake = FakeStata::new();
+    fake.write("ok.do", "display 6*7\n");
+    let mut c = with_stata(&fake);
+    c.env("STATA_MCP_MODE", "")
+        .env("STATA_MCP_SANDBOX", "")
+        .args(["run", "ok.do"]);
+    let (out, stdout, stderr) = run(c);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("42"), "{stdout}");
+}

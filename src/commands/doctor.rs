@@ -45,10 +45,13 @@ pub async fn doctor(opts: &ServerOptions) -> u8 {
 }
 
 async fn checks(opts: &ServerOptions, out: &mut Report) -> bool {
-    let _ = writeln!(out, "stata-mcp {}", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(out, "stata-mcp {}", crate::cli::version_text());
     match this_binary() {
         Ok(p) => {
             let _ = writeln!(out, "  binary:   {}", p.display());
+            if let Some((route, upgrade)) = super::install_route::install_route(&p) {
+                let _ = writeln!(out, "  installed by {route}; to upgrade: {upgrade}");
+            }
         }
         Err(e) => {
             let _ = writeln!(out, "  binary:   unknown ({e})");

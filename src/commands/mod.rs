@@ -4,6 +4,7 @@ pub(crate) mod config;
 pub(crate) mod config_file;
 pub(crate) mod doctor;
 pub(crate) mod doctor_slurm;
+pub(crate) mod install_route;
 pub(crate) mod probe;
 pub(crate) mod record;
 pub(crate) mod run;
