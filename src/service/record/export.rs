@@ -28,6 +28,24 @@ pub(crate) struct Package {
     pub installed_by: Option<(u32, String)>,
 }
 
+impl Package {
+    /// Its first `*!` line, as its author wrote its version.
+    pub(crate) fn version(&self) -> &str {
+        self.version_lines
+            .first()
+            .map_or("no version line", String::as_str)
+    }
+
+    /// ` (installed by step 8: ssc install hello)`, or nothing.
+    fn installed_note(&self) -> String {
+        self.installed_by
+            .as_ref()
+            .map_or(String::new(), |(n, how)| {
+                format!(" (installed by step {n}: {how})")
+            })
+    }
+}
+
 /// Everything the master do-file and its README say.
 pub(crate) struct Replication<'a> {
     pub project: &'a Path,
@@ -86,17 +104,7 @@ impl Replication<'_> {
         if !self.packages.is_empty() || self.project_ado.is_some() {
             t.push_str("* Packages\n");
             for p in self.packages {
-                let _ = writeln!(
-                    t,
-                    "*   {}: {}{}",
-                    p.name,
-                    p.version_lines
-                        .first()
-                        .map_or("no version line", String::as_str),
-                    p.installed_by
-                        .as_ref()
-                        .map_or(String::new(), |(n, how)| format!(" (step {n}: {how})"))
-                );
+                let _ = writeln!(t, "*   {}: {}{}", p.name, p.version(), p.installed_note());
             }
             if let Some(ado) = &self.project_ado {
                 let _ = writeln!(
@@ -218,22 +226,11 @@ impl Replication<'_> {
             t.push_str("- No packages were installed by the recorded steps.\n");
         }
         for p in self.packages {
-            let _ = writeln!(
-                t,
-                "- {}: {}{}{}",
-                p.name,
-                p.version_lines
-                    .first()
-                    .map_or("no version line", String::as_str),
-                p.path
-                    .as_ref()
-                    .map_or(String::new(), |path| format!(", at `{path}`")),
-                p.installed_by
-                    .as_ref()
-                    .map_or(String::new(), |(n, how)| format!(
-                        " (installed by step {n}: `{how}`)"
-                    ))
-            );
+            let at = p
+                .path
+                .as_ref()
+                .map_or(String::new(), |path| format!(", at `{path}`"));
+            let _ = writeln!(t, "- {}: {}{at}{}", p.name, p.version(), p.installed_note());
         }
         t.push_str("\n## Data\n\n");
         let reads = self.data_reads();
