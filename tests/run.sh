@@ -51,3 +51,9 @@ if [ "$with_slurm" = 1 ]; then
   SLURM_CONF="$cluster/slurm.conf" STATA_MCP_TEST_SLURM=1 \
     cargo test --test slurm_e2e -- --ignored --test-threads 4
 fi
+
+# The server keeps its research record in the folder it serves: no test may serve this checkout.
+if [ -e stata-record ]; then
+  echo "a test left stata-record/ in the checkout: give its server a folder of its own" >&2
+  exit 1
+fi

@@ -147,7 +147,11 @@ impl Shared {
     /// async threads (hashing a data file takes time); the first recorded result says where
     /// the record is. A failure to record is a note, never a failed run.
     async fn record(&self, what: Recorded, outcome: RunOutcome) -> RunOutcome {
-        if !self.settings.record || outcome.refused {
+        // A call refused, or a Stata that never started, ran nothing of the user's.
+        if !self.settings.record
+            || outcome.refused
+            || outcome.status == crate::run::RunStatus::FailedToStart
+        {
             return outcome;
         }
         let base = self.base().await;

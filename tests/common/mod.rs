@@ -159,6 +159,9 @@ pub(crate) struct Client {
     next_id: i64,
     /// The server's HOME when the test gave none; removed with the client.
     _home: tempfile::TempDir,
+    /// The folder it runs in when the test named none (never the project's own checkout:
+    /// the server keeps its research record in the folder it serves).
+    _work: tempfile::TempDir,
 }
 
 impl Client {
@@ -184,6 +187,13 @@ impl Client {
             .expect("home");
         if !cmd.get_envs().any(|(k, _)| k == "HOME") {
             cmd.env("HOME", home.path());
+        }
+        let work = tempfile::Builder::new()
+            .prefix("stata-mcp-work")
+            .tempdir()
+            .expect("work");
+        if cmd.get_current_dir().is_none() {
+            cmd.current_dir(work.path());
         }
         // A green run stays quiet: the warnings tests of bad input provoke are expected.
         if !cmd.get_envs().any(|(k, _)| k == "RUST_LOG") {
@@ -217,6 +227,7 @@ impl Client {
             seen: Vec::new(),
             next_id: 1,
             _home: home,
+            _work: work,
         }
     }
 
