@@ -159,6 +159,7 @@ impl Shared {
             return outcome;
         }
         let (recorder, project) = (self.recorder.clone(), base.dir);
+        let folders = self.user_folders().await.dirs;
         // The writer gets a copy: whatever happens to it, the result is the run's.
         let copy = outcome.clone();
         let dir = project.clone();
@@ -167,6 +168,7 @@ impl Shared {
                 source: &what.source,
                 cwd: &what.cwd,
                 changed_dir: what.changed_dir,
+                folders: &folders,
                 session: what.session,
                 fresh: what.fresh,
                 outcome: &copy,

@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::compare::{self, ComparisonJson};
 use super::export::{Package, Replication};
-use super::recorder::{file_sha256, step_output};
+use super::files::{file_sha256, read_record_file, record_folder, replace};
+use super::recorder::step_output;
 use super::step::{RECORD_DIR, STEPS_DIR, Step};
 use super::verify::{self, ChangedFileJson, NotRunJson, StepDiffJson};
 use crate::discovery::DiscoveryError;
@@ -189,8 +190,7 @@ impl Record {
     /// Every step, in order.
     async fn steps(&self) -> Result<(PathBuf, Vec<Step>), RecordError> {
         let project = self.project().await?;
-        let dir = project.join(RECORD_DIR).join(STEPS_DIR);
-        let steps = load_steps(&dir);
+        let steps = load_steps(&project);
         if steps.is_empty() {
             return Err(RecordError::Empty {
                 dir: project.join(RECORD_DIR),
@@ -359,8 +359,8 @@ impl Record {
         let dir = project.join(RECORD_DIR).join(REPLICATION_DIR);
         let write = |name: &str, text: String| -> Result<PathBuf, RecordError> {
             let path = dir.join(name);
-            std::fs::create_dir_all(&dir)
-                .and_then(|()| std::fs::write(&path, text))
+            record_folder(project, REPLICATION_DIR)
+                .and_then(|_| replace(&path, text.as_bytes()))
                 .map_err(|source| RecordError::Write {
                     path: path.clone(),
                     source,
@@ -483,7 +483,8 @@ impl Record {
     ) -> Result<VerifyJson, RecordError> {
         let (project, all) = self.steps().await?;
         let (export, steps) = self.write_package(&project, &all, session, cancel).await?;
-        let rep_changed = changed_files(&steps);
+        let folders = self.shared.user_folders().await.dirs;
+        let rep_changed = changed_files(&steps, &folders);
         let master = PathBuf::from(&export.master_do);
         let outcome = self
             .run_fresh(
@@ -497,11 +498,11 @@ impl Record {
             .await?;
         let text = step_output(&outcome);
         let lines: Vec<&str> = text.lines().collect();
-        let steps_dir = project.join(RECORD_DIR).join(STEPS_DIR);
         let recorded = |n: u32| {
-            std::fs::read(steps_dir.join(Step::file_name(n)).with_extension("log"))
-                .ok()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
+            let log = Path::new(STEPS_DIR)
+                .join(Step::file_name(n))
+                .with_extension("log");
+            read_record_file(&project, &log)
         };
         let verdicts = verify::judge(&steps, &lines, recorded, &rep_changed, &project);
         Ok(VerifyJson {
@@ -519,7 +520,7 @@ impl Record {
 
 /// The data files the steps read whose bytes are not what they were (files an earlier step
 /// wrote are remade by the replay and left out).
-fn changed_files(steps: &[Step]) -> Vec<ChangedFileJson> {
+fn changed_files(steps: &[Step], folders: &[PathBuf]) -> Vec<ChangedFileJson> {
     let rep = Replication {
         project: Path::new(""),
         session: "",
@@ -532,7 +533,7 @@ fn changed_files(steps: &[Step]) -> Vec<ChangedFileJson> {
         .into_iter()
         .filter_map(|(path, hash, readers)| {
             let was = hash?;
-            let now = file_sha256(&path);
+            let now = file_sha256(&path, folders);
             (now.as_deref() != Some(was.as_str())).then(|| ChangedFileJson {
                 path: path.display().to_string(),
                 step: readers.first().copied().unwrap_or(0),
@@ -542,8 +543,9 @@ fn changed_files(steps: &[Step]) -> Vec<ChangedFileJson> {
         .collect()
 }
 
-/// The steps in `dir`, by number.
-fn load_steps(dir: &Path) -> Vec<Step> {
+/// The steps of `project`'s record, by number.
+fn load_steps(project: &Path) -> Vec<Step> {
+    let dir = project.join(RECORD_DIR).join(STEPS_DIR);
     let mut steps: Vec<Step> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -551,7 +553,7 @@ fn load_steps(dir: &Path) -> Vec<Step> {
         .filter_map(|e| {
             let name = e.file_name();
             let n: u32 = name.to_str()?.strip_suffix(".do")?.parse().ok()?;
-            let text = std::fs::read_to_string(e.path()).ok()?;
+            let text = read_record_file(project, &Path::new(STEPS_DIR).join(&name))?;
             Step::parse(n, &text)
         })
         .collect();

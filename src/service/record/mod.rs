@@ -6,6 +6,7 @@
 pub(crate) mod answers;
 pub(crate) mod compare;
 pub(crate) mod export;
+pub(crate) mod files;
 pub(crate) mod recorder;
 pub(crate) mod step;
 pub(crate) mod verify;

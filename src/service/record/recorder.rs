@@ -3,14 +3,13 @@
 //! whether it drew random numbers with a seed set.
 
 use std::collections::HashSet;
-use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
-use sha2::{Digest, Sha256};
 
+use super::files::{create_new, file_sha256, record_folder, sha256_hex};
 use super::step::{DataRead, RECORD_DIR, STEPS_DIR, Step, StepSource};
 use crate::run::{RunOutcome, RunSource};
 use crate::stata::code_facts::code_facts;
@@ -20,8 +19,6 @@ use crate::stata::estimates::estimates;
 const MAX_STEP_LOG: usize = 1024 * 1024;
 /// The most of a run's log read for its estimates.
 const MAX_READ: u64 = 64 * 1024 * 1024;
-/// Data files larger than this are listed without a hash (hashing would hold up the result).
-const MAX_HASHED: u64 = 1024 * 1024 * 1024;
 
 /// What the server remembers while it appends: whether a result has said where the record
 /// is, and which sessions have set a seed.
@@ -35,6 +32,8 @@ pub(crate) struct Recorder {
 pub(crate) struct Ran<'a> {
     pub source: &'a RunSource,
     pub cwd: &'a Path,
+    /// The user's folders: only data files inside them are hashed.
+    pub folders: &'a [PathBuf],
     /// Whether the run changed to `cwd` first.
     pub changed_dir: bool,
     /// The session it ran in, or `batch`.
@@ -48,13 +47,12 @@ impl Recorder {
     /// Appends `ran` to the record of `project`; the step's number, and whether this is the
     /// first step this server recorded (its result then says where the record is).
     pub(crate) fn append(&self, project: &Path, ran: &Ran<'_>) -> std::io::Result<(u32, bool)> {
-        let dir = project.join(RECORD_DIR).join(STEPS_DIR);
-        std::fs::create_dir_all(&dir)?;
+        let dir = record_folder(project, STEPS_DIR)?;
         let (source, text) = match ran.source {
             RunSource::Code(code) => (StepSource::Code(code.clone()), code.clone()),
             RunSource::File { path, args } => {
                 let bytes = std::fs::read(path).unwrap_or_default();
-                let sha256 = (!bytes.is_empty()).then(|| hex(&Sha256::digest(&bytes)));
+                let sha256 = (!bytes.is_empty()).then(|| sha256_hex(&bytes));
                 let source = StepSource::File {
                     path: path.clone(),
                     args: args.clone(),
@@ -102,7 +100,7 @@ impl Recorder {
                 .map(|f| {
                     let path = ran.cwd.join(f);
                     DataRead {
-                        sha256: file_sha256(&path),
+                        sha256: file_sha256(&path, ran.folders),
                         path,
                     }
                 })
@@ -119,10 +117,9 @@ impl Recorder {
         for _ in 0..20 {
             step.number = number;
             let path = dir.join(Step::file_name(number));
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    f.write_all(step.to_text().as_bytes())?;
-                    std::fs::write(path.with_extension("log"), &output)?;
+            match create_new(&path, step.to_text().as_bytes()) {
+                Ok(()) => {
+                    create_new(&path.with_extension("log"), output.as_bytes())?;
                     let first = !self.announced.swap(true, Ordering::SeqCst);
                     return Ok((number, first));
                 }
@@ -181,22 +178,6 @@ pub(crate) fn step_output(o: &RunOutcome) -> String {
         text.push('\n');
     }
     text
-}
-
-/// The SHA-256 of a file's bytes, as lowercase hex; none for a missing or very large file.
-pub(crate) fn file_sha256(path: &Path) -> Option<String> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || meta.len() > MAX_HASHED {
-        return None;
-    }
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut f, &mut hasher).ok()?;
-    Some(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn now_utc() -> String {
