@@ -257,13 +257,7 @@ fn packages_install_into_the_project_and_a_later_run_finds_them() {
         return;
     }
     let fake = FakeStata::new();
-    let ssc = fake.work().parent().expect("root").join("ssc");
-    std::fs::create_dir_all(&ssc).expect("ssc");
-    std::fs::write(
-        ssc.join("hello.ado"),
-        "*! version 1.2.0 07dec2026\nprogram hello\ndisplay \"hello from the package\"\nend\n",
-    )
-    .expect("ado");
+    let ssc = fake.ssc_with_hello();
     let ssc_dir = q(&ssc);
     for mode in ["batch", "session"] {
         let mut c =

@@ -57,13 +57,7 @@ fn steps(show: &Value) -> Vec<Value> {
 fn a_session_is_recorded_exported_verified_and_compared() {
     let fake = FakeStata::new();
     make_data(&fake, "");
-    let ssc = fake.work().parent().expect("root").join("ssc");
-    std::fs::create_dir_all(&ssc).expect("ssc");
-    std::fs::write(
-        ssc.join("hello.ado"),
-        "*! version 1.2.0 07dec2026\nprogram hello\ndisplay \"hello from the package\"\nend\n",
-    )
-    .expect("ado");
+    let ssc = fake.ssc_with_hello();
     fake.write(
         "cuts.do",
         "args lo\nsummarize price if mpg > `lo'\nregress price mpg if mpg > `lo'\n",

@@ -39,31 +39,6 @@ pub(crate) struct Shared {
     recorder: Arc<Recorder>,
 }
 
-/// What a run was, kept for its step while it runs.
-struct Recorded {
-    source: crate::run::RunSource,
-    cwd: PathBuf,
-    changed_dir: bool,
-    session: String,
-    fresh: bool,
-}
-
-impl Recorded {
-    fn of(req: &RunRequest, fresh: bool) -> Self {
-        Self {
-            source: req.source.clone(),
-            cwd: req.cwd.clone(),
-            changed_dir: req.change_dir || fresh,
-            session: if fresh {
-                "batch".to_owned()
-            } else {
-                req.session.to_string()
-            },
-            fresh,
-        }
-    }
-}
-
 impl Shared {
     /// The core `settings` describe; logs left by earlier servers are trimmed in the
     /// background.
@@ -124,7 +99,7 @@ impl Shared {
         let cwd = req.cwd.clone();
         let notes = std::mem::take(&mut req.notes);
         let plan = req.sandbox.clone();
-        let what = Recorded::of(&req, self.runner.sessions().is_none());
+        let what = Ran::of(&req, self.runner.sessions().is_none());
         let outcome = self.runner.run(req, live, cancel).await;
         let outcome = self.finish_run(outcome, &cwd, plan.as_ref(), notes).await;
         self.record(what, outcome).await
@@ -137,7 +112,7 @@ impl Shared {
         let plan = pending.request().sandbox.clone();
         let notes = pending.take_notes();
         // A task of a sweep, or a cluster job: a Stata of its own.
-        let what = Recorded::of(pending.request(), true);
+        let what = Ran::of(pending.request(), true);
         let outcome = self.runner.follow(pending, watch).await;
         let outcome = self.finish_run(outcome, &cwd, plan.as_ref(), notes).await;
         self.record(what, outcome).await
@@ -146,7 +121,7 @@ impl Shared {
     /// Appends a finished run to the research record of the project (`--record`), off the
     /// async threads (hashing a data file takes time); the first recorded result says where
     /// the record is. A failure to record is a note, never a failed run.
-    async fn record(&self, what: Recorded, outcome: RunOutcome) -> RunOutcome {
+    async fn record(&self, what: Ran, outcome: RunOutcome) -> RunOutcome {
         // A call refused, or a Stata that never started, ran nothing of the user's.
         if !self.settings.record
             || outcome.refused
@@ -163,20 +138,10 @@ impl Shared {
         // The writer gets a copy: whatever happens to it, the result is the run's.
         let copy = outcome.clone();
         let dir = project.clone();
-        let appended = tokio::task::spawn_blocking(move || {
-            let ran = Ran {
-                source: &what.source,
-                cwd: &what.cwd,
-                changed_dir: what.changed_dir,
-                folders: &folders,
-                session: what.session,
-                fresh: what.fresh,
-                outcome: &copy,
-            };
-            recorder.append(&dir, &ran)
-        })
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let appended =
+            tokio::task::spawn_blocking(move || recorder.append(&dir, &what, &copy, &folders))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         let mut outcome = outcome;
         match appended {
             Ok((step, true)) => outcome.notes.push(format!(

@@ -102,6 +102,19 @@ impl FakeStata {
     pub(crate) fn home(&self) -> PathBuf {
         self.dir.path().join("home")
     }
+    /// A folder standing in for SSC (`STATA_DOUBLE_SSC`) holding the package `hello`, whose
+    /// ado-file says `*! version 1.2.0` and prints "hello from the package".
+    pub(crate) fn ssc_with_hello(&self) -> PathBuf {
+        let ssc = self.work().parent().expect("root").join("ssc");
+        std::fs::create_dir_all(&ssc).expect("ssc");
+        std::fs::write(
+            ssc.join("hello.ado"),
+            "*! version 1.2.0 07dec2026\nprogram hello\ndisplay \"hello from the package\"\nend\n",
+        )
+        .expect("ado");
+        ssc
+    }
+
     pub(crate) fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.work().join(rel);
         if let Some(parent) = p.parent() {

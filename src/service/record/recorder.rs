@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use super::files::{create_new, file_sha256, record_folder, sha256_hex};
 use super::step::{DataRead, RECORD_DIR, STEPS_DIR, Step, StepSource};
 use crate::run::{RunOutcome, RunSource};
+use crate::runner::request::RunRequest;
 use crate::stata::code_facts::code_facts;
 use crate::stata::estimates::estimates;
 
@@ -29,26 +30,48 @@ pub(crate) struct Recorder {
 }
 
 /// What one run was, for its step.
-pub(crate) struct Ran<'a> {
-    pub source: &'a RunSource,
-    pub cwd: &'a Path,
-    /// The user's folders: only data files inside them are hashed.
-    pub folders: &'a [PathBuf],
+pub(crate) struct Ran {
+    source: RunSource,
+    cwd: PathBuf,
     /// Whether the run changed to `cwd` first.
-    pub changed_dir: bool,
+    changed_dir: bool,
     /// The session it ran in, or `batch`.
-    pub session: String,
+    session: String,
     /// Each run is a fresh Stata (batch, a cluster job, a sweep's task).
-    pub fresh: bool,
-    pub outcome: &'a RunOutcome,
+    fresh: bool,
+}
+
+impl Ran {
+    /// What `req` runs, taken before it goes to the runner; `fresh` when it gets a Stata of
+    /// its own.
+    pub(crate) fn of(req: &RunRequest, fresh: bool) -> Self {
+        Self {
+            source: req.source.clone(),
+            cwd: req.cwd.clone(),
+            changed_dir: req.change_dir || fresh,
+            session: if fresh {
+                "batch".to_owned()
+            } else {
+                req.session.to_string()
+            },
+            fresh,
+        }
+    }
 }
 
 impl Recorder {
-    /// Appends `ran` to the record of `project`; the step's number, and whether this is the
-    /// first step this server recorded (its result then says where the record is).
-    pub(crate) fn append(&self, project: &Path, ran: &Ran<'_>) -> std::io::Result<(u32, bool)> {
+    /// Appends `ran`, ended as `o`, to the record of `project` (data files hashed only in
+    /// the user's `folders`); the step's number, and whether this is the first step this
+    /// server recorded (its result then says where the record is).
+    pub(crate) fn append(
+        &self,
+        project: &Path,
+        ran: &Ran,
+        o: &RunOutcome,
+        folders: &[PathBuf],
+    ) -> std::io::Result<(u32, bool)> {
         let dir = record_folder(project, STEPS_DIR)?;
-        let (source, text) = match ran.source {
+        let (source, text) = match &ran.source {
             RunSource::Code(code) => (StepSource::Code(code.clone()), code.clone()),
             RunSource::File { path, args } => {
                 let bytes = std::fs::read(path).unwrap_or_default();
@@ -73,7 +96,7 @@ impl Recorder {
         // Read line by line: a run may have printed far more than is kept.
         let mut output = String::new();
         let mut kept = true;
-        let found = estimates(region_lines(ran.outcome).inspect(|l| {
+        let found = estimates(region_lines(o).inspect(|l| {
             if kept && output.len() + l.len() < MAX_STEP_LOG {
                 output.push_str(l);
                 output.push('\n');
@@ -81,12 +104,11 @@ impl Recorder {
                 kept = false;
             }
         }));
-        let o = ran.outcome;
         let mut step = Step {
             number: 0,
             time: now_utc(),
             session: ran.session.clone(),
-            cwd: ran.cwd.to_path_buf(),
+            cwd: ran.cwd.clone(),
             changed_dir: ran.changed_dir,
             duration_s: o.duration.as_secs_f64(),
             source,
@@ -100,7 +122,7 @@ impl Recorder {
                 .map(|f| {
                     let path = ran.cwd.join(f);
                     DataRead {
-                        sha256: file_sha256(&path, ran.folders),
+                        sha256: file_sha256(&path, folders),
                         path,
                     }
                 })
