@@ -3,8 +3,6 @@
 
 mod common;
 
-/// The tests of this file that read `../shared` (the rest run without it).
-const REAL_LOG_TESTS: usize = 9;
 use common::fixture;
 
 use stata_mcp::CappedOutput;
@@ -49,10 +47,9 @@ const SUCCESS_LOGS: &[&str] = &[
 ];
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn success_logs_have_no_error_and_no_warning() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     for name in SUCCESS_LOGS {
         for s in both(name) {
             assert_eq!(s.error, None, "{name}");
@@ -64,10 +61,9 @@ fn success_logs_have_no_error_and_no_warning() {
 }
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn nested_error_r111() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     for s in both("batch-q-nested-error-r111.log") {
         let e = s.error.expect("an error");
         assert_eq!(e.code, Some(111));
@@ -81,10 +77,9 @@ fn nested_error_r111() {
 }
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn missing_do_file_r601() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     for s in both("batch-17-missing-dofile-r601.log") {
         let e = s.error.expect("an error");
         assert_eq!(e.code, Some(601));
@@ -100,20 +95,18 @@ fn missing_do_file_r601() {
 }
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn invalid_licence() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     let s = scan_all("batch-license-invalid.log");
     assert_eq!(s.license.as_deref(), Some("License is invalid"));
     assert_eq!(s.error, None);
 }
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn wrapped_echoes_are_joined_without_a_space() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     // Cut the wrapped-lines log after a wrapped command and make it fail there.
     let text = fixture("batch-15-e-wrapped-lines.log");
     let mut lines: Vec<&str> = text.lines().collect();
@@ -209,10 +202,9 @@ end of do-file
 }
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn buried_capture_noisily_under_trace() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     // The shape of the buried error in the 75,882-line log the trace fixture comes from.
     let head = fixture("batch-19-trace-excerpt-200-lines.log");
     let mut lines: Vec<String> = head.lines().map(str::to_owned).collect();
@@ -270,10 +262,9 @@ fn break_is_interrupted() {
 }
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn trace_log_of_75k_lines_is_fast() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     // Repeat the trace excerpt's body (its lines after the header) to 75,000+ lines.
     let text = fixture("batch-19-trace-excerpt-200-lines.log");
     let lines: Vec<&str> = text.lines().collect();
@@ -324,10 +315,9 @@ fn capped_output_of_a_million_lines_stays_bounded() {
 }
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn capped_output_is_byte_exact_on_real_logs() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     for name in SUCCESS_LOGS {
         let text = fixture(name);
         let mut out = CappedOutput::new(100_000);
@@ -352,6 +342,7 @@ impl Rng {
 }
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn random_bytes_never_panic() {
     const PIECES: &[&str] = &[
         ". ",
@@ -405,9 +396,7 @@ fn random_bytes_never_panic() {
     let _ = format!("{scan:?}");
     let _ = out.render("x");
     // Any single fixture line fed alone.
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     for name in SUCCESS_LOGS {
         for l in fixture(name).lines() {
             let _ = scan_lines([l]);

@@ -5,9 +5,6 @@
 
 mod common;
 
-/// The tests of this file, all of which read `../shared`.
-const REAL_LOG_TESTS: usize = 4;
-
 use stata_mcp::GraphExports;
 use stata_mcp::LineDecoder;
 use stata_mcp::{ErrorScanner, Scan, estimates};
@@ -104,10 +101,9 @@ fn check(r: &Reading, scan: &Scan, graphs: &[String], part: &str) -> Vec<String>
 }
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn every_real_log_is_read_right() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     let dir = common::shared_dir().join("real-logs");
     let mut wrong = Vec::new();
     for r in READINGS {
@@ -126,10 +122,9 @@ fn every_real_log_is_read_right() {
 }
 
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn every_real_log_has_a_reading() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     let dir = common::shared_dir().join("real-logs");
     let mut missing = Vec::new();
     for e in std::fs::read_dir(&dir).expect("real-logs").flatten() {
@@ -145,10 +140,9 @@ fn every_real_log_has_a_reading() {
 /// had written it for a `stata_run_code` call: the result says what the reading says.
 #[cfg(unix)]
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn every_real_log_replayed_through_the_server_is_reported_right() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     replay_all("batch");
     replay_all("session");
 }
@@ -232,10 +226,9 @@ fn replay_all(mode: &str) {
 /// (Stata 18.5, numbers in e-notation), and a table whose equation is named in a row of its
 /// own (Stata 15, `Coef.` and `z`), inside a loop.
 #[test]
+#[ignore = "reads the real Stata logs in ../shared: tests/run.sh runs it when they are there"]
 fn real_estimation_tables_are_read_for_the_record() {
-    if !common::have_shared(REAL_LOG_TESTS) {
-        return;
-    }
+    common::require_shared();
     let dir = common::shared_dir().join("real-logs");
     let text = |name: &str| {
         String::from_utf8_lossy(&std::fs::read(dir.join(name)).expect("a real log")).into_owned()

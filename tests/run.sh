@@ -22,6 +22,12 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo build --bins --examples
 cargo test
+# The tests that read the real Stata logs in ../shared (ignored above): run when it is there.
+if [ -d ../shared/real-logs ] && [ -d ../shared/fixtures/stata-logs ]; then
+  cargo test --test real_logs --test log_parsing --test double_behaviour -- --ignored
+else
+  echo "NOTE: ../shared (the real Stata logs) is not beside this checkout: the tests that read it did not run (they are listed as ignored)" >&2
+fi
 
 venv=target/py
 if [ ! -x "$venv/bin/python" ]; then

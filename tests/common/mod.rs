@@ -16,30 +16,17 @@ pub(crate) fn shared_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
-/// Whether `../shared` is there, with its real logs. When it is not, says so once per test
-/// file (past the test harness's capture, so it shows), with how many of that file's
-/// `skipped` tests need it; those tests return early and the rest still run.
-pub(crate) fn have_shared(skipped: usize) -> bool {
-    static TOLD: std::sync::Once = std::sync::Once::new();
+/// Stops a test that reads `../shared`'s real logs when they are not there. Such tests are
+/// `#[ignore]`d with that reason, and `tests/run.sh` runs them (`--ignored`) only when
+/// `../shared` is beside the checkout, so none passes without having run.
+pub(crate) fn require_shared() {
     let there = shared_dir().join("fixtures/stata-logs").is_dir()
         && shared_dir().join("real-logs").is_dir();
-    if !there {
-        TOLD.call_once(|| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "NOTE: the real-log corpus ({}) was not found: {skipped} test{} of {} that \
-                 read real Stata logs from it are skipped",
-                shared_dir().display(),
-                if skipped == 1 { "" } else { "s" },
-                std::env::current_exe()
-                    .ok()
-                    .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-                    .and_then(|s| s.rsplit_once('-').map(|x| x.0.to_owned()))
-                    .unwrap_or_default()
-            );
-        });
-    }
-    there
+    assert!(
+        there,
+        "this test reads the real Stata logs in {}, which is not there",
+        shared_dir().display()
+    );
 }
 
 /// A real Stata log from `../shared/fixtures/stata-logs`, decoded lossily (some are Latin-1).

@@ -2,7 +2,6 @@
 //! output compared with the record (run-dependent text set aside), and the likely causes of a
 //! difference named (a data file changed since it was read, random draws without a seed).
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use schemars::JsonSchema;
@@ -11,6 +10,8 @@ use serde::Serialize;
 use super::compare::num;
 use super::export::STEP_MARK;
 use super::step::Step;
+use crate::run::RunSource;
+use crate::service::background::summary_of;
 use crate::stata::estimates::{Estimate, estimates};
 use crate::stata::log_lines::{echo_text, rc_line};
 
@@ -88,7 +89,8 @@ pub(crate) fn judge(
     let mut v = Verdicts::default();
     let mut stopped_at: Option<u32> = None;
     for step in steps.iter().filter(|s| s.ok()) {
-        let what = short(&step.body());
+        // In one short line, as a job's summary says what it runs.
+        let what = summary_of(&RunSource::Code(step.body()));
         let Some((_, seg)) = segs.iter().find(|(n, _)| *n == step.number) else {
             v.not_run.push(NotRunJson {
                 step: step.number,
@@ -310,25 +312,6 @@ fn run_dependent(line: &str) -> bool {
             && t.split(':')
                 .next()
                 .is_some_and(|n| n.trim().parse::<u32>().is_ok()))
-}
-
-/// A step's code in one short line.
-fn short(body: &str) -> String {
-    let first = body
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
-    let more = body
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .count()
-        .saturating_sub(1);
-    let mut s: String = first.chars().take(80).collect();
-    if more > 0 {
-        let _ = write!(s, " (+{more} line{})", if more == 1 { "" } else { "s" });
-    }
-    s
 }
 
 #[cfg(test)]
